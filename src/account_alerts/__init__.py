@@ -1,0 +1,3 @@
+"""account-alerts: real-time account alerts for mobile-banking customers."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,108 @@
+"""The Starlette application: /graphql, health and readiness."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from account_alerts.api.auth import Caller, InvalidToken, bearer_token, verify_token
+from account_alerts.api.context import Context, Services
+from account_alerts.api.schema import build_schema
+from account_alerts.config import Settings
+from account_alerts.delivery.in_app import AlertBroker
+from account_alerts.store.database import Database
+
+logger = logging.getLogger("account_alerts.api")
+
+
+def _authenticate(header: str | None, settings: Settings) -> tuple[Caller | None, str | None]:
+    try:
+        token = bearer_token(header)
+        return (verify_token(token, settings), None) if token else (None, None)
+    except InvalidToken as exc:
+        return None, str(exc)
+
+
+class AlertsGraphQL(GraphQL[Context, None]):
+    def __init__(self, services: Services) -> None:
+        super().__init__(
+            build_schema(services.settings),
+            graphql_ide=None if services.settings.is_production else "graphiql",
+            allow_queries_via_get=False,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        )
+        self.services = services
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        if isinstance(request, WebSocket):
+            # Browsers cannot set headers on a websocket: the token comes in connection_init.
+            return Context(services=self.services, caller=None, auth_error=None)
+        caller, error = _authenticate(request.headers.get("authorization"), self.services.settings)
+        return Context(services=self.services, caller=caller, auth_error=error)
+
+    async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
+        params = context.connection_params if hasattr(context, "connection_params") else {}
+        return await self._authenticate_ws(context, params)
+
+    async def _authenticate_ws(self, context: Context, params: Any) -> dict[str, object] | None:
+        header = None
+        if isinstance(params, dict):
+            header = params.get("Authorization") or params.get("authorization")
+            if header is None and params.get("token"):
+                header = f"Bearer {params['token']}"
+        caller, error = _authenticate(header, self.services.settings)
+        context.caller, context.auth_error = caller, error
+        return None
+
+
+def create_app(
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Starlette:
+    db = database or Database(settings.database_url, pool_size=settings.db_pool_size)
+    services = Services(
+        settings=settings, db=db, broker=AlertBroker(), clock=clock or (lambda: datetime.now(UTC))
+    )
+    graphql = AlertsGraphQL(services)
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        try:
+            await db.ping()
+        except Exception as exc:  # any failure means "not ready", reported, not raised
+            logger.warning("readiness check failed: %s", type(exc).__name__)
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
+        return JSONResponse({"status": "ready", "database": db.dialect_name})
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        if database is None:
+            await db.dispose()
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    return app

@@ -1,0 +1,102 @@
+"""Bearer-token verification: signature, algorithm, expiry, and the caller it names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+
+from account_alerts.config import Settings
+from account_alerts.domain.enums import Role
+
+
+class InvalidToken(Exception):
+    """The token cannot be trusted; the message says why, without echoing the token."""
+
+
+@dataclass(frozen=True)
+class Caller:
+    subject: str
+    role: Role
+    auth_time: datetime | None
+
+    @property
+    def mobile_user_id(self) -> int:
+        """Customers are identified by the token's subject, the bank's mobile user id."""
+        return int(self.subject)
+
+    def authenticated_recently(self, now: datetime, max_age: timedelta) -> bool:
+        return self.auth_time is not None and now - self.auth_time <= max_age
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise InvalidToken("the Authorization header must be 'Bearer <token>'")
+    return token.strip()
+
+
+def verify_token(token: str, settings: Settings) -> Caller:
+    try:
+        claims = jwt.decode(
+            token,
+            settings.jwt_verification_key,
+            # Exactly the configured algorithm: never "none", never HS256 with a public key.
+            algorithms=[settings.jwt_algorithm],
+            audience=settings.jwt_audience,
+            leeway=settings.jwt_leeway_seconds,
+            options={"require": ["exp", "sub"], "verify_aud": settings.jwt_audience is not None},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise InvalidToken("the token has expired; sign in again") from exc
+    except jwt.InvalidAlgorithmError as exc:
+        raise InvalidToken("the token is signed with an algorithm that is not accepted") from exc
+    except jwt.InvalidSignatureError as exc:
+        raise InvalidToken("the token's signature is not valid") from exc
+    except jwt.MissingRequiredClaimError as exc:
+        raise InvalidToken(f"the token lacks the required claim {exc.claim!r}") from exc
+    except jwt.PyJWTError as exc:
+        raise InvalidToken("the token is not valid") from exc
+
+    try:
+        role = Role(claims.get("role", Role.CUSTOMER.value))
+    except ValueError as exc:
+        raise InvalidToken("the token's role is not one of customer, service, admin") from exc
+    subject = str(claims["sub"])
+    if role is Role.CUSTOMER and not (subject.isdigit() and int(subject) > 0):
+        raise InvalidToken("a customer token's subject must be the numeric mobile user id")
+    auth_time = claims.get("auth_time")
+    if auth_time is not None and not isinstance(auth_time, (int, float)):
+        raise InvalidToken("the token's auth_time must be a Unix timestamp")
+    return Caller(
+        subject=subject,
+        role=role,
+        auth_time=datetime.fromtimestamp(auth_time, UTC) if auth_time is not None else None,
+    )
+
+
+def issue_token(
+    settings: Settings,
+    *,
+    subject: str,
+    role: Role = Role.CUSTOMER,
+    lifetime: timedelta = timedelta(hours=1),
+    now: datetime | None = None,
+    private_key: str | None = None,
+) -> str:
+    """Sign a token the way the bank's auth service does (demo data, tests, benchmarks)."""
+    now = now or datetime.now(UTC)
+    claims = {
+        "sub": subject,
+        "role": role.value,
+        "iat": int(now.timestamp()),
+        "auth_time": int(now.timestamp()),
+        "exp": int((now + lifetime).timestamp()),
+    }
+    if settings.jwt_audience:
+        claims["aud"] = settings.jwt_audience
+    key = private_key if private_key is not None else settings.jwt_secret.get_secret_value()
+    return jwt.encode(claims, key, algorithm=settings.jwt_algorithm)

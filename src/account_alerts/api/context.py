@@ -1,0 +1,66 @@
+"""One typed context per request: the caller, the database, fresh DataLoaders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TypeAlias
+
+from strawberry.dataloader import DataLoader
+from strawberry.types import Info as StrawberryInfo
+
+from account_alerts.api.auth import Caller
+from account_alerts.config import Settings
+from account_alerts.delivery.in_app import AlertBroker
+from account_alerts.store.alert_history import deliveries_by_alert
+from account_alerts.store.alerts import AlertDelivery
+from account_alerts.store.database import Database
+
+
+@dataclass
+class Services:
+    """What the app is built from, shared by every request."""
+
+    settings: Settings
+    db: Database
+    broker: AlertBroker
+    clock: Callable[[], datetime]
+
+
+class Loaders:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self.deliveries: DataLoader[int, list[AlertDelivery]] = DataLoader(
+            load_fn=self._load_deliveries
+        )
+
+    async def _load_deliveries(self, alert_ids: Sequence[int]) -> list[list[AlertDelivery]]:
+        async with self._db.session() as session:
+            grouped = await deliveries_by_alert(session, alert_ids)
+        return [grouped.get(alert_id, []) for alert_id in alert_ids]
+
+
+@dataclass
+class Context:
+    services: Services
+    caller: Caller | None
+    auth_error: str | None
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.services.db)
+
+    @property
+    def db(self) -> Database:
+        return self.services.db
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    def now(self) -> datetime:
+        return self.services.clock()
+
+
+Info: TypeAlias = StrawberryInfo[Context, None]

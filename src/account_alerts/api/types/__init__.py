@@ -1,0 +1,1 @@
+"""GraphQL types, mapped explicitly from the table rows and domain values."""

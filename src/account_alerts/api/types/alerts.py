@@ -1,0 +1,278 @@
+"""AccountAlert, its typed details (one member per alert type) and its deliveries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from account_alerts.api.context import Info
+from account_alerts.domain.alert_actions import actions_for
+from account_alerts.domain.enums import (
+    AlertStatus,
+    AlertType,
+    DeliveryStatus,
+    LoginMethod,
+    NotificationChannel,
+    PaymentReminderInterval,
+    PaymentType,
+    SuspicionReason,
+    TransactionType,
+    UserAction,
+)
+from account_alerts.store.alerts import AccountAlert as AlertRow
+from account_alerts.store.alerts import AlertDelivery as DeliveryRow
+
+
+@strawberry.type
+class GeoPoint:
+    latitude: float
+    longitude: float
+    label: str | None = None
+
+    @classmethod
+    def from_data(cls, data: Any) -> GeoPoint | None:
+        if not isinstance(data, dict) or data.get("latitude") is None:
+            return None
+        return cls(
+            latitude=float(data["latitude"]),
+            longitude=float(data["longitude"]),
+            label=data.get("label"),
+        )
+
+
+def _money(data: dict[str, Any], key: str) -> Decimal | None:
+    value = data.get(key)
+    return None if value is None else Decimal(str(value))
+
+
+def _when(data: dict[str, Any], key: str) -> datetime | None:
+    value = data.get(key)
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _enum(enum: Any, data: dict[str, Any], key: str) -> Any:
+    value = data.get(key)
+    return None if value is None else enum(value)
+
+
+@strawberry.type
+class LowBalanceDetails:
+    threshold: Decimal
+    current_balance: Decimal
+    currency: str
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> LowBalanceDetails:
+        return cls(
+            threshold=Decimal(str(data["threshold"])),
+            current_balance=Decimal(str(data["currentBalance"])),
+            currency=data["currency"],
+        )
+
+
+@strawberry.type
+class LargeTransactionDetails:
+    threshold: Decimal
+    transaction_amount: Decimal
+    transaction_type: TransactionType
+    transaction_id: str
+    transaction_reference: str | None
+    transaction_description: str | None
+    currency: str
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> LargeTransactionDetails:
+        return cls(
+            threshold=Decimal(str(data["threshold"])),
+            transaction_amount=Decimal(str(data["transactionAmount"])),
+            transaction_type=TransactionType(data["transactionType"]),
+            transaction_id=data["transactionId"],
+            transaction_reference=data.get("transactionReference"),
+            transaction_description=data.get("transactionDescription"),
+            currency=data["currency"],
+        )
+
+
+@strawberry.type
+class SuspiciousActivityDetails:
+    suspicion_reason: SuspicionReason
+    suspicion_details: JSON
+    related_transaction_ids: list[str]
+    device_id: str | None
+    location: GeoPoint | None
+    ip_address: str | None
+    detected_at: datetime
+    action_required: bool
+    risk_score: int
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> SuspiciousActivityDetails:
+        detected_at = _when(data, "detectedAt")
+        assert detected_at is not None
+        return cls(
+            suspicion_reason=SuspicionReason(data["suspicionReason"]),
+            suspicion_details=JSON(data.get("suspicionDetails") or {}),
+            related_transaction_ids=list(data.get("relatedTransactionIds") or []),
+            device_id=data.get("deviceId"),
+            location=GeoPoint.from_data(data.get("location")),
+            ip_address=data.get("ipAddress"),
+            detected_at=detected_at,
+            action_required=bool(data.get("actionRequired", True)),
+            risk_score=int(data["riskScore"]),
+        )
+
+
+@strawberry.type
+class PaymentDueDetails:
+    payment_type: PaymentType
+    payment_description: str | None
+    amount_due: Decimal
+    currency: str
+    due_date: datetime
+    reminder_interval: PaymentReminderInterval
+    beneficiary_name: str | None
+    beneficiary_reference: str | None
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> PaymentDueDetails:
+        due_date = _when(data, "dueDate")
+        assert due_date is not None
+        return cls(
+            payment_type=PaymentType(data["paymentType"]),
+            payment_description=data.get("paymentDescription"),
+            amount_due=Decimal(str(data["amountDue"])),
+            currency=data["currency"],
+            due_date=due_date,
+            reminder_interval=PaymentReminderInterval(data["reminderInterval"]),
+            beneficiary_name=data.get("beneficiaryName"),
+            beneficiary_reference=data.get("beneficiaryReference"),
+        )
+
+
+@strawberry.type
+class AccountLoginDetails:
+    device_id: str | None
+    device_name: str | None
+    device_model: str | None
+    device_os: str | None
+    ip_address: str | None
+    location: GeoPoint | None
+    login_method: LoginMethod | None
+    is_new_device: bool
+    is_new_location: bool
+    login_timestamp: datetime
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> AccountLoginDetails:
+        login_timestamp = _when(data, "loginTimestamp")
+        assert login_timestamp is not None
+        return cls(
+            device_id=data.get("deviceId"),
+            device_name=data.get("deviceName"),
+            device_model=data.get("deviceModel"),
+            device_os=data.get("deviceOs"),
+            ip_address=data.get("ipAddress"),
+            location=GeoPoint.from_data(data.get("location")),
+            login_method=_enum(LoginMethod, data, "loginMethod"),
+            is_new_device=bool(data.get("isNewDevice")),
+            is_new_location=bool(data.get("isNewLocation")),
+            login_timestamp=login_timestamp,
+        )
+
+
+AlertDetails = Annotated[
+    LowBalanceDetails
+    | LargeTransactionDetails
+    | SuspiciousActivityDetails
+    | PaymentDueDetails
+    | AccountLoginDetails,
+    strawberry.union("AlertDetails"),
+]
+
+_DETAILS: dict[AlertType, Any] = {
+    AlertType.LOW_BALANCE: LowBalanceDetails,
+    AlertType.LARGE_TRANSACTION: LargeTransactionDetails,
+    AlertType.SUSPICIOUS_ACTIVITY: SuspiciousActivityDetails,
+    AlertType.PAYMENT_DUE: PaymentDueDetails,
+    AlertType.ACCOUNT_LOGIN: AccountLoginDetails,
+}
+
+
+@strawberry.type(name="AlertDelivery")
+class AlertDeliveryView:
+    channel: NotificationChannel
+    status: DeliveryStatus
+    attempts: int
+    last_error: str | None
+    sent_at: datetime | None
+    provider_message_id: str | None
+
+    @classmethod
+    def from_row(cls, row: DeliveryRow) -> AlertDeliveryView:
+        return cls(
+            channel=row.channel,
+            status=row.status,
+            attempts=row.attempts,
+            last_error=row.last_error,
+            sent_at=row.sent_at,
+            provider_message_id=row.provider_message_id,
+        )
+
+
+@strawberry.type(name="AccountAlert")
+class AccountAlertView:
+    id: strawberry.ID
+    alert_type: AlertType
+    account_number: str | None
+    status: AlertStatus
+    title: str
+    message: str
+    details: AlertDetails
+    actions: list[UserAction]
+    channels_sent: list[NotificationChannel]
+    sent_at: datetime | None
+    acknowledged_at: datetime | None
+    user_action: UserAction | None
+    triggered_at: datetime
+    created_at: datetime
+    is_test: bool
+    alert_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def deliveries(self, info: Info) -> list[AlertDeliveryView]:
+        rows = await info.context.loaders.deliveries.load(self.alert_id)
+        return [AlertDeliveryView.from_row(row) for row in rows]
+
+    @classmethod
+    def from_row(cls, row: AlertRow) -> AccountAlertView:
+        assert row.id is not None
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            alert_id=row.id,
+            alert_type=row.alert_type,
+            account_number=row.account_number,
+            status=row.status,
+            title=row.title,
+            message=row.message,
+            details=_DETAILS[row.alert_type].from_data(row.alert_data),
+            actions=list(actions_for(row.alert_type)),
+            channels_sent=[NotificationChannel(channel) for channel in row.channels_sent],
+            sent_at=row.sent_at,
+            acknowledged_at=row.acknowledged_at,
+            user_action=row.user_action,
+            triggered_at=row.triggered_at,
+            created_at=row.created_at,
+            is_test=row.is_test,
+        )
+
+
+@strawberry.type
+class AccountAlertsResult:
+    items: list[AccountAlertView]
+    total_count: int
+    limit: int
+    offset: int

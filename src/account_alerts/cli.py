@@ -1,0 +1,159 @@
+"""``account-alerts``: serve the API, apply migrations, export the schema, issue dev tokens."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from account_alerts.config import Settings
+
+logger = logging.getLogger("account_alerts")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise SystemExit(f"account-alerts: configuration error: {problems}") from None
+
+
+def _migrate(settings: Settings) -> None:
+    from account_alerts.store.migrate import upgrade
+
+    upgrade(settings.database_url)
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    settings = _settings()
+    _migrate(settings)
+    print("database is at the latest schema")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from account_alerts.api.app import create_app
+    from account_alerts.store.database import Database
+
+    settings = _settings()
+    _migrate(settings)
+    if args.demo:
+        if settings.is_production:
+            raise SystemExit("account-alerts: --demo is refused in production")
+        _print_demo(settings, args.host, args.port, Database(settings.database_url))
+    app = create_app(settings)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)
+    return 0
+
+
+def _print_demo(settings: Settings, host: str, port: int, db: object) -> None:
+    from account_alerts.api.auth import issue_token
+    from account_alerts.demo import DEMO_ACCOUNT, DEMO_USER_ID, seed_demo
+    from account_alerts.domain.enums import Role
+    from account_alerts.store.database import Database
+
+    assert isinstance(db, Database)
+
+    async def seed() -> None:
+        await seed_demo(db)
+        await db.dispose()
+
+    asyncio.run(seed())
+    customer = issue_token(settings, subject=str(DEMO_USER_ID), lifetime=timedelta(hours=12))
+    service = issue_token(
+        settings, subject="core-banking", role=Role.SERVICE, lifetime=timedelta(hours=12)
+    )
+    shown_host = "localhost" if host in ("0.0.0.0", "127.0.0.1") else host  # noqa: S104
+    print(
+        f"\naccount-alerts demo: customer {DEMO_USER_ID}, account {DEMO_ACCOUNT}\n"
+        f"  GraphiQL:        http://{shown_host}:{port}/graphql\n"
+        f"  customer token:  {customer}\n"
+        f"  service token:   {service}\n"
+        "  Send it as the header  Authorization: Bearer <token>\n"
+        "  (changing settings needs a sign-in within 5 minutes: run "
+        "`account-alerts token --customer 1001` for a fresh one)\n",
+        flush=True,
+    )
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from account_alerts.api.auth import issue_token
+    from account_alerts.domain.enums import Role
+
+    settings = _settings()
+    if settings.is_production:
+        raise SystemExit(
+            "account-alerts: tokens are issued by the bank's auth service in production"
+        )
+    if args.customer is not None:
+        print(
+            issue_token(settings, subject=str(args.customer), lifetime=timedelta(hours=args.hours))
+        )
+    else:
+        role = Role(args.role)
+        print(
+            issue_token(
+                settings, subject=args.subject, role=role, lifetime=timedelta(hours=args.hours)
+            )
+        )
+    return 0
+
+
+def cmd_export_schema(args: argparse.Namespace) -> int:
+    from account_alerts.api.schema import export_sdl
+
+    sdl = export_sdl()
+    if args.output == "-":
+        sys.stdout.write(sdl)
+    else:
+        Path(args.output).write_text(sdl)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="account-alerts", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the API (migrations applied first)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--demo", action="store_true", help="add a demo customer and print tokens")
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = commands.add_parser("migrate", help="bring the database to the latest schema")
+    migrate.set_defaults(func=cmd_migrate)
+
+    export = commands.add_parser("export-schema", help="write the GraphQL SDL")
+    export.add_argument("output", nargs="?", default="schema.graphql")
+    export.set_defaults(func=cmd_export_schema)
+
+    token = commands.add_parser("token", help="sign a development token")
+    who = token.add_mutually_exclusive_group(required=True)
+    who.add_argument("--customer", type=int, help="mobile user id")
+    who.add_argument("--subject", help="service or admin subject, with --role")
+    token.add_argument("--role", choices=["service", "admin"], default="service")
+    token.add_argument("--hours", type=float, default=1.0)
+    token.set_defaults(func=cmd_token)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

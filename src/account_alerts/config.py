@@ -1,0 +1,110 @@
+"""Settings from the environment (prefix ``ALERTS_``), read once by the composition root."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from account_alerts.domain.alert_settings import ThresholdDefaults
+
+# 5 000 / 50 000 MWK and their rough equivalents: (low balance, large transaction).
+DEFAULT_THRESHOLDS: dict[str, tuple[Decimal, Decimal]] = {
+    "MWK": (Decimal(5000), Decimal(50000)),
+    "USD": (Decimal(3), Decimal(30)),
+    "EUR": (Decimal(3), Decimal(30)),
+    "GBP": (Decimal("2.5"), Decimal(25)),
+    "ZAR": (Decimal(50), Decimal(500)),
+    "ZMW": (Decimal(75), Decimal(750)),
+    "TZS": (Decimal(7500), Decimal(75000)),
+    "KES": (Decimal(375), Decimal(3750)),
+}
+
+DEVELOPMENT_JWT_SECRET = "development-only-secret-change-me-0123456789"  # noqa: S105
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ALERTS_", extra="ignore")
+
+    env: Environment = Environment.DEVELOPMENT
+    database_url: str = "sqlite:///account_alerts.db"
+    jwt_secret: SecretStr = SecretStr(DEVELOPMENT_JWT_SECRET)
+    jwt_algorithm: str = "HS256"
+    jwt_public_key_file: Path | None = None
+    jwt_audience: str | None = None
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    reauth_max_age_seconds: int = Field(default=300, gt=0)
+    timezone: str = "Africa/Blantyre"
+    default_currency: str = "MWK"
+    # JSON in the environment, e.g. ALERTS_DEFAULT_THRESHOLDS='{"USD": ["3", "30"]}'.
+    default_thresholds: dict[str, tuple[Decimal, Decimal]] = Field(
+        default_factory=lambda: dict(DEFAULT_THRESHOLDS)
+    )
+    sink_file: Path | None = None
+    db_pool_size: int = Field(default=10, ge=1)
+    graphql_max_depth: int = Field(default=10, ge=1)
+    graphql_max_aliases: int = Field(default=30, ge=1)
+    graphql_max_tokens: int = Field(default=2000, ge=10)
+
+    @field_validator("database_url")
+    @classmethod
+    def _force_psycopg3(cls, value: str) -> str:
+        # psycopg 3 serves both the sync (migrations) and async (API) engines.
+        for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @field_validator("jwt_algorithm")
+    @classmethod
+    def _supported_algorithm(cls, value: str) -> str:
+        if value not in ("HS256", "RS256"):
+            raise ValueError("ALERTS_JWT_ALGORITHM must be HS256 or RS256")
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_defaults_in_production(self) -> Settings:
+        if self.env is Environment.PRODUCTION and self.jwt_algorithm == "HS256":
+            secret = self.jwt_secret.get_secret_value()
+            if secret == DEVELOPMENT_JWT_SECRET or len(secret) < 32:
+                raise ValueError(
+                    "ALERTS_JWT_SECRET must be set to a secret of at least 32 characters "
+                    "in production"
+                )
+        if self.jwt_algorithm == "RS256" and self.jwt_public_key_file is None:
+            raise ValueError("ALERTS_JWT_PUBLIC_KEY_FILE is required with RS256")
+        return self
+
+    def thresholds_for(self, currency: str) -> ThresholdDefaults | None:
+        pair = self.default_thresholds.get(currency)
+        return ThresholdDefaults(*pair) if pair else None
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    @cached_property
+    def jwt_verification_key(self) -> str:
+        if self.jwt_algorithm == "RS256":
+            assert self.jwt_public_key_file is not None
+            return self.jwt_public_key_file.read_text()
+        return self.jwt_secret.get_secret_value()

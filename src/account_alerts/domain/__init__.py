@@ -1,0 +1,1 @@
+"""Pure business rules: no clock, no database, no network."""

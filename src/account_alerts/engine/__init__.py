@@ -1,0 +1,1 @@
+"""Events and customer actions in, decisions made, rows written: one transaction each."""

@@ -1,0 +1,104 @@
+"""A customer acknowledges an alert, optionally answering it ("This was me", "Report fraud")."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from account_alerts.domain.alert_actions import actions_for, locks_user
+from account_alerts.domain.enums import AlertStatus, UserAction
+from account_alerts.engine.actor import Actor
+from account_alerts.errors import BadUserInput, NotFound
+from account_alerts.store import audit_trail
+from account_alerts.store.alert_history import owned_alert
+from account_alerts.store.customers import MobileUser
+from account_alerts.store.database import Database
+
+
+async def acknowledge_alert(
+    db: Database,
+    *,
+    actor: Actor,
+    mobile_user_id: int,
+    alert_id: str,
+    action: UserAction | None,
+    now: datetime,
+) -> bool:
+    if not alert_id.isdigit():
+        raise NotFound(f"no alert {alert_id} among your alerts")
+    async with db.transaction() as session:
+        alert = await owned_alert(
+            session, alert_id=int(alert_id), mobile_user_id=mobile_user_id, for_update=True
+        )
+        if alert is None:
+            raise NotFound(f"no alert {alert_id} among your alerts")
+        allowed = actions_for(alert.alert_type)
+        if action is not None and action not in allowed:
+            raise BadUserInput(
+                f"{action.value} does not apply to a {alert.alert_type.value} alert; "
+                f"choose one of {', '.join(a.value for a in allowed)}",
+                field="action",
+            )
+        if alert.acknowledged_at is not None:
+            if action is None or action == alert.user_action:
+                return True  # the same acknowledgement again changes nothing
+            # Reporting fraud is always heard, even after "dismiss" or "this was me".
+            if action is not UserAction.REPORT_FRAUD:
+                raise BadUserInput(
+                    f"this alert was already answered with "
+                    f"{alert.user_action.value if alert.user_action else 'an acknowledgement'}",
+                    field="action",
+                )
+        before = {"status": alert.status.value, "userAction": _value(alert.user_action)}
+        alert.acknowledged_at = alert.acknowledged_at or now
+        alert.status = AlertStatus.ACKNOWLEDGED
+        alert.user_action = action
+        alert.updated_at = now
+        session.add(alert)
+        audit_trail.record(
+            session,
+            actor_role=actor.role.value,
+            actor_id=actor.id,
+            action="alert.acknowledged",
+            occurred_at=now,
+            mobile_user_id=mobile_user_id,
+            subject_type="alert",
+            subject_id=str(alert.id),
+            before=before,
+            after={"status": alert.status.value, "userAction": _value(action)},
+        )
+        if locks_user(alert.alert_type, action):
+            await _lock_user(
+                session, actor=actor, mobile_user_id=mobile_user_id, alert_id=str(alert.id), now=now
+            )
+    return True
+
+
+async def _lock_user(
+    session: AsyncSession, *, actor: Actor, mobile_user_id: int, alert_id: str, now: datetime
+) -> None:
+    user = (await session.exec(select(MobileUser).where(MobileUser.id == mobile_user_id))).one()
+    if user.locked:
+        return
+    user.locked = True
+    user.locked_at = now
+    user.locked_reason = f"customer reported fraud on alert {alert_id}"
+    user.updated_at = now
+    session.add(user)
+    audit_trail.record(
+        session,
+        actor_role=actor.role.value,
+        actor_id=actor.id,
+        action="user.locked",
+        occurred_at=now,
+        mobile_user_id=mobile_user_id,
+        subject_type="mobile_user",
+        subject_id=str(mobile_user_id),
+        details={"reason": user.locked_reason},
+    )
+
+
+def _value(action: UserAction | None) -> str | None:
+    return action.value if action is not None else None

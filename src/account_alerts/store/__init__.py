@@ -1,0 +1,1 @@
+"""Persistence: the tables, the engines and sessions, and the queries."""

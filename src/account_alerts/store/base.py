@@ -1,0 +1,44 @@
+"""Shared column helpers and the metadata naming convention (stable constraint names)."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from account_alerts.store.types import JSONDocument, UTCDateTime
+
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def when(*, required: bool = False, now: bool = False, index: bool = False) -> Any:
+    """A UTC timestamp column; ``now`` fills it at insert, ``required`` makes it NOT NULL."""
+    if now:
+        return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=index)
+    if required:
+        return Field(sa_type=UTCDateTime, nullable=False, index=index)
+    return Field(default=None, sa_type=UTCDateTime, nullable=True, index=index)
+
+
+def user_fk(*, index: bool = False) -> Any:
+    return Field(foreign_key="mobile_users.id", sa_type=sa.BigInteger, index=index)
+
+
+def json_list() -> Any:
+    return Field(default_factory=list, sa_type=JSONDocument(), nullable=False)
+
+
+def json_doc(*, nullable: bool = False) -> Any:
+    if nullable:
+        return Field(default=None, sa_type=JSONDocument(), nullable=True)
+    return Field(default_factory=dict, sa_type=JSONDocument(), nullable=False)

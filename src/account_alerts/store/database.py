@@ -1,0 +1,84 @@
+"""Engines and sessions. Built by the composition root, never at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+
+def async_url(url: str) -> str:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)
+    return url
+
+
+def sync_url(url: str) -> str:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.set(drivername="sqlite").render_as_string(hide_password=False)
+    return url
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def configure_sqlite(engine: sa.Engine) -> None:
+    event.listen(engine, "connect", _sqlite_pragmas)
+
+
+class Database:
+    """The async engine and its session factory for one database URL."""
+
+    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+        self.url = url
+        target = async_url(url)
+        self.dialect_name = make_url(target).get_backend_name()
+        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+        if self.dialect_name == "sqlite":
+            # One connection: SQLite has a single writer, and queuing here beats
+            # "database is locked" when a read transaction tries to become a write.
+            kwargs.update(pool_size=1, max_overflow=0, pool_timeout=30)
+        else:
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_timeout=10)
+        self.engine: AsyncEngine = create_async_engine(target, **kwargs)
+        if self.dialect_name == "sqlite":
+            configure_sqlite(self.engine.sync_engine)
+        self._sessions = async_sessionmaker(
+            self.engine, class_=AsyncSession, expire_on_commit=False
+        )
+
+    @property
+    def is_postgresql(self) -> bool:
+        return self.dialect_name == "postgresql"
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        async with self._sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One unit of work: commits on success, rolls back on any exception."""
+        async with self._sessions() as session, session.begin():
+            yield session
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

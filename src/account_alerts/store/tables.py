@@ -1,0 +1,39 @@
+"""Every table, imported in one place so the metadata is complete (migrations, tests)."""
+
+from sqlmodel import SQLModel
+
+from account_alerts.store.alerts import (
+    AccountAlert,
+    AccountAlertSettingsRow,
+    AlertDelivery,
+    SuspiciousActivity,
+)
+from account_alerts.store.audit import AuditEntry
+from account_alerts.store.customers import Account, ChannelVerification, Device, MobileUser
+from account_alerts.store.events import (
+    BalanceSnapshot,
+    IngestedEvent,
+    LoginAttempt,
+    TransactionRecord,
+)
+from account_alerts.store.payments import ScheduledPayment
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "Account",
+    "AccountAlert",
+    "AccountAlertSettingsRow",
+    "AlertDelivery",
+    "AuditEntry",
+    "BalanceSnapshot",
+    "ChannelVerification",
+    "Device",
+    "IngestedEvent",
+    "LoginAttempt",
+    "MobileUser",
+    "ScheduledPayment",
+    "SuspiciousActivity",
+    "TransactionRecord",
+    "metadata",
+]
