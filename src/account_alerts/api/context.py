@@ -46,6 +46,8 @@ class Context:
     services: Services
     caller: Caller | None
     auth_error: str | None
+    # Set by the websocket protocol from connection_init: how subscriptions authenticate.
+    connection_params: dict[str, object] | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

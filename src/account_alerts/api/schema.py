@@ -37,7 +37,7 @@ Subscription = merge_types("Subscription", (CustomerSubscription,))
 def _is_expected(error: GraphQLError) -> bool:
     original = error.original_error
     # No original error: the request itself was malformed (syntax, validation, variables).
-    return original is None or isinstance(original, (ApiError, ValueError))
+    return original is None or isinstance(original, (ApiError, GraphQLError, ValueError))
 
 
 class ErrorCodes(SchemaExtension):
@@ -70,11 +70,11 @@ class AlertsSchema(strawberry.Schema):
 def build_schema(settings: Settings) -> strawberry.Schema:
     extensions: list[Any] = [
         ErrorCodes,
-        ParserCache(maxsize=256),
-        ValidationCache(maxsize=256),
-        QueryDepthLimiter(max_depth=settings.graphql_max_depth),
-        MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
-        MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
+        lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
     ]
     if settings.is_production:
         extensions.append(DisableIntrospection)

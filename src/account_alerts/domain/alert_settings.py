@@ -13,7 +13,7 @@ from account_alerts.domain.enums import (
     NotificationChannel,
     PaymentReminderInterval,
 )
-from account_alerts.domain.money import MoneyError, check_threshold
+from account_alerts.domain.money import MoneyError, check_threshold, to_money
 
 PUSH, SMS, EMAIL = NotificationChannel.PUSH, NotificationChannel.SMS, NotificationChannel.EMAIL
 
@@ -105,10 +105,10 @@ PREFERENCE_FIELDS = tuple(f.name for f in fields(AlertPreferences))
 def default_preferences(thresholds: ThresholdDefaults) -> AlertPreferences:
     return AlertPreferences(
         low_balance_enabled=True,
-        low_balance_threshold=thresholds.low_balance,
+        low_balance_threshold=to_money(thresholds.low_balance),
         low_balance_channels=(PUSH,),
         large_transaction_enabled=True,
-        large_transaction_threshold=thresholds.large_transaction,
+        large_transaction_threshold=to_money(thresholds.large_transaction),
         large_transaction_channels=(PUSH, SMS),
         large_transaction_debit_only=True,
         alert_unusual_location=True,
@@ -148,7 +148,11 @@ def apply_change(current: AlertPreferences, change: dict[str, Any]) -> AlertPref
     }
     updated = replace(current, **normalised)  # type: ignore[arg-type]  # names checked above
     validate(updated)
-    return updated
+    return replace(
+        updated,
+        low_balance_threshold=to_money(updated.low_balance_threshold),
+        large_transaction_threshold=to_money(updated.large_transaction_threshold),
+    )
 
 
 def validate(prefs: AlertPreferences) -> None:

@@ -24,6 +24,11 @@ def parse_money(raw: object) -> Decimal:
     return value
 
 
+def to_money(value: Decimal) -> Decimal:
+    """The stored scale: four decimal places."""
+    return value.quantize(Decimal(1).scaleb(-MONEY_PLACES))
+
+
 def decimal_places(value: Decimal) -> int:
     exponent = value.normalize().as_tuple().exponent
     assert isinstance(exponent, int)

@@ -19,6 +19,7 @@ from account_alerts.domain.alert_settings import (
     default_preferences,
 )
 from account_alerts.domain.enums import NotificationChannel
+from account_alerts.domain.money import to_money
 from account_alerts.store.alerts import AccountAlertSettingsRow
 
 
@@ -42,8 +43,8 @@ def preferences_from_row(
         if name in CHANNEL_FIELDS:
             value = tuple(NotificationChannel(channel) for channel in value)
         values[name] = value
-    values["low_balance_threshold"] = row.low_balance_threshold or defaults.low_balance
-    values["large_transaction_threshold"] = (
+    values["low_balance_threshold"] = to_money(row.low_balance_threshold or defaults.low_balance)
+    values["large_transaction_threshold"] = to_money(
         row.large_transaction_threshold or defaults.large_transaction
     )
     return AlertPreferences(**values)

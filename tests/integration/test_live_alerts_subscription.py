@@ -1,0 +1,87 @@
+"""alertCreated over graphql-transport-ws: a customer receives only their own new alerts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import websockets
+
+from account_alerts.api.app import create_app
+from account_alerts.config import Settings
+from account_alerts.domain.enums import AlertType
+from account_alerts.store.database import Database
+from tests.conftest import Api, Clock
+from tests.support.factories import make_account, make_alert
+from tests.support.live_server import serving
+
+SUBSCRIBE = "subscription { alertCreated { id alertType accountNumber title } }"
+
+
+async def _subscribe(address: str, token: str | None) -> Any:
+    socket = await websockets.connect(
+        f"ws://{address}/graphql", subprotocols=["graphql-transport-ws"]
+    )
+    payload = {"Authorization": f"Bearer {token}"} if token else {}
+    await socket.send(json.dumps({"type": "connection_init", "payload": payload}))
+    assert json.loads(await socket.recv())["type"] == "connection_ack"
+    await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIBE}}))
+    return socket
+
+
+async def _wait_for_subscribers(app: Any, user_id: int) -> None:
+    for _ in range(200):
+        if app.state.services.broker.subscriber_count(user_id):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("subscription never registered")
+
+
+async def test_customer_receives_only_their_own_new_alerts(
+    settings: Settings, db: Database, clock: Clock, api: Api
+) -> None:
+    await make_account(db, user_id=7, account_number="1000000001")
+    await make_account(db, user_id=8, account_number="1000000008")
+    app = create_app(settings, database=db, clock=clock)
+    async with serving(app) as address:
+        mine = await _subscribe(address, api.token(7))
+        theirs = await _subscribe(address, api.token(8))
+        await _wait_for_subscribers(app, 7)
+        await _wait_for_subscribers(app, 8)
+        alert_id = await make_alert(
+            db,
+            user_id=7,
+            account_number="1000000001",
+            alert_type=AlertType.LOW_BALANCE,
+            triggered_at=datetime.now(UTC),
+        )
+        app.state.services.broker.publish(7, alert_id)
+        message = json.loads(await asyncio.wait_for(mine.recv(), 5))
+        assert message["type"] == "next"
+        assert message["payload"]["data"]["alertCreated"] == {
+            "id": str(alert_id),
+            "alertType": "LOW_BALANCE",
+            "accountNumber": "1000000001",
+            "title": "Low balance",
+        }
+        try:
+            await asyncio.wait_for(theirs.recv(), 0.5)
+            raise AssertionError("another customer received the alert")
+        except TimeoutError:
+            pass
+        await mine.close()
+        await theirs.close()
+
+
+async def test_subscription_without_a_token_is_refused(
+    settings: Settings, db: Database, clock: Clock
+) -> None:
+    app = create_app(settings, database=db, clock=clock)
+    async with serving(app) as address:
+        socket = await _subscribe(address, None)
+        message = json.loads(await asyncio.wait_for(socket.recv(), 5))
+        assert message["type"] == "error"
+        assert message["payload"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        await socket.close()

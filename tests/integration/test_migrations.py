@@ -1,0 +1,68 @@
+"""The migrations produce exactly the models, on both databases; the audit log is
+append-only at the database level."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from account_alerts.store.database import Database, configure_sqlite, sync_url
+from account_alerts.store.migrate import alembic_config
+from account_alerts.store.tables import metadata
+
+
+def test_upgrade_head_matches_the_models(database_url: str) -> None:
+    engine = sa.create_engine(sync_url(database_url))
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(
+                connection, opts={"compare_type": True, "render_as_batch": True}
+            )
+            differences = compare_metadata(context, metadata)
+            version = connection.execute(
+                sa.text("SELECT version_num FROM alembic_version")
+            ).scalar()
+    finally:
+        engine.dispose()
+    assert differences == []
+    assert version is not None
+
+
+def test_downgrade_and_upgrade_again(database_url: str) -> None:
+    config = alembic_config(database_url)
+    command.downgrade(config, "base")
+    engine = sa.create_engine(sync_url(database_url))
+    if engine.dialect.name == "sqlite":
+        configure_sqlite(engine)
+    try:
+        assert "account_alerts" not in sa.inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+    command.upgrade(config, "head")
+    engine = sa.create_engine(sync_url(database_url))
+    try:
+        assert {"account_alerts", "audit_log", "alert_deliveries"} <= set(
+            sa.inspect(engine).get_table_names()
+        )
+    finally:
+        engine.dispose()
+
+
+async def test_audit_log_rows_cannot_be_changed_or_deleted(db: Database) -> None:
+    async with db.transaction() as session:
+        await session.exec(  # type: ignore[call-overload]
+            sa.text(
+                "INSERT INTO audit_log (occurred_at, actor_role, action, details) "
+                "VALUES (CURRENT_TIMESTAMP, 'system', 'test.entry', '{}')"
+            )
+        )
+    for statement in ("UPDATE audit_log SET action = 'rewritten'", "DELETE FROM audit_log"):
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+            async with db.transaction() as session:
+                await session.exec(sa.text(statement))  # type: ignore[call-overload]
+    async with db.session() as session:
+        actions = (await session.exec(sa.text("SELECT action FROM audit_log"))).all()  # type: ignore[call-overload]
+    assert [row[0] for row in actions] == ["test.entry"]
