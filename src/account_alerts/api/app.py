@@ -21,6 +21,7 @@ from account_alerts.api.context import Context, Services
 from account_alerts.api.schema import build_schema
 from account_alerts.config import Settings
 from account_alerts.delivery.in_app import AlertBroker
+from account_alerts.engine.ingest import Ingestor
 from account_alerts.store.database import Database
 
 logger = logging.getLogger("account_alerts.api")
@@ -73,8 +74,14 @@ def create_app(
     clock: Callable[[], datetime] | None = None,
 ) -> Starlette:
     db = database or Database(settings.database_url, pool_size=settings.db_pool_size)
+    now = clock or (lambda: datetime.now(UTC))
+    broker = AlertBroker()
     services = Services(
-        settings=settings, db=db, broker=AlertBroker(), clock=clock or (lambda: datetime.now(UTC))
+        settings=settings,
+        db=db,
+        broker=broker,
+        clock=now,
+        ingestor=Ingestor(db=db, settings=settings, broker=broker, clock=now),
     )
     graphql = AlertsGraphQL(services)
 

@@ -10,6 +10,9 @@ import jwt
 from account_alerts.config import Settings
 from account_alerts.domain.enums import Role
 
+# Mobile user ids are the specification's INTEGER, as GraphQL's Int.
+MAX_MOBILE_USER_ID = 2**31 - 1
+
 
 class InvalidToken(Exception):
     """The token cannot be trusted; the message says why, without echoing the token."""
@@ -66,7 +69,9 @@ def verify_token(token: str, settings: Settings) -> Caller:
     except ValueError as exc:
         raise InvalidToken("the token's role is not one of customer, service, admin") from exc
     subject = str(claims["sub"])
-    if role is Role.CUSTOMER and not (subject.isdigit() and int(subject) > 0):
+    if role is Role.CUSTOMER and not (
+        subject.isascii() and subject.isdigit() and 0 < int(subject) <= MAX_MOBILE_USER_ID
+    ):
         raise InvalidToken("a customer token's subject must be the numeric mobile user id")
     auth_time = claims.get("auth_time")
     if auth_time is not None and not isinstance(auth_time, (int, float)):

@@ -13,6 +13,7 @@ from strawberry.types import Info as StrawberryInfo
 from account_alerts.api.auth import Caller
 from account_alerts.config import Settings
 from account_alerts.delivery.in_app import AlertBroker
+from account_alerts.engine.ingest import Ingestor
 from account_alerts.store.alert_history import deliveries_by_alert
 from account_alerts.store.alerts import AlertDelivery
 from account_alerts.store.database import Database
@@ -26,6 +27,7 @@ class Services:
     db: Database
     broker: AlertBroker
     clock: Callable[[], datetime]
+    ingestor: Ingestor
 
 
 class Loaders:

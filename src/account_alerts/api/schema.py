@@ -23,13 +23,13 @@ from strawberry.types import ExecutionContext
 
 from account_alerts.api.customer import CustomerMutation, CustomerQuery, CustomerSubscription
 from account_alerts.api.scalars import DecimalScalar
-from account_alerts.api.service import ServiceMutation
+from account_alerts.api.service import ServiceMutation, ServiceQuery
 from account_alerts.config import Settings
 from account_alerts.errors import ApiError
 
 logger = logging.getLogger("account_alerts.api")
 
-Query = merge_types("Query", (CustomerQuery,))
+Query = merge_types("Query", (CustomerQuery, ServiceQuery))
 Mutation = merge_types("Mutation", (CustomerMutation, ServiceMutation))
 Subscription = merge_types("Subscription", (CustomerSubscription,))
 

@@ -2,18 +2,106 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import strawberry
+from sqlmodel import col, select
 
 from account_alerts.api.context import Info
 from account_alerts.api.permissions import IsService
-from account_alerts.api.types.service import AccountInput, EventResult
+from account_alerts.api.types.alerts import AccountAlertView
+from account_alerts.api.types.service import (
+    AccountInput,
+    BalanceSyncInput,
+    EventError,
+    EventResult,
+    LoginEventInput,
+    TransactionEventInput,
+    UserStatus,
+)
+from account_alerts.domain.events import Event
 from account_alerts.engine.accounts import AccountFacts, upsert_account
 from account_alerts.engine.actor import Actor
+from account_alerts.engine.ingest import EventOutcome
+from account_alerts.errors import ApiError, BadUserInput, NotFound
+from account_alerts.store.alerts import AccountAlert
+from account_alerts.store.customers import MobileUser
+
+MAX_BATCH = 500
 
 
 def _actor(info: Info) -> Actor:
     assert info.context.caller is not None
     return Actor(role=info.context.caller.role, id=info.context.caller.subject)
+
+
+async def _results(info: Info, outcomes: Sequence[EventOutcome]) -> list[EventResult]:
+    wanted = [alert_id for outcome in outcomes for alert_id in outcome.alert_ids]
+    rows: dict[int, AccountAlert] = {}
+    if wanted:
+        async with info.context.db.session() as session:
+            found = await session.exec(select(AccountAlert).where(col(AccountAlert.id).in_(wanted)))
+            rows = {row.id: row for row in found.all() if row.id is not None}
+    results = []
+    for outcome in outcomes:
+        error = outcome.error
+        results.append(
+            EventResult(
+                event_id=outcome.event_id,
+                accepted=outcome.accepted,
+                duplicate=outcome.duplicate,
+                alerts=[AccountAlertView.from_row(rows[i]) for i in outcome.alert_ids if i in rows],
+                user_locked=outcome.user_locked,
+                error=EventError(
+                    code=error.extensions["code"],
+                    message=error.message,
+                    field=error.extensions.get("field"),
+                )
+                if error is not None
+                else None,
+            )
+        )
+    return results
+
+
+async def _one(info: Info, make: Callable[[], Event]) -> EventResult:
+    outcome = await info.context.services.ingestor.ingest(make(), _actor(info))
+    return (await _results(info, [outcome]))[0]
+
+
+async def _batch(info: Info, inputs: Sequence[Any]) -> list[EventResult]:
+    if len(inputs) > MAX_BATCH:
+        raise BadUserInput(f"send at most {MAX_BATCH} events per call", field="inputs")
+    events: list[Event] = []
+    refused: dict[int, EventOutcome] = {}
+    for index, item in enumerate(inputs):
+        try:
+            events.append(item.to_domain())
+        except ApiError as error:
+            refused[index] = EventOutcome(item.event_id, accepted=False, error=error)
+    outcomes = iter(await info.context.services.ingestor.ingest_many(events, _actor(info)))
+    ordered = [refused[i] if i in refused else next(outcomes) for i in range(len(inputs))]
+    return await _results(info, ordered)
+
+
+@strawberry.type
+class ServiceQuery:
+    @strawberry.field(
+        permission_classes=[IsService],
+        description="Whether a customer's access is locked, e.g. after they reported fraud.",
+    )
+    async def user_status(self, info: Info, mobile_user_id: int) -> UserStatus:
+        async with info.context.db.session() as session:
+            user = await session.get(MobileUser, mobile_user_id)
+        if user is None:
+            raise NotFound(f"mobile user {mobile_user_id} is not known", field="mobileUserId")
+        return UserStatus(
+            mobile_user_id=user.id,
+            locked=user.locked,
+            locked_at=user.locked_at,
+            locked_reason=user.locked_reason,
+        )
 
 
 @strawberry.type
@@ -36,3 +124,33 @@ class ServiceMutation:
             now=info.context.now(),
         )
         return EventResult(accepted=True, duplicate=not changed, alerts=[])
+
+    @strawberry.mutation(permission_classes=[IsService])
+    async def record_transaction(
+        self,
+        info: Info,
+        input: TransactionEventInput,
+    ) -> EventResult:
+        return await _one(info, input.to_domain)
+
+    @strawberry.mutation(permission_classes=[IsService], description="At most 500 per call.")
+    async def record_transactions(
+        self, info: Info, inputs: list[TransactionEventInput]
+    ) -> list[EventResult]:
+        return await _batch(info, inputs)
+
+    @strawberry.mutation(permission_classes=[IsService])
+    async def sync_balance(self, info: Info, input: BalanceSyncInput) -> EventResult:
+        return await _one(info, input.to_domain)
+
+    @strawberry.mutation(permission_classes=[IsService], description="At most 500 per call.")
+    async def sync_balances(self, info: Info, inputs: list[BalanceSyncInput]) -> list[EventResult]:
+        return await _batch(info, inputs)
+
+    @strawberry.mutation(permission_classes=[IsService])
+    async def record_login(self, info: Info, input: LoginEventInput) -> EventResult:
+        return await _one(info, input.to_domain)
+
+    @strawberry.mutation(permission_classes=[IsService], description="At most 500 per call.")
+    async def record_logins(self, info: Info, inputs: list[LoginEventInput]) -> list[EventResult]:
+        return await _batch(info, inputs)

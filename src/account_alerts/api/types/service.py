@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
+
 import strawberry
 
 from account_alerts.api.types.alerts import AccountAlertView
+from account_alerts.domain.enums import LoginMethod, TransactionType
+from account_alerts.domain.events import BalanceSync, LoginEvent, TransactionEvent
+from account_alerts.domain.geo import GeoPoint
+from account_alerts.errors import BadUserInput
 
 
 @strawberry.input
@@ -15,8 +22,131 @@ class AccountInput:
     time_zone: str | None = None
 
 
+@strawberry.input
+class GeoPointInput:
+    latitude: float
+    longitude: float
+    label: str | None = None
+
+    def to_domain(self) -> GeoPoint:
+        if self.label is not None and len(self.label) > 255:
+            raise BadUserInput("location.label may be at most 255 characters", field="location")
+        try:
+            return GeoPoint(self.latitude, self.longitude, self.label)
+        except ValueError as exc:
+            raise BadUserInput(f"location: {exc}", field="location") from exc
+
+
+def _location(value: GeoPointInput | None) -> GeoPoint | None:
+    return value.to_domain() if value is not None else None
+
+
+@strawberry.input
+class TransactionEventInput:
+    event_id: str
+    account_number: str
+    transaction_id: str
+    transaction_type: TransactionType
+    amount: Decimal
+    currency: str
+    occurred_at: datetime
+    transaction_reference: str | None = None
+    transaction_description: str | None = None
+    balance_after: Decimal | None = None
+    device_id: str | None = None
+    ip_address: str | None = None
+    location: GeoPointInput | None = None
+
+    def to_domain(self) -> TransactionEvent:
+        return TransactionEvent(
+            event_id=self.event_id,
+            account_number=self.account_number,
+            transaction_id=self.transaction_id,
+            transaction_type=self.transaction_type,
+            amount=self.amount,
+            currency=self.currency,
+            occurred_at=self.occurred_at,
+            transaction_reference=self.transaction_reference,
+            transaction_description=self.transaction_description,
+            balance_after=self.balance_after,
+            device_id=self.device_id,
+            ip_address=self.ip_address,
+            location=_location(self.location),
+        )
+
+
+@strawberry.input
+class BalanceSyncInput:
+    event_id: str
+    account_number: str
+    balance: Decimal
+    currency: str
+    as_of: datetime
+
+    def to_domain(self) -> BalanceSync:
+        return BalanceSync(
+            event_id=self.event_id,
+            account_number=self.account_number,
+            balance=self.balance,
+            currency=self.currency,
+            as_of=self.as_of,
+        )
+
+
+@strawberry.input
+class LoginEventInput:
+    event_id: str
+    mobile_user_id: int
+    successful: bool
+    occurred_at: datetime
+    device_id: str | None = None
+    device_name: str | None = None
+    device_model: str | None = None
+    device_os: str | None = None
+    ip_address: str | None = None
+    location: GeoPointInput | None = None
+    login_method: LoginMethod | None = None
+
+    def to_domain(self) -> LoginEvent:
+        return LoginEvent(
+            event_id=self.event_id,
+            mobile_user_id=self.mobile_user_id,
+            successful=self.successful,
+            occurred_at=self.occurred_at,
+            device_id=self.device_id,
+            device_name=self.device_name,
+            device_model=self.device_model,
+            device_os=self.device_os,
+            ip_address=self.ip_address,
+            location=_location(self.location),
+            login_method=self.login_method,
+        )
+
+
+@strawberry.type
+class EventError:
+    code: str
+    message: str
+    field: str | None
+
+
 @strawberry.type
 class EventResult:
     accepted: bool
     duplicate: bool
     alerts: list[AccountAlertView]
+    event_id: str | None = None
+    user_locked: bool = strawberry.field(
+        default=False, description="The customer's access is locked (they reported fraud)."
+    )
+    error: EventError | None = strawberry.field(
+        default=None, description="Why a batch item was refused; single calls raise instead."
+    )
+
+
+@strawberry.type
+class UserStatus:
+    mobile_user_id: int
+    locked: bool
+    locked_at: datetime | None
+    locked_reason: str | None

@@ -1,0 +1,178 @@
+"""What the bank's services report, checked before anything is stored."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from account_alerts.domain.alert_settings import camel_case
+from account_alerts.domain.enums import LoginMethod, TransactionType
+from account_alerts.domain.geo import GeoPoint
+from account_alerts.domain.money import MONEY_PLACES, MoneyError, decimal_places
+
+# Clocks drift; an event from further ahead than this is a feed error, not the future.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+EVENT_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+CURRENCY = re.compile(r"^[A-Z]{3}$")
+MAX_AMOUNT = Decimal("999999999999999.9999")
+TEXT_LIMITS = {
+    "transaction_id": 64,
+    "transaction_reference": 64,
+    "transaction_description": 255,
+    "device_id": 255,
+    "device_name": 255,
+    "device_model": 255,
+    "device_os": 255,
+    "ip_address": 45,
+}
+
+
+class EventError(ValueError):
+    """An event the sender must correct; nothing of it is stored."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class TransactionEvent:
+    event_id: str
+    account_number: str
+    transaction_id: str
+    transaction_type: TransactionType
+    amount: Decimal
+    currency: str
+    occurred_at: datetime
+    transaction_reference: str | None = None
+    transaction_description: str | None = None
+    balance_after: Decimal | None = None
+    device_id: str | None = None
+    ip_address: str | None = None
+    location: GeoPoint | None = None
+
+
+@dataclass(frozen=True)
+class BalanceSync:
+    event_id: str
+    account_number: str
+    balance: Decimal
+    currency: str
+    as_of: datetime
+
+
+@dataclass(frozen=True)
+class LoginEvent:
+    event_id: str
+    mobile_user_id: int
+    successful: bool
+    occurred_at: datetime
+    device_id: str | None = None
+    device_name: str | None = None
+    device_model: str | None = None
+    device_os: str | None = None
+    ip_address: str | None = None
+    location: GeoPoint | None = None
+    login_method: LoginMethod | None = None
+
+
+Event = TransactionEvent | BalanceSync | LoginEvent
+
+
+def fingerprint(event: Event) -> str:
+    """A digest of everything the event says, to tell a retry from a conflicting reuse."""
+    payload = {"kind": type(event).__name__, **asdict(event)}
+    canonical = json.dumps(payload, sort_keys=True, default=_canonical, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _check_common(event_id: str, occurred_at: datetime, field: str, now: datetime) -> None:
+    if not EVENT_ID.match(event_id):
+        raise EventError("eventId", "eventId must be 1-128 letters, digits or ._:- characters")
+    if occurred_at.tzinfo is None:
+        raise EventError(field, f"{field} must include a time zone offset, e.g. Z or +02:00")
+    if occurred_at > now + MAX_CLOCK_SKEW:
+        raise EventError(field, f"{field} is in the future; check the sender's clock")
+
+
+def _check_text(values: dict[str, str | None]) -> None:
+    for name, value in values.items():
+        limit = TEXT_LIMITS[name]
+        if value is not None and len(value) > limit:
+            raise EventError(
+                camel_case(name), f"{camel_case(name)} may be at most {limit} characters"
+            )
+
+
+def _check_amount(value: Decimal, field: str, *, positive: bool) -> None:
+    try:
+        if positive and value <= 0:
+            raise MoneyError(f"{field} must be greater than 0")
+        if abs(value) > MAX_AMOUNT:
+            raise MoneyError(f"{field} is too large")
+        if decimal_places(value) > MONEY_PLACES:
+            raise MoneyError(f"{field} may have at most {MONEY_PLACES} decimal places")
+    except MoneyError as exc:
+        raise EventError(field, str(exc)) from exc
+
+
+def _check_currency(currency: str, account_currency: str) -> None:
+    if not CURRENCY.match(currency):
+        raise EventError("currency", "currency must be an ISO 4217 code such as MWK")
+    if currency != account_currency:
+        raise EventError(
+            "currency", f"currency {currency} does not match the account's {account_currency}"
+        )
+
+
+def check_transaction(event: TransactionEvent, *, account_currency: str, now: datetime) -> None:
+    _check_common(event.event_id, event.occurred_at, "occurredAt", now)
+    if not event.transaction_id:
+        raise EventError("transactionId", "transactionId is required")
+    _check_text(
+        {
+            "transaction_id": event.transaction_id,
+            "transaction_reference": event.transaction_reference,
+            "transaction_description": event.transaction_description,
+            "device_id": event.device_id,
+            "ip_address": event.ip_address,
+        }
+    )
+    _check_amount(event.amount, "amount", positive=True)
+    if event.balance_after is not None:
+        _check_amount(event.balance_after, "balanceAfter", positive=False)
+    _check_currency(event.currency, account_currency)
+
+
+def check_balance_sync(event: BalanceSync, *, account_currency: str, now: datetime) -> None:
+    _check_common(event.event_id, event.as_of, "asOf", now)
+    _check_amount(event.balance, "balance", positive=False)
+    _check_currency(event.currency, account_currency)
+
+
+def check_login(event: LoginEvent, *, now: datetime) -> None:
+    _check_common(event.event_id, event.occurred_at, "occurredAt", now)
+    if event.mobile_user_id <= 0:
+        raise EventError("mobileUserId", "mobileUserId must be a positive number")
+    _check_text(
+        {
+            "device_id": event.device_id,
+            "device_name": event.device_name,
+            "device_model": event.device_model,
+            "device_os": event.device_os,
+            "ip_address": event.ip_address,
+        }
+    )

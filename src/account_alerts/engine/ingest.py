@@ -1,0 +1,587 @@
+"""Events from the bank's services in, alerts out — one database transaction per event.
+
+For each event: find the customer and lock them (their events are judged one at a time,
+so two concurrent events cannot both take "the one low-balance alert of the day"), check
+the event, claim its eventId, gather the facts the rules need, let the rules decide, then
+write the event, the alerts, their outbox rows, suspicious-activity entries and audit rows
+together. Nothing is published to live subscribers until the transaction has committed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from account_alerts.config import Settings
+from account_alerts.delivery.in_app import AlertBroker
+from account_alerts.domain.alert_settings import AlertPreferences
+from account_alerts.domain.decisions import (
+    Detection,
+    RaiseAlert,
+    SkippedCheck,
+    Suppressed,
+    Verdict,
+)
+from account_alerts.domain.delivery_policy import RATE_WINDOW, over_rate_limit, quiet_hours_end
+from account_alerts.domain.enums import AlertType, SuspicionReason, TransactionType
+from account_alerts.domain.events import (
+    BalanceSync,
+    Event,
+    EventError,
+    LoginEvent,
+    TransactionEvent,
+    check_balance_sync,
+    check_login,
+    check_transaction,
+    fingerprint,
+)
+from account_alerts.domain.geo import GeoPoint
+from account_alerts.domain.rules.account_login import login_alert
+from account_alerts.domain.rules.large_transaction import large_transaction
+from account_alerts.domain.rules.low_balance import ONCE_PER, low_balance
+from account_alerts.domain.rules.suspicious_activity import (
+    FAILED_ATTEMPT_WINDOW,
+    USUAL_LOCATION_WINDOW,
+    collect,
+    multiple_failed_attempts,
+    new_device_transaction,
+    suspicious_alert,
+    unusual_location,
+)
+from account_alerts.engine.actor import Actor
+from account_alerts.engine.preferences import thresholds_for
+from account_alerts.errors import ApiError, BadUserInput, NotFound
+from account_alerts.store import event_log, facts
+from account_alerts.store.alert_writer import DeliveryPlan, record_suppression, write_alert
+from account_alerts.store.alerts import AccountAlertSettingsRow
+from account_alerts.store.customers import Account, Device, MobileUser
+from account_alerts.store.database import Database
+from account_alerts.store.events import BalanceSnapshot, LoginAttempt, TransactionRecord
+from account_alerts.store.preferences import effective_preferences, rows_for_user
+
+# Held until quiet hours end; security alerts never are.
+QUIET_HOURS_APPLY = frozenset({AlertType.LOW_BALANCE, AlertType.PAYMENT_DUE})
+
+
+@dataclass
+class EventOutcome:
+    event_id: str
+    accepted: bool
+    duplicate: bool = False
+    alert_ids: list[int] = field(default_factory=list)
+    mobile_user_id: int | None = None
+    user_locked: bool = False
+    error: ApiError | None = None
+
+
+@dataclass
+class _Owner:
+    user: MobileUser
+    account: Account | None
+
+
+class Ingestor:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        settings: Settings,
+        broker: AlertBroker,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.broker = broker
+        self.clock = clock
+
+    async def ingest(self, event: Event, actor: Actor) -> EventOutcome:
+        """One event; a refused event raises its ApiError and stores nothing."""
+        outcome = (await self.ingest_many([event], actor))[0]
+        if outcome.error is not None:
+            raise outcome.error
+        return outcome
+
+    async def ingest_many(self, events: Sequence[Event], actor: Actor) -> list[EventOutcome]:
+        """A batch in one transaction, each event in a savepoint of its own: a refused event
+        stores nothing and the others go on. Customers are locked in id order up front, so
+        concurrent batches cannot deadlock."""
+        now = self.clock()
+        outcomes: list[EventOutcome] = []
+        async with self.db.transaction() as session:
+            await _lock_users(session, events)
+            for event in events:
+                try:
+                    async with session.begin_nested():
+                        outcomes.append(await self._ingest(session, event, actor, now))
+                except ApiError as error:
+                    outcomes.append(EventOutcome(event.event_id, accepted=False, error=error))
+        for outcome in outcomes:
+            if outcome.accepted and not outcome.duplicate and outcome.mobile_user_id is not None:
+                for alert_id in outcome.alert_ids:
+                    self.broker.publish(outcome.mobile_user_id, alert_id)
+        return outcomes
+
+    async def _ingest(
+        self, session: AsyncSession, event: Event, actor: Actor, now: datetime
+    ) -> EventOutcome:
+        owner = await _owner(session, event, now)
+        try:
+            if isinstance(event, TransactionEvent):
+                assert owner.account is not None
+                check_transaction(event, account_currency=owner.account.currency, now=now)
+            elif isinstance(event, BalanceSync):
+                assert owner.account is not None
+                check_balance_sync(event, account_currency=owner.account.currency, now=now)
+            else:
+                check_login(event, now=now)
+        except EventError as exc:
+            raise BadUserInput(str(exc), field=exc.field) from exc
+
+        user_id = owner.user.id
+        digest = fingerprint(event)
+        claimed = await event_log.claim(
+            session,
+            event_id=event.event_id,
+            kind=type(event).__name__,
+            fingerprint=digest,
+            mobile_user_id=user_id,
+            now=now,
+        )
+        if not claimed:
+            return await _repeat(session, event.event_id, digest, owner.user)
+
+        rows = await rows_for_user(session, user_id)
+        context = _Judging(
+            session=session,
+            settings=self.settings,
+            user=owner.user,
+            account=owner.account,
+            rows=rows,
+            actor=actor,
+            now=now,
+            event_id=event.event_id,
+        )
+        if isinstance(event, TransactionEvent):
+            verdict = await context.judge_transaction(event)
+        elif isinstance(event, BalanceSync):
+            verdict = await context.judge_balance(event)
+        else:
+            verdict = await context.judge_login(event)
+        alert_ids = await context.write(verdict)
+        await event_log.finish(
+            session, event_id=event.event_id, alert_ids=alert_ids, outcome=verdict.outcome()
+        )
+        return EventOutcome(
+            event.event_id,
+            accepted=True,
+            alert_ids=alert_ids,
+            mobile_user_id=user_id,
+            user_locked=owner.user.locked,
+        )
+
+
+@dataclass
+class _Judging:
+    """The facts of one customer while one event is judged and written."""
+
+    session: AsyncSession
+    settings: Settings
+    user: MobileUser
+    account: Account | None
+    rows: Sequence[AccountAlertSettingsRow]
+    actor: Actor
+    now: datetime
+    event_id: str
+
+    def prefs(self) -> AlertPreferences:
+        if self.account is None:
+            defaults = self.settings.thresholds_for(self.settings.default_currency)
+            assert defaults is not None
+            account_number = ""
+        else:
+            defaults = thresholds_for(self.settings, self.account)
+            account_number = self.account.account_number
+        return effective_preferences(account_number, self.rows, defaults)[0]
+
+    @property
+    def user_id(self) -> int:
+        return self.user.id
+
+    async def judge_transaction(self, event: TransactionEvent) -> Verdict:
+        assert self.account is not None
+        prefs = self.prefs()
+        verdict = large_transaction(event, prefs)
+        if event.transaction_type is TransactionType.DEBIT:
+            if event.balance_after is None:
+                verdict.skipped.append(
+                    SkippedCheck("LOW_BALANCE", "the debit carries no balanceAfter")
+                )
+            else:
+                verdict.extend(
+                    await self._low_balance(
+                        event.balance_after, event.currency, event.occurred_at, prefs
+                    )
+                )
+        seen = await facts.devices_first_seen(self.session, self.user_id)
+        detections: list[Detection] = []
+        collect(
+            verdict,
+            new_device_transaction(
+                event.device_id,
+                device_known=facts.first_seen_before(seen, event.device_id, event.occurred_at),
+                has_device_history=facts.any_seen_before(seen, event.occurred_at),
+                prefs=prefs,
+            ),
+            detections,
+        )
+        collect(
+            verdict,
+            await self._unusual_location(event.location, event.occurred_at, prefs),
+            detections,
+        )
+        if detections:
+            verdict.alerts.append(
+                suspicious_alert(
+                    detections,
+                    account_number=event.account_number,
+                    at=event.occurred_at,
+                    prefs=prefs,
+                    device_id=event.device_id,
+                    ip_address=event.ip_address,
+                    location=event.location,
+                    related_transaction_ids=[event.transaction_id],
+                    amount=event.amount,
+                )
+            )
+        await self._record_transaction(event)
+        await self._saw_device(event.device_id, event.occurred_at, seen)
+        self._update_balance(event.balance_after, event.occurred_at)
+        return verdict
+
+    async def judge_balance(self, event: BalanceSync) -> Verdict:
+        prefs = self.prefs()
+        verdict = await self._low_balance(event.balance, event.currency, event.as_of, prefs)
+        assert self.account is not None
+        self.session.add(
+            BalanceSnapshot(
+                event_id=event.event_id,
+                account_number=self.account.account_number,
+                balance=event.balance,
+                currency=event.currency,
+                as_of=event.as_of,
+                created_at=self.now,
+            )
+        )
+        self._update_balance(event.balance, event.as_of)
+        return verdict
+
+    async def judge_login(self, event: LoginEvent) -> Verdict:
+        prefs = self.prefs()
+        verdict = Verdict()
+        detections: list[Detection] = []
+        if event.successful:
+            seen = await facts.devices_first_seen(self.session, self.user_id)
+            earlier_logins = (
+                await facts.usual_places(
+                    self.session,
+                    self.user_id,
+                    before=event.occurred_at,
+                    window=USUAL_LOCATION_WINDOW,
+                    logins_only=True,
+                )
+                if event.location is not None
+                else []
+            )
+            verdict.extend(
+                login_alert(
+                    event,
+                    prefs=prefs,
+                    device_known=facts.first_seen_before(seen, event.device_id, event.occurred_at),
+                    earlier_login_places=earlier_logins,
+                )
+            )
+            collect(
+                verdict,
+                await self._unusual_location(event.location, event.occurred_at, prefs),
+                detections,
+            )
+            await self._saw_device(event.device_id, event.occurred_at, seen, event)
+        else:
+            failures = await facts.failed_login_times(
+                self.session, self.user_id, around=event.occurred_at, span=FAILED_ATTEMPT_WINDOW
+            )
+            earlier = await facts.suspicion_times(
+                self.session,
+                self.user_id,
+                SuspicionReason.MULTIPLE_FAILED_ATTEMPTS,
+                around=event.occurred_at,
+                span=FAILED_ATTEMPT_WINDOW,
+            )
+            collect(
+                verdict,
+                multiple_failed_attempts(
+                    event.occurred_at, [*failures, event.occurred_at], earlier
+                ),
+                detections,
+            )
+        if detections:
+            verdict.alerts.append(
+                suspicious_alert(
+                    detections,
+                    account_number=None,
+                    at=event.occurred_at,
+                    prefs=prefs,
+                    device_id=event.device_id,
+                    ip_address=event.ip_address,
+                    location=event.location,
+                    related_transaction_ids=[],
+                )
+            )
+        self.session.add(
+            LoginAttempt(
+                event_id=event.event_id,
+                mobile_user_id=self.user_id,
+                successful=event.successful,
+                device_id=event.device_id,
+                ip_address=event.ip_address,
+                latitude=event.location.latitude if event.location else None,
+                longitude=event.location.longitude if event.location else None,
+                location_label=event.location.label if event.location else None,
+                login_method=event.login_method,
+                occurred_at=event.occurred_at,
+                created_at=self.now,
+            )
+        )
+        return verdict
+
+    async def _low_balance(
+        self, balance: Decimal, currency: str, at: datetime, prefs: AlertPreferences
+    ) -> Verdict:
+        assert self.account is not None
+        if balance >= prefs.low_balance_threshold or not prefs.low_balance_enabled:
+            earlier: list[datetime] = []
+        else:
+            earlier = await facts.alert_times(
+                self.session,
+                self.account.account_number,
+                AlertType.LOW_BALANCE,
+                around=at,
+                span=ONCE_PER,
+            )
+        return low_balance(
+            account_number=self.account.account_number,
+            balance=balance,
+            currency=currency,
+            at=at,
+            prefs=prefs,
+            earlier_alerts=earlier,
+        )
+
+    async def _unusual_location(
+        self, location: GeoPoint | None, at: datetime, prefs: AlertPreferences
+    ) -> Verdict | Detection:
+        places = (
+            await facts.usual_places(
+                self.session, self.user_id, before=at, window=USUAL_LOCATION_WINDOW
+            )
+            if location is not None and prefs.alert_unusual_location
+            else []
+        )
+        return unusual_location(location, places, prefs)
+
+    async def _record_transaction(self, event: TransactionEvent) -> None:
+        assert self.account is not None
+        duplicate = (
+            await self.session.exec(
+                select(TransactionRecord.event_id).where(
+                    col(TransactionRecord.account_number) == event.account_number,
+                    col(TransactionRecord.transaction_id) == event.transaction_id,
+                )
+            )
+        ).first()
+        if duplicate is not None:
+            raise BadUserInput(
+                f"transaction {event.transaction_id} on this account was already recorded "
+                f"as event {duplicate}",
+                field="transactionId",
+            )
+        self.session.add(
+            TransactionRecord(
+                event_id=event.event_id,
+                account_number=event.account_number,
+                mobile_user_id=self.user_id,
+                transaction_id=event.transaction_id,
+                transaction_reference=event.transaction_reference,
+                transaction_description=event.transaction_description,
+                transaction_type=event.transaction_type,
+                amount=event.amount,
+                currency=event.currency,
+                balance_after=event.balance_after,
+                device_id=event.device_id,
+                ip_address=event.ip_address,
+                latitude=event.location.latitude if event.location else None,
+                longitude=event.location.longitude if event.location else None,
+                location_label=event.location.label if event.location else None,
+                occurred_at=event.occurred_at,
+                created_at=self.now,
+            )
+        )
+
+    async def _saw_device(
+        self,
+        device_id: str | None,
+        at: datetime,
+        seen: dict[str, datetime],
+        login: LoginEvent | None = None,
+    ) -> None:
+        if device_id is None:
+            return
+        device = (
+            await self.session.exec(
+                select(Device).where(
+                    col(Device.mobile_user_id) == self.user_id, col(Device.device_id) == device_id
+                )
+            )
+        ).first()
+        if device is None:
+            device = Device(mobile_user_id=self.user_id, device_id=device_id, created_at=self.now)
+        device.first_seen_at = min(filter(None, [device.first_seen_at, at]))
+        device.last_seen_at = max(filter(None, [device.last_seen_at, at]))
+        if login is not None:
+            device.device_name = login.device_name or device.device_name
+            device.device_model = login.device_model or device.device_model
+            device.device_os = login.device_os or device.device_os
+        device.updated_at = self.now
+        self.session.add(device)
+
+    def _update_balance(self, balance: Decimal | None, at: datetime) -> None:
+        account = self.account
+        if account is None or balance is None:
+            return
+        # Out-of-order feeds: only a newer figure replaces the account's balance.
+        if account.balance_as_of is None or at >= account.balance_as_of:
+            account.balance = balance
+            account.balance_as_of = at
+            account.updated_at = self.now
+            self.session.add(account)
+
+    async def write(self, verdict: Verdict) -> list[int]:
+        subject = self.account.account_number if self.account else None
+        for suppressed in verdict.suppressed:
+            self._suppressed(suppressed, subject)
+        alert_ids: list[int] = []
+        zone = ZoneInfo(
+            (self.account.time_zone if self.account else None) or self.settings.timezone
+        )
+        for decision in verdict.alerts:
+            plan = await self._plan(decision, zone)
+            alert = await write_alert(
+                self.session,
+                decision,
+                mobile_user_id=self.user_id,
+                event_id=self.event_id,
+                plan=plan,
+                actor_role=self.actor.role.value,
+                actor_id=self.actor.id,
+                now=self.now,
+            )
+            assert alert.id is not None
+            alert_ids.append(alert.id)
+        return alert_ids
+
+    async def _plan(self, decision: RaiseAlert, zone: ZoneInfo) -> DeliveryPlan:
+        if decision.is_security:
+            return DeliveryPlan(not_before=self.now)
+        recent = await facts.alerts_in_window(
+            self.session, self.user_id, ending=decision.triggered_at, span=RATE_WINDOW
+        )
+        if over_rate_limit(recent):
+            reason = f"rate limit: {recent} alerts in the hour before this one"
+            self._suppressed(
+                Suppressed(decision.alert_type, reason, {"delivery": "in-app only"}),
+                decision.account_number,
+            )
+            return DeliveryPlan(not_before=self.now, skipped_reason=reason)
+        if decision.alert_type in QUIET_HOURS_APPLY:
+            prefs = self.prefs()
+            until = quiet_hours_end(prefs, self.now, zone)
+            if until is not None:
+                return DeliveryPlan(not_before=until, held_reason="quiet hours")
+        return DeliveryPlan(not_before=self.now)
+
+    def _suppressed(self, suppressed: Suppressed, subject: str | None) -> None:
+        record_suppression(
+            self.session,
+            suppressed,
+            mobile_user_id=self.user_id,
+            subject_id=subject,
+            event_id=self.event_id,
+            actor_role=self.actor.role.value,
+            actor_id=self.actor.id,
+            now=self.now,
+        )
+
+
+async def _lock_users(session: AsyncSession, events: Sequence[Event]) -> None:
+    account_numbers = sorted(
+        {e.account_number for e in events if isinstance(e, (TransactionEvent, BalanceSync))}
+    )
+    user_ids = {e.mobile_user_id for e in events if isinstance(e, LoginEvent)}
+    if account_numbers:
+        owners = await session.exec(
+            select(Account.mobile_user_id).where(col(Account.account_number).in_(account_numbers))
+        )
+        user_ids.update(owners.all())
+    if user_ids:
+        await session.exec(
+            select(MobileUser.id)
+            .where(col(MobileUser.id).in_(sorted(user_ids)))
+            .order_by(col(MobileUser.id))
+            .with_for_update()
+        )
+
+
+async def _owner(session: AsyncSession, event: Event, now: datetime) -> _Owner:
+    if isinstance(event, LoginEvent):
+        if event.mobile_user_id <= 0:
+            raise BadUserInput("mobileUserId must be a positive number", field="mobileUserId")
+        user = await session.get(MobileUser, event.mobile_user_id)
+        if user is None:
+            # The auth service may report sign-ins of customers core banking has not sent yet.
+            user = MobileUser(id=event.mobile_user_id, created_at=now, updated_at=now)
+            session.add(user)
+            await session.flush()
+        return _Owner(user=user, account=None)
+    account = await session.get(Account, event.account_number)
+    if account is None:
+        raise NotFound(
+            f"account {event.account_number} is not known; send upsertAccount first",
+            field="accountNumber",
+        )
+    user = await session.get(MobileUser, account.mobile_user_id)
+    assert user is not None
+    return _Owner(user=user, account=account)
+
+
+async def _repeat(
+    session: AsyncSession, event_id: str, digest: str, user: MobileUser
+) -> EventOutcome:
+    existing = await event_log.find(session, event_id)
+    assert existing is not None
+    if existing.fingerprint != digest:
+        raise BadUserInput(
+            f"eventId {event_id} was already used for a different event", field="eventId"
+        )
+    return EventOutcome(
+        event_id,
+        accepted=True,
+        duplicate=True,
+        alert_ids=list(existing.alert_ids),
+        mobile_user_id=user.id,
+        user_locked=user.locked,
+    )

@@ -1,0 +1,156 @@
+"""What the alert rules need to know about a customer's past, by event time."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from account_alerts.domain.enums import AlertType, SuspicionReason
+from account_alerts.domain.geo import GeoPoint
+from account_alerts.store.alerts import AccountAlert, SuspiciousActivity
+from account_alerts.store.customers import Device
+from account_alerts.store.events import LoginAttempt, TransactionRecord
+
+
+async def devices_first_seen(session: AsyncSession, mobile_user_id: int) -> dict[str, datetime]:
+    """deviceId → when it was first used in a successful sign-in or a transaction."""
+    rows = (
+        await session.exec(
+            select(Device.device_id, Device.first_seen_at).where(
+                col(Device.mobile_user_id) == mobile_user_id,
+                col(Device.first_seen_at).is_not(None),
+            )
+        )
+    ).all()
+    return {device_id: first_seen for device_id, first_seen in rows if first_seen is not None}
+
+
+def _places(latitude: Any, longitude: Any) -> tuple[Any, Any]:
+    # Two decimals (about a kilometre) keeps the set of places small; 100 km is the test.
+    return (
+        sa.func.round(sa.cast(latitude, sa.Numeric(9, 6)), 2).label("lat"),
+        sa.func.round(sa.cast(longitude, sa.Numeric(9, 6)), 2).label("lon"),
+    )
+
+
+async def usual_places(
+    session: AsyncSession,
+    mobile_user_id: int,
+    *,
+    before: datetime,
+    window: timedelta,
+    logins_only: bool = False,
+) -> list[GeoPoint]:
+    """Distinct places of successful sign-ins (and transactions) in ``window`` before."""
+    since = before - window
+    login_lat, login_lon = _places(col(LoginAttempt.latitude), col(LoginAttempt.longitude))
+    logins = select(login_lat, login_lon).where(
+        col(LoginAttempt.mobile_user_id) == mobile_user_id,
+        col(LoginAttempt.successful).is_(True),
+        col(LoginAttempt.latitude).is_not(None),
+        col(LoginAttempt.occurred_at) >= since,
+        col(LoginAttempt.occurred_at) < before,
+    )
+    query: Any = logins
+    if not logins_only:
+        tx_lat, tx_lon = _places(col(TransactionRecord.latitude), col(TransactionRecord.longitude))
+        transactions = select(tx_lat, tx_lon).where(
+            col(TransactionRecord.mobile_user_id) == mobile_user_id,
+            col(TransactionRecord.latitude).is_not(None),
+            col(TransactionRecord.occurred_at) >= since,
+            col(TransactionRecord.occurred_at) < before,
+        )
+        query = sa.union(logins, transactions)
+    else:
+        query = logins.distinct()
+    rows = (await session.execute(query)).all()
+    return [GeoPoint(float(lat), float(lon)) for lat, lon in rows]
+
+
+async def failed_login_times(
+    session: AsyncSession, mobile_user_id: int, *, around: datetime, span: timedelta
+) -> list[datetime]:
+    rows = (
+        await session.exec(
+            select(LoginAttempt.occurred_at).where(
+                col(LoginAttempt.mobile_user_id) == mobile_user_id,
+                col(LoginAttempt.successful).is_(False),
+                col(LoginAttempt.occurred_at) > around - span,
+                col(LoginAttempt.occurred_at) < around + span,
+            )
+        )
+    ).all()
+    return list(rows)
+
+
+async def suspicion_times(
+    session: AsyncSession,
+    mobile_user_id: int,
+    reason: SuspicionReason,
+    *,
+    around: datetime,
+    span: timedelta,
+) -> list[datetime]:
+    rows = (
+        await session.exec(
+            select(SuspiciousActivity.detected_at).where(
+                col(SuspiciousActivity.mobile_user_id) == mobile_user_id,
+                col(SuspiciousActivity.suspicion_reason) == reason,
+                col(SuspiciousActivity.detected_at) > around - span,
+                col(SuspiciousActivity.detected_at) < around + span,
+            )
+        )
+    ).all()
+    return list(rows)
+
+
+async def alert_times(
+    session: AsyncSession,
+    account_number: str,
+    alert_type: AlertType,
+    *,
+    around: datetime,
+    span: timedelta,
+) -> list[datetime]:
+    rows = (
+        await session.exec(
+            select(AccountAlert.triggered_at).where(
+                col(AccountAlert.account_number) == account_number,
+                col(AccountAlert.alert_type) == alert_type,
+                col(AccountAlert.is_test).is_(False),
+                col(AccountAlert.triggered_at) > around - span,
+                col(AccountAlert.triggered_at) < around + span,
+            )
+        )
+    ).all()
+    return list(rows)
+
+
+async def alerts_in_window(
+    session: AsyncSession, mobile_user_id: int, *, ending: datetime, span: timedelta
+) -> int:
+    total = (
+        await session.exec(
+            select(sa.func.count())
+            .select_from(AccountAlert)
+            .where(
+                col(AccountAlert.mobile_user_id) == mobile_user_id,
+                col(AccountAlert.is_test).is_(False),
+                col(AccountAlert.triggered_at) > ending - span,
+                col(AccountAlert.triggered_at) <= ending,
+            )
+        )
+    ).one()
+    return int(total)
+
+
+def first_seen_before(seen: dict[str, datetime], device_id: str | None, at: datetime) -> bool:
+    return device_id is not None and device_id in seen and seen[device_id] < at
+
+
+def any_seen_before(seen: dict[str, datetime], at: datetime) -> bool:
+    return any(first < at for first in seen.values())
