@@ -21,6 +21,7 @@ from strawberry.extensions import (
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from account_alerts.api.admin import AdminMutation, AdminQuery
 from account_alerts.api.customer import CustomerMutation, CustomerQuery, CustomerSubscription
 from account_alerts.api.scalars import DecimalScalar
 from account_alerts.api.service import ServiceMutation, ServiceQuery
@@ -29,8 +30,8 @@ from account_alerts.errors import ApiError
 
 logger = logging.getLogger("account_alerts.api")
 
-Query = merge_types("Query", (CustomerQuery, ServiceQuery))
-Mutation = merge_types("Mutation", (CustomerMutation, ServiceMutation))
+Query = merge_types("Query", (CustomerQuery, ServiceQuery, AdminQuery))
+Mutation = merge_types("Mutation", (CustomerMutation, ServiceMutation, AdminMutation))
 Subscription = merge_types("Subscription", (CustomerSubscription,))
 
 

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import select
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from account_alerts.domain.alert_actions import actions_for, locks_user
 from account_alerts.domain.enums import AlertStatus, UserAction
 from account_alerts.engine.actor import Actor
+from account_alerts.engine.resolution import lock_user
 from account_alerts.errors import BadUserInput, NotFound
 from account_alerts.store import audit_trail
 from account_alerts.store.alert_history import owned_alert
-from account_alerts.store.customers import MobileUser
 from account_alerts.store.database import Database
 
 
@@ -70,34 +67,14 @@ async def acknowledge_alert(
             after={"status": alert.status.value, "userAction": _value(action)},
         )
         if locks_user(alert.alert_type, action):
-            await _lock_user(
-                session, actor=actor, mobile_user_id=mobile_user_id, alert_id=str(alert.id), now=now
+            await lock_user(
+                session,
+                actor=actor,
+                mobile_user_id=mobile_user_id,
+                reason=f"customer reported fraud on alert {alert.id}",
+                now=now,
             )
     return True
-
-
-async def _lock_user(
-    session: AsyncSession, *, actor: Actor, mobile_user_id: int, alert_id: str, now: datetime
-) -> None:
-    user = (await session.exec(select(MobileUser).where(MobileUser.id == mobile_user_id))).one()
-    if user.locked:
-        return
-    user.locked = True
-    user.locked_at = now
-    user.locked_reason = f"customer reported fraud on alert {alert_id}"
-    user.updated_at = now
-    session.add(user)
-    audit_trail.record(
-        session,
-        actor_role=actor.role.value,
-        actor_id=actor.id,
-        action="user.locked",
-        occurred_at=now,
-        mobile_user_id=mobile_user_id,
-        subject_type="mobile_user",
-        subject_id=str(mobile_user_id),
-        details={"reason": user.locked_reason},
-    )
 
 
 def _value(action: UserAction | None) -> str | None:

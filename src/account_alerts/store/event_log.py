@@ -42,7 +42,7 @@ async def claim(
         .on_conflict_do_nothing(index_elements=["event_id"])
         .returning(table.c.event_id)
     )
-    result = await session.execute(statement)
+    result = await session.exec(statement)
     return result.first() is not None
 
 
@@ -56,7 +56,7 @@ async def finish(
     session: AsyncSession, *, event_id: str, alert_ids: list[int], outcome: dict[str, Any]
 ) -> None:
     table: sa.Table = IngestedEvent.__table__  # type: ignore[attr-defined]
-    await session.execute(
+    await session.exec(
         sa.update(table)
         .where(table.c.event_id == event_id)
         .values(alert_ids=alert_ids, outcome=outcome)

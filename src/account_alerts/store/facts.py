@@ -67,7 +67,7 @@ async def usual_places(
         query = sa.union(logins, transactions)
     else:
         query = logins.distinct()
-    rows = (await session.execute(query)).all()
+    rows = (await session.exec(query)).all()
     return [GeoPoint(float(lat), float(lon)) for lat, lon in rows]
 
 
