@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from account_alerts.api.app import create_app
 from account_alerts.api.auth import issue_token
@@ -23,6 +24,7 @@ from account_alerts.config import Settings
 from account_alerts.domain.enums import Role
 from account_alerts.store.database import Database
 from account_alerts.store.migrate import upgrade
+from account_alerts.store.tables import metadata
 from tests.support.pg_cluster import PostgresCluster, PostgresUnavailable
 
 TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
@@ -60,12 +62,41 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 _db_counter = itertools.count(1)
 
 
+@pytest.fixture(scope="session")
+def pg_shared(pg_cluster: PostgresCluster, pg_template: str) -> str:
+    return pg_cluster.create_database("alerts_shared", template=pg_template)
+
+
+def _truncate_all(url: str) -> None:
+    # TRUNCATE bypasses the audit log's row triggers: it is how tests start clean.
+    names = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, migrated database for this test."""
+    """A migrated, empty database for this test: a fresh SQLite file, or the shared
+    PostgreSQL test database emptied."""
     if request.param == "sqlite":
         if request.node.get_closest_marker("postgresql_only"):
             pytest.skip("PostgreSQL-only behaviour")
+        path = tmp_path / "alerts.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("pg_shared")
+    _truncate_all(url)
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def own_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated database of this test's own, for tests that change the schema."""
+    if request.param == "sqlite":
         path = tmp_path / "alerts.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         return f"sqlite:///{path}"

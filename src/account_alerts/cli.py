@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -51,8 +52,42 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if settings.is_production:
             raise SystemExit("account-alerts: --demo is refused in production")
         _print_demo(settings, args.host, args.port, Database(settings.database_url))
-    app = create_app(settings)
+    app = create_app(settings, run_worker=not args.no_worker, listen=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)
+    return 0
+
+
+def cmd_worker(_: argparse.Namespace) -> int:
+    """The delivery worker on its own (several may run against one PostgreSQL)."""
+    from datetime import UTC, datetime
+
+    from account_alerts.delivery.channels.factory import build_channels
+    from account_alerts.delivery.worker import DeliveryWorker
+    from account_alerts.store.database import Database
+
+    settings = _settings()
+    _migrate(settings)
+
+    def clock() -> datetime:
+        return datetime.now(UTC)
+
+    async def run() -> None:
+        db = Database(settings.database_url, pool_size=settings.db_pool_size)
+        channels = build_channels(settings, clock)
+        worker = DeliveryWorker(db=db, settings=settings, channels=channels, clock=clock)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        logger.info("delivery worker %s started", worker.worker_id)
+        try:
+            await worker.run(stop)
+        finally:
+            for channel in channels.values():
+                await channel.close()
+            await db.dispose()
+
+    asyncio.run(run())
     return 0
 
 
@@ -128,7 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--demo", action="store_true", help="add a demo customer and print tokens")
+    serve.add_argument(
+        "--no-worker", action="store_true", help="deliver in separate `worker` processes"
+    )
     serve.set_defaults(func=cmd_serve)
+
+    worker = commands.add_parser("worker", help="run the delivery worker")
+    worker.set_defaults(func=cmd_worker)
 
     migrate = commands.add_parser("migrate", help="bring the database to the latest schema")
     migrate.set_defaults(func=cmd_migrate)

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     jwt_public_key_file: Path | None = None
     jwt_audience: str | None = None
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # Keys the one-time codes' hashes; defaults to the JWT secret.
+    verification_key: SecretStr | None = None
     reauth_max_age_seconds: int = Field(default=300, gt=0)
     timezone: str = "Africa/Blantyre"
     default_currency: str = "MWK"
@@ -52,6 +54,30 @@ class Settings(BaseSettings):
     )
     sink_file: Path | None = None
     db_pool_size: int = Field(default=10, ge=1)
+    public_url: str = "http://localhost:8000"
+    # Delivery worker.
+    worker_batch_size: int = Field(default=100, ge=1, le=1000)
+    worker_poll_seconds: float = Field(default=0.5, gt=0)
+    worker_lease_seconds: int = Field(default=60, ge=5)
+    worker_max_attempts: int = Field(default=6, ge=1)
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_cooldown_seconds: float = Field(default=30, gt=0)
+    # Providers: a channel without credentials writes to the sink instead.
+    fcm_credentials_file: Path | None = None
+    fcm_endpoint: str | None = None
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_api_base: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "Account Alerts <alerts@localhost>"
+    smtp_starttls: bool = True
+    smtp_timeout_seconds: float = 10
+    provider_timeout_seconds: float = 10
     graphql_max_depth: int = Field(default=10, ge=1)
     graphql_max_aliases: int = Field(default=30, ge=1)
     graphql_max_tokens: int = Field(default=2000, ge=10)
@@ -97,6 +123,10 @@ class Settings(BaseSettings):
     def thresholds_for(self, currency: str) -> ThresholdDefaults | None:
         pair = self.default_thresholds.get(currency)
         return ThresholdDefaults(*pair) if pair else None
+
+    @property
+    def code_hash_key(self) -> str:
+        return (self.verification_key or self.jwt_secret).get_secret_value()
 
     @property
     def is_production(self) -> bool:

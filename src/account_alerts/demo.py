@@ -14,7 +14,7 @@ from account_alerts.domain.enums import (
 )
 from account_alerts.domain.messages import render
 from account_alerts.store.alerts import AccountAlert, AlertDelivery
-from account_alerts.store.customers import Account, MobileUser
+from account_alerts.store.customers import Account, Device, MobileUser
 from account_alerts.store.database import Database
 
 DEMO_USER_ID = 1001
@@ -68,8 +68,28 @@ async def seed_demo(db: Database, *, now: datetime | None = None) -> bool:
     async with db.transaction() as session:
         if await session.get(MobileUser, DEMO_USER_ID) is not None:
             return False
-        session.add(MobileUser(id=DEMO_USER_ID, email="demo@example.com", phone="+265991234567"))
+        session.add(
+            MobileUser(
+                id=DEMO_USER_ID,
+                email="demo@example.com",
+                email_verified_at=now,
+                phone="+265991234567",
+                phone_verified_at=now,
+            )
+        )
         await session.flush()
+        session.add(
+            Device(
+                mobile_user_id=DEMO_USER_ID,
+                device_id="demo-pixel-8",
+                device_name="Pixel 8",
+                push_token="demo-fcm-registration-token",  # noqa: S106 - a demo device
+                push_platform="android",
+                push_token_active=True,
+                first_seen_at=now - timedelta(days=30),
+                last_seen_at=now,
+            )
+        )
         session.add(
             Account(
                 account_number=DEMO_ACCOUNT,

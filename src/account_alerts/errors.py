@@ -40,3 +40,9 @@ class ReauthRequired(ApiError):
 
 class RateLimited(ApiError):
     code = "RATE_LIMITED"
+
+
+class ServiceUnavailable(ApiError):
+    """A provider we depend on is failing; the request changed nothing and may be retried."""
+
+    code = "SERVICE_UNAVAILABLE"

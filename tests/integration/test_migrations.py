@@ -14,7 +14,8 @@ from account_alerts.store.migrate import alembic_config
 from account_alerts.store.tables import metadata
 
 
-def test_upgrade_head_matches_the_models(database_url: str) -> None:
+def test_upgrade_head_matches_the_models(own_database_url: str) -> None:
+    database_url = own_database_url
     engine = sa.create_engine(sync_url(database_url))
     try:
         with engine.connect() as connection:
@@ -31,7 +32,8 @@ def test_upgrade_head_matches_the_models(database_url: str) -> None:
     assert version is not None
 
 
-def test_downgrade_and_upgrade_again(database_url: str) -> None:
+def test_downgrade_and_upgrade_again(own_database_url: str) -> None:
+    database_url = own_database_url
     config = alembic_config(database_url)
     command.downgrade(config, "base")
     engine = sa.create_engine(sync_url(database_url))

@@ -28,7 +28,8 @@ def counting_statements(db: Database) -> Iterator[list[str]]:
     statements: list[str] = []
 
     def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
+        if statement.split(None, 1)[0].upper() not in {"BEGIN", "COMMIT", "ROLLBACK"}:
+            statements.append(statement)
 
     event.listen(db.engine.sync_engine, "before_cursor_execute", count)
     try:

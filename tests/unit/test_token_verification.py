@@ -15,10 +15,10 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from account_alerts.api.auth import InvalidToken, bearer_token, issue_token, verify_token
-from account_alerts.config import DEVELOPMENT_JWT_SECRET, Settings
+from account_alerts.config import DEVELOPMENT_JWT_SECRET, Environment, Settings
 from account_alerts.domain.enums import Role
 
 SECRET = "unit-test-secret-that-is-long-enough-0123456789"
@@ -34,7 +34,7 @@ def _no_alerts_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(jwt_secret=SECRET)
+    return Settings(jwt_secret=SecretStr(SECRET))
 
 
 def b64url(raw: bytes) -> str:
@@ -139,9 +139,7 @@ def test_auth_time_is_read_as_a_utc_moment(settings: Settings) -> None:
     caller = verify_token(signed(claims(auth_time=int(signed_in.timestamp()))), settings)
     assert caller.auth_time == signed_in
     assert caller.authenticated_recently(signed_in + timedelta(minutes=4), timedelta(minutes=5))
-    assert not caller.authenticated_recently(
-        signed_in + timedelta(minutes=6), timedelta(minutes=5)
-    )
+    assert not caller.authenticated_recently(signed_in + timedelta(minutes=6), timedelta(minutes=5))
 
 
 def test_a_token_without_auth_time_has_never_recently_signed_in(settings: Settings) -> None:
@@ -156,7 +154,7 @@ def test_a_token_expired_within_the_leeway_is_still_accepted(settings: Settings)
 
 
 def test_a_token_for_the_configured_audience_is_accepted() -> None:
-    settings = Settings(jwt_secret=SECRET, jwt_audience="account-alerts")
+    settings = Settings(jwt_secret=SecretStr(SECRET), jwt_audience="account-alerts")
     assert verify_token(signed(claims(aud="account-alerts")), settings).subject == "7"
 
 
@@ -209,11 +207,31 @@ def test_a_token_without_a_subject_is_refused(settings: Settings) -> None:
     assert "'sub'" in refusal(signed(claims(sub=None)), settings)
 
 
-@pytest.mark.parametrize("subject", ["abc", "0", "-7", "7.5", " 7", "7a", "", "\u00b2", "\u00b9\u00b2", "\u0667"])
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "abc",
+        "0",
+        "-7",
+        "7.5",
+        " 7",
+        "7a",
+        "",
+        "\u00b2",
+        "\u00b9\u00b2",
+        "\u0667",
+        "2147483648",
+        "9223372036854775808",
+    ],
+)
 def test_a_customer_token_needs_a_positive_numeric_subject(
     settings: Settings, subject: str
 ) -> None:
     assert "numeric mobile user id" in refusal(signed(claims(sub=subject)), settings)
+
+
+def test_the_largest_mobile_user_id_is_accepted(settings: Settings) -> None:
+    assert verify_token(signed(claims(sub="2147483647")), settings).mobile_user_id == 2**31 - 1
 
 
 @pytest.mark.parametrize("role", ["superuser", "ADMIN", "", "Customer"])
@@ -221,12 +239,22 @@ def test_a_token_with_an_unknown_role_is_refused(settings: Settings, role: str) 
     assert "role" in refusal(signed(claims(role=role)), settings)
 
 
-def test_a_token_with_a_textual_auth_time_is_refused(settings: Settings) -> None:
-    assert "auth_time" in refusal(signed(claims(auth_time="this morning")), settings)
+@pytest.mark.parametrize("auth_time", ["this morning", "1767225600", [1767225600]])
+def test_a_token_whose_auth_time_is_not_a_timestamp_is_refused(
+    settings: Settings, auth_time: object
+) -> None:
+    assert "auth_time" in refusal(signed(claims(auth_time=auth_time)), settings)
+
+
+@pytest.mark.parametrize("auth_time", [1e20, 253402300800, -1e15])
+def test_a_token_whose_auth_time_is_out_of_range_is_refused(
+    settings: Settings, auth_time: float
+) -> None:
+    assert "auth_time" in refusal(signed(claims(auth_time=auth_time)), settings)
 
 
 def test_a_token_for_another_audience_is_refused() -> None:
-    settings = Settings(jwt_secret=SECRET, jwt_audience="account-alerts")
+    settings = Settings(jwt_secret=SecretStr(SECRET), jwt_audience="account-alerts")
     refusal(signed(claims(aud="payments")), settings)
     refusal(signed(claims()), settings)
 
@@ -304,21 +332,21 @@ def test_a_header_that_is_not_bearer_is_refused(header: str) -> None:
 
 def test_production_refuses_to_start_with_the_development_secret() -> None:
     with pytest.raises(ValidationError, match="ALERTS_JWT_SECRET"):
-        Settings(env="production")
+        Settings(env=Environment.PRODUCTION)
 
 
 def test_production_refuses_the_development_secret_given_explicitly() -> None:
     with pytest.raises(ValidationError, match="ALERTS_JWT_SECRET"):
-        Settings(env="production", jwt_secret=DEVELOPMENT_JWT_SECRET)
+        Settings(env=Environment.PRODUCTION, jwt_secret=SecretStr(DEVELOPMENT_JWT_SECRET))
 
 
 def test_production_refuses_a_short_secret() -> None:
     with pytest.raises(ValidationError, match="at least 32 characters"):
-        Settings(env="production", jwt_secret="x" * 31)
+        Settings(env=Environment.PRODUCTION, jwt_secret=SecretStr("x" * 31))
 
 
 def test_production_starts_with_a_long_custom_secret() -> None:
-    settings = Settings(env="production", jwt_secret=LONG_PRODUCTION_SECRET)
+    settings = Settings(env=Environment.PRODUCTION, jwt_secret=SecretStr(LONG_PRODUCTION_SECRET))
     assert settings.is_production
     assert settings.jwt_verification_key == LONG_PRODUCTION_SECRET
 

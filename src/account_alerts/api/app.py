@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -19,9 +21,16 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from account_alerts.api.auth import Caller, InvalidToken, bearer_token, verify_token
 from account_alerts.api.context import Context, Services
 from account_alerts.api.schema import build_schema
+from account_alerts.api.webhooks import TWILIO_STATUS_PATH, twilio_status_endpoint
 from account_alerts.config import Settings
-from account_alerts.delivery.in_app import AlertBroker
+from account_alerts.delivery import metrics
+from account_alerts.delivery.channels.base import Channel
+from account_alerts.delivery.channels.factory import build_channels
+from account_alerts.delivery.in_app import AlertBroker, listen_for_alerts
+from account_alerts.delivery.worker import DeliveryWorker
+from account_alerts.domain.enums import NotificationChannel
 from account_alerts.engine.ingest import Ingestor
+from account_alerts.store import outbox
 from account_alerts.store.database import Database
 
 logger = logging.getLogger("account_alerts.api")
@@ -72,7 +81,12 @@ def create_app(
     *,
     database: Database | None = None,
     clock: Callable[[], datetime] | None = None,
+    run_worker: bool = False,
+    listen: bool = False,
+    channels: dict[NotificationChannel, Channel] | None = None,
 ) -> Starlette:
+    """The application. ``run_worker`` runs the delivery worker in this process; ``listen``
+    follows other processes' new alerts (PostgreSQL NOTIFY) for live subscriptions."""
     db = database or Database(settings.database_url, pool_size=settings.db_pool_size)
     now = clock or (lambda: datetime.now(UTC))
     broker = AlertBroker()
@@ -82,6 +96,7 @@ def create_app(
         broker=broker,
         clock=now,
         ingestor=Ingestor(db=db, settings=settings, broker=broker, clock=now),
+        channels=channels or build_channels(settings, now),
     )
     graphql = AlertsGraphQL(services)
 
@@ -98,14 +113,42 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        yield
-        if database is None:
-            await db.dispose()
+        stop = asyncio.Event()
+        tasks = []
+        if run_worker:
+            worker = DeliveryWorker(db=db, settings=settings, channels=services.channels, clock=now)
+            broker.on_publish(worker.wake.set)
+            tasks.append(asyncio.create_task(worker.run(stop), name="delivery-worker"))
+        if listen and db.is_postgresql:
+            tasks.append(
+                asyncio.create_task(
+                    listen_for_alerts(settings.database_url, broker, stop), name="alert-listener"
+                )
+            )
+        try:
+            yield
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for channel in services.channels.values():
+                await channel.close()
+            if database is None:
+                await db.dispose()
+
+    async def metrics_endpoint(_: Request) -> Response:
+        try:
+            async with db.session() as session:
+                metrics.QUEUE_DEPTH.set(await outbox.pending_count(session))
+        except Exception as exc:  # metrics must answer even while the database does not
+            logger.warning("queue depth unavailable: %s", type(exc).__name__)
+        return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint),
+            Route(TWILIO_STATUS_PATH, twilio_status_endpoint(services), methods=["POST"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
         ],

@@ -74,13 +74,15 @@ def verify_token(token: str, settings: Settings) -> Caller:
     ):
         raise InvalidToken("a customer token's subject must be the numeric mobile user id")
     auth_time = claims.get("auth_time")
-    if auth_time is not None and not isinstance(auth_time, (int, float)):
-        raise InvalidToken("the token's auth_time must be a Unix timestamp")
-    return Caller(
-        subject=subject,
-        role=role,
-        auth_time=datetime.fromtimestamp(auth_time, UTC) if auth_time is not None else None,
-    )
+    authenticated_at = None
+    if auth_time is not None:
+        if isinstance(auth_time, bool) or not isinstance(auth_time, (int, float)):
+            raise InvalidToken("the token's auth_time must be a Unix timestamp")
+        try:
+            authenticated_at = datetime.fromtimestamp(auth_time, UTC)
+        except (OverflowError, ValueError, OSError) as exc:
+            raise InvalidToken("the token's auth_time must be a Unix timestamp") from exc
+    return Caller(subject=subject, role=role, auth_time=authenticated_at)
 
 
 def issue_token(

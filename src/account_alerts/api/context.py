@@ -12,7 +12,9 @@ from strawberry.types import Info as StrawberryInfo
 
 from account_alerts.api.auth import Caller
 from account_alerts.config import Settings
+from account_alerts.delivery.channels.base import Channel
 from account_alerts.delivery.in_app import AlertBroker
+from account_alerts.domain.enums import NotificationChannel
 from account_alerts.engine.ingest import Ingestor
 from account_alerts.store.alert_history import deliveries_by_alert
 from account_alerts.store.alerts import AlertDelivery
@@ -28,6 +30,7 @@ class Services:
     broker: AlertBroker
     clock: Callable[[], datetime]
     ingestor: Ingestor
+    channels: dict[NotificationChannel, Channel]
 
 
 class Loaders:

@@ -11,11 +11,18 @@ from account_alerts.api.context import Info
 from account_alerts.api.permissions import IsCustomer
 from account_alerts.api.types.alerts import AccountAlertsResult, AccountAlertView
 from account_alerts.api.types.settings import AccountAlertSettings, AccountAlertSettingsInput
-from account_alerts.domain.enums import AlertType, UserAction
+from account_alerts.domain.enums import AlertType, NotificationChannel, UserAction
 from account_alerts.engine.acknowledgement import acknowledge_alert
 from account_alerts.engine.actor import Actor
+from account_alerts.engine.devices import register_push_device
 from account_alerts.engine.preferences import read_preferences, update_preferences
-from account_alerts.errors import BadUserInput, NotFound, ReauthRequired
+from account_alerts.engine.test_alerts import send_test_alert
+from account_alerts.engine.verification import (
+    VerificationUnavailable,
+    confirm_verification,
+    start_verification,
+)
+from account_alerts.errors import BadUserInput, NotFound, ReauthRequired, ServiceUnavailable
 from account_alerts.store.accounts import owned_account
 from account_alerts.store.alert_history import (
     AlertFilter,
@@ -155,6 +162,80 @@ class CustomerMutation:
             action=action,
             now=info.context.now(),
         )
+
+    @strawberry.mutation(
+        permission_classes=[IsCustomer],
+        description="Send an isTest alert of this type through the customer's channels for it.",
+    )
+    async def test_alert(self, info: Info, account_number: str, alert_type: AlertType) -> bool:
+        alert = await send_test_alert(
+            info.context.db,
+            info.context.settings,
+            actor=_actor(info),
+            mobile_user_id=_user_id(info),
+            account_number=account_number,
+            alert_type=alert_type,
+            now=info.context.now(),
+        )
+        assert alert.id is not None
+        if not info.context.db.is_postgresql:  # PostgreSQL announces through NOTIFY
+            info.context.services.broker.publish(alert.mobile_user_id, alert.id)
+        return True
+
+    @strawberry.mutation(permission_classes=[IsCustomer])
+    async def register_push_device(
+        self, info: Info, device_id: str, token: str, platform: str
+    ) -> bool:
+        await register_push_device(
+            info.context.db,
+            actor=_actor(info),
+            mobile_user_id=_user_id(info),
+            device_id=device_id,
+            token=token,
+            platform=platform,
+            now=info.context.now(),
+        )
+        return True
+
+    @strawberry.mutation(
+        permission_classes=[IsCustomer],
+        description="Send a 6-digit code to a phone number (SMS) or email address (EMAIL).",
+    )
+    async def start_channel_verification(
+        self, info: Info, channel: NotificationChannel, destination: str
+    ) -> bool:
+        context = info.context
+        try:
+            await start_verification(
+                context.db,
+                actor=_actor(info),
+                mobile_user_id=_user_id(info),
+                channel=channel,
+                destination=destination,
+                sender=context.services.channels[channel],
+                verification_key=context.settings.code_hash_key,
+                now=context.now(),
+            )
+        except VerificationUnavailable as exc:
+            raise ServiceUnavailable(
+                "the code could not be sent right now; try again in a minute"
+            ) from exc
+        return True
+
+    @strawberry.mutation(permission_classes=[IsCustomer])
+    async def confirm_channel_verification(
+        self, info: Info, channel: NotificationChannel, code: str
+    ) -> bool:
+        await confirm_verification(
+            info.context.db,
+            actor=_actor(info),
+            mobile_user_id=_user_id(info),
+            channel=channel,
+            code=code,
+            verification_key=info.context.settings.code_hash_key,
+            now=info.context.now(),
+        )
+        return True
 
 
 @strawberry.type

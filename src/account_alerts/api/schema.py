@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator
 from decimal import Decimal
@@ -59,6 +60,19 @@ class ErrorCodes(SchemaExtension):
             error.extensions = extensions
 
 
+class CachedParse(ParserCache):
+    """Parses through the cache, but leaves a document that fails to parse to Strawberry,
+    so syntax errors (and the token limit) are reported like any other bad request."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        with contextlib.suppress(GraphQLError):
+            context.graphql_document = self.cached_parse_document(
+                context.query, **context.parse_options
+            )
+        yield
+
+
 class AlertsSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -71,7 +85,7 @@ class AlertsSchema(strawberry.Schema):
 def build_schema(settings: Settings) -> strawberry.Schema:
     extensions: list[Any] = [
         ErrorCodes,
-        lambda: ParserCache(maxsize=256),
+        lambda: CachedParse(maxsize=256),
         lambda: ValidationCache(maxsize=256),
         lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
         lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from account_alerts.domain.alert_settings import AlertPreferences
@@ -19,17 +19,41 @@ def in_window(moment: time, start: time, end: time) -> bool:
 
 
 def quiet_hours_end(prefs: AlertPreferences, now: datetime, zone: ZoneInfo) -> datetime | None:
-    """When a held delivery may go out, if ``now`` falls in the customer's quiet hours."""
+    """When a held delivery may go out, if ``now`` falls in the customer's quiet hours.
+    On the nights the clocks change the end is the first such instant after ``now``: the
+    second 01:30 of a repeated hour, or the jump itself when the end time is skipped."""
     if not prefs.quiet_hours_enabled or prefs.quiet_hours_start is None:
         return None
     assert prefs.quiet_hours_end is not None
     local = now.astimezone(zone)
     if not in_window(local.time(), prefs.quiet_hours_start, prefs.quiet_hours_end):
         return None
-    end = datetime.combine(local.date(), prefs.quiet_hours_end, tzinfo=zone)
-    if end <= local:
-        end = datetime.combine(local.date() + timedelta(days=1), prefs.quiet_hours_end, tzinfo=zone)
-    return end.astimezone(now.tzinfo)
+    candidates = []
+    for days in (0, 1, 2):
+        day = local.date() + timedelta(days=days)
+        instants = [
+            datetime.combine(day, prefs.quiet_hours_end, tzinfo=zone)
+            .replace(fold=fold)
+            .astimezone(UTC)
+            for fold in (0, 1)
+        ]
+        wall = datetime.combine(day, prefs.quiet_hours_end)
+        if all(i.astimezone(zone).replace(tzinfo=None) != wall for i in instants):
+            instants = [_clock_change(min(instants), max(instants), zone)]
+        candidates += [instant for instant in instants if instant > now]
+    return min(candidates).astimezone(now.tzinfo)
+
+
+def _clock_change(before: datetime, after: datetime, zone: ZoneInfo) -> datetime:
+    """The instant between two UTC times at which the zone's offset changes."""
+    start_offset = before.astimezone(zone).utcoffset()
+    while after - before > timedelta(seconds=1):
+        middle = before + (after - before) / 2
+        if middle.astimezone(zone).utcoffset() == start_offset:
+            before = middle
+        else:
+            after = middle
+    return after.replace(microsecond=0) if after.microsecond == 0 else after
 
 
 def over_rate_limit(alerts_in_last_hour: int) -> bool:

@@ -119,6 +119,8 @@ def _check_text(values: dict[str, str | None]) -> None:
 
 def _check_amount(value: Decimal, field: str, *, positive: bool) -> None:
     try:
+        if not value.is_finite():
+            raise MoneyError(f"{field} must be a finite amount")
         if positive and value <= 0:
             raise MoneyError(f"{field} must be greater than 0")
         if abs(value) > MAX_AMOUNT:

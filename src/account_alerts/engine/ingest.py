@@ -120,10 +120,11 @@ class Ingestor:
                         outcomes.append(await self._ingest(session, event, actor, now))
                 except ApiError as error:
                     outcomes.append(EventOutcome(event.event_id, accepted=False, error=error))
-        for outcome in outcomes:
-            if outcome.accepted and not outcome.duplicate and outcome.mobile_user_id is not None:
-                for alert_id in outcome.alert_ids:
-                    self.broker.publish(outcome.mobile_user_id, alert_id)
+        if not self.db.is_postgresql:  # PostgreSQL announces through NOTIFY at commit
+            for outcome in outcomes:
+                if outcome.accepted and not outcome.duplicate and outcome.mobile_user_id:
+                    for alert_id in outcome.alert_ids:
+                        self.broker.publish(outcome.mobile_user_id, alert_id)
         return outcomes
 
     async def _ingest(

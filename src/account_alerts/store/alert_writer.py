@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import sqlalchemy as sa
+import sqlmodel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from account_alerts.domain.decisions import RaiseAlert, Suppressed
@@ -13,6 +15,8 @@ from account_alerts.domain.enums import DeliveryStatus
 from account_alerts.domain.messages import render
 from account_alerts.store import audit_trail
 from account_alerts.store.alerts import AccountAlert, AlertDelivery, SuspiciousActivity
+
+ALERT_CHANNEL = "alert_created"
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,8 @@ async def write_alert(
     is_test: bool = False,
 ) -> AccountAlert:
     title, message = render(decision.alert_type, decision.data, decision.account_number)
+    if is_test:
+        title = f"Test: {title}"
     alert = AccountAlert(
         mobile_user_id=mobile_user_id,
         account_number=decision.account_number,
@@ -53,6 +59,11 @@ async def write_alert(
     session.add(alert)
     await session.flush()
     assert alert.id is not None
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        # Heard by every process's live subscriptions, and only if this transaction commits.
+        await session.exec(
+            sqlmodel.select(sa.func.pg_notify(ALERT_CHANNEL, f"{mobile_user_id}:{alert.id}"))
+        )
     for channel in decision.channels:
         session.add(
             AlertDelivery(

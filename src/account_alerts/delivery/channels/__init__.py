@@ -1,0 +1,1 @@
+"""The ways an alert reaches a customer, each behind the same small interface."""

@@ -1,0 +1,61 @@
+"""What every channel does: send one message, or say why it could not."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+from account_alerts.domain.enums import AlertType, NotificationChannel
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    channel: NotificationChannel
+    to: str
+    alert_id: int | None
+    alert_type: AlertType | None
+    title: str
+    body: str
+    data: dict[str, str] = field(default_factory=dict)
+    html: str | None = None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    provider_message_id: str | None
+
+
+class DeliveryError(Exception):
+    """A send that did not go through. Transient errors are retried; permanent ones are not.
+    ``retry_after`` is the provider's own hint in seconds; ``stale_destination`` means the
+    destination itself is gone (an unregistered push token, an invalid number)."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        transient: bool,
+        retry_after: float | None = None,
+        stale_destination: bool = False,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.transient = transient
+        self.retry_after = retry_after
+        self.stale_destination = stale_destination
+
+
+class Channel(ABC):
+    channel: NotificationChannel
+    provider: str
+
+    @abstractmethod
+    async def send(self, message: OutgoingMessage) -> Receipt:
+        """Deliver ``message`` or raise DeliveryError."""
+
+    async def close(self) -> None:  # noqa: B027 - optional for channels holding resources
+        """Release connections."""
+
+    def describe(self) -> dict[str, Any]:
+        return {"channel": self.channel.value, "provider": self.provider}

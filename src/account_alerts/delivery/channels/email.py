@@ -1,0 +1,67 @@
+"""Email over SMTP (aiosmtplib): HTML and plain text from templates."""
+
+from __future__ import annotations
+
+import uuid
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+import aiosmtplib
+
+from account_alerts.delivery.channels.base import Channel, DeliveryError, OutgoingMessage, Receipt
+from account_alerts.domain.enums import NotificationChannel
+
+
+class SmtpEmail(Channel):
+    channel = NotificationChannel.EMAIL
+    provider = "smtp"
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        sender: str,
+        username: str | None,
+        password: str | None,
+        starttls: bool,
+        timeout: float,
+    ) -> None:
+        self.host, self.port, self.sender = host, port, sender
+        self.username, self.password = username, password
+        self.starttls, self.timeout = starttls, timeout
+
+    async def send(self, message: OutgoingMessage) -> Receipt:
+        email = EmailMessage()
+        email["From"] = self.sender
+        email["To"] = message.to
+        email["Subject"] = message.title
+        message_id = make_msgid(idstring=uuid.uuid4().hex[:12], domain="account-alerts")
+        email["Message-ID"] = message_id
+        email.set_content(message.body)
+        if message.html:
+            email.add_alternative(message.html, subtype="html")
+        try:
+            response, _ = await aiosmtplib.send(
+                email,
+                hostname=self.host,
+                port=self.port,
+                username=self.username,
+                password=self.password,
+                start_tls=self.starttls,
+                timeout=self.timeout,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            code = exc.recipients[0].code if exc.recipients else 550
+            raise DeliveryError(
+                f"smtp {code}: recipient refused",
+                transient=400 <= code < 500,
+                stale_destination=code >= 500,
+            ) from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            raise DeliveryError(f"smtp {exc.code}", transient=400 <= exc.code < 500) from exc
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise DeliveryError(f"smtp unreachable: {type(exc).__name__}", transient=True) from exc
+        if response:  # some recipients refused; ours is the only one
+            raise DeliveryError("smtp: recipient refused", transient=False, stale_destination=True)
+        return Receipt(provider_message_id=message_id)

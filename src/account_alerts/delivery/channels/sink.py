@@ -1,0 +1,72 @@
+"""No credentials configured: write what would be sent as one JSON line, so everything
+works on a fresh machine. Destinations are masked: the sink may be the log."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from account_alerts.delivery.channels.base import Channel, OutgoingMessage, Receipt
+from account_alerts.domain.enums import NotificationChannel
+from account_alerts.domain.masking import mask_email, mask_phone
+
+logger = logging.getLogger("account_alerts.sink")
+
+
+def mask_destination(channel: NotificationChannel, to: str) -> str:
+    if channel is NotificationChannel.SMS:
+        return mask_phone(to)
+    if channel is NotificationChannel.EMAIL:
+        return mask_email(to)
+    return to[:8] + "…" if len(to) > 8 else to
+
+
+class SinkWriter:
+    """One writer shared by the channels: appends lines to a file, or logs them."""
+
+    def __init__(self, path: Path | None, clock: Callable[[], datetime]) -> None:
+        self.path = path
+        self.clock = clock
+        self._lock = asyncio.Lock()
+
+    async def write(self, record: dict[str, object]) -> None:
+        line = json.dumps(record, ensure_ascii=False, sort_keys=True)
+        if self.path is None:
+            logger.info("%s", line)
+            return
+        async with self._lock:
+            await asyncio.to_thread(self._append, line)
+
+    def _append(self, line: str) -> None:
+        with self.path.open("a", encoding="utf-8") as sink:  # type: ignore[union-attr]
+            sink.write(line + "\n")
+
+
+class SinkChannel(Channel):
+    provider = "sink"
+
+    def __init__(self, channel: NotificationChannel, writer: SinkWriter) -> None:
+        self.channel = channel
+        self.writer = writer
+
+    async def send(self, message: OutgoingMessage) -> Receipt:
+        message_id = f"sink-{uuid.uuid4().hex}"
+        await self.writer.write(
+            {
+                "channel": message.channel.value,
+                "to": mask_destination(message.channel, message.to),
+                "alertId": message.alert_id,
+                "alertType": message.alert_type.value if message.alert_type else None,
+                "title": message.title,
+                "body": message.body,
+                "data": message.data,
+                "sentAt": self.writer.clock().isoformat(),
+                "messageId": message_id,
+            }
+        )
+        return Receipt(provider_message_id=message_id)

@@ -1,0 +1,327 @@
+"""The delivery worker: claims due outbox rows, sends them through their channels, and
+records every attempt. A worker that dies mid-batch loses nothing: its lease expires and
+another worker takes the rows up again. A row recorded SENT is never sent again."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from account_alerts.config import Settings
+from account_alerts.delivery import metrics
+from account_alerts.delivery.breaker import CircuitBreaker
+from account_alerts.delivery.channels.base import Channel, DeliveryError, Receipt
+from account_alerts.delivery.rendering import render
+from account_alerts.domain.decisions import SECURITY_ALERTS
+from account_alerts.domain.enums import DeliveryStatus, NotificationChannel
+from account_alerts.domain.retry_policy import backoff, exhausted
+from account_alerts.store import audit_trail, outbox
+from account_alerts.store.alerts import AccountAlert, AlertDelivery
+from account_alerts.store.customers import Device, MobileUser
+from account_alerts.store.database import Database
+
+logger = logging.getLogger("account_alerts.worker")
+
+
+@dataclass
+class _Attempt:
+    delivery: AlertDelivery
+    alert: AccountAlert
+    user: MobileUser
+    devices: list[Device]
+    receipt: Receipt | None = None
+    error: DeliveryError | None = None
+    skipped: str | None = None
+    stale_tokens: tuple[str, ...] = ()
+    latency: float = 0.0
+
+
+def _worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        settings: Settings,
+        channels: dict[NotificationChannel, Channel],
+        clock: Callable[[], datetime],
+        worker_id: str | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.channels = channels
+        self.clock = clock
+        self.worker_id = worker_id or _worker_id()
+        self.breakers = {
+            channel: CircuitBreaker(
+                settings.breaker_failures, timedelta(seconds=settings.breaker_cooldown_seconds)
+            )
+            for channel in channels
+        }
+        self.lease = timedelta(seconds=settings.worker_lease_seconds)
+        self.wake = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until ``stop`` is set; database outages are waited out, not fatal."""
+        pause = self.settings.worker_poll_seconds
+        while not stop.is_set():
+            try:
+                handled = await self.run_once()
+                pause = self.settings.worker_poll_seconds
+            except (sa.exc.DBAPIError, OSError) as exc:
+                logger.warning(
+                    "delivery worker: database unavailable (%s); retrying", type(exc).__name__
+                )
+                handled = 0
+                pause = min(pause * 2, 10.0)
+            if handled >= self.settings.worker_batch_size:
+                continue
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._woken_or_stopped(stop), timeout=pause)
+
+    async def _woken_or_stopped(self, stop: asyncio.Event) -> None:
+        waiters = [asyncio.create_task(self.wake.wait()), asyncio.create_task(stop.wait())]
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def run_once(self) -> int:
+        """Claim one batch, send it, record it; the number of deliveries handled."""
+        now = self.clock()
+        closed = [c for c, breaker in self.breakers.items() if not breaker.allows(now)]
+        for channel, breaker in self.breakers.items():
+            metrics.BREAKER_OPEN.labels(self.channels[channel].provider).set(int(breaker.is_open))
+        async with self.db.transaction() as session:
+            ids = await outbox.claim_due(
+                session,
+                worker_id=self.worker_id,
+                now=now,
+                lease=self.lease,
+                limit=self.settings.worker_batch_size,
+                skip_channels=closed,
+            )
+        if not ids:
+            return 0
+        async with self.db.session() as session:
+            claimed = await outbox.load_claimed(session, ids)
+            devices = await outbox.push_tokens(session, {user.id for _, _, user in claimed})
+        attempts = [
+            _Attempt(delivery, alert, user, devices.get(user.id, []))
+            for delivery, alert, user in claimed
+        ]
+        await asyncio.gather(*(self._send(attempt) for attempt in attempts))
+        await self._record(attempts)
+        return len(attempts)
+
+    async def _send(self, attempt: _Attempt) -> None:
+        channel = attempt.delivery.channel
+        destinations = self._destinations(attempt)
+        if not destinations:
+            return
+        sender = self.channels[channel]
+        stale: list[str] = []
+        for to in destinations:
+            started = time.perf_counter()
+            try:
+                message = render(attempt.alert, channel, to, public_url=self.settings.public_url)
+                attempt.receipt = await sender.send(message)
+                attempt.error = None
+            except DeliveryError as exc:
+                attempt.error = exc
+                if exc.stale_destination and channel is NotificationChannel.PUSH:
+                    stale.append(to)
+            finally:
+                attempt.latency += time.perf_counter() - started
+                metrics.PROVIDER_LATENCY.labels(sender.provider).observe(
+                    time.perf_counter() - started
+                )
+            if attempt.receipt is not None:
+                break  # one device of the customer's is enough
+        attempt.stale_tokens = tuple(stale)
+
+    def _destinations(self, attempt: _Attempt) -> list[str]:
+        channel, user = attempt.delivery.channel, attempt.user
+        if channel is NotificationChannel.PUSH:
+            tokens = [d.push_token for d in attempt.devices if d.push_token]
+            if not tokens:
+                attempt.error = DeliveryError("no registered push device", transient=False)
+            return tokens
+        if channel is NotificationChannel.SMS:
+            if user.phone and user.phone_verified_at:
+                return [user.phone]
+            attempt.skipped = "no verified phone number"
+            return []
+        if user.email and user.email_verified_at:
+            return [user.email]
+        attempt.skipped = "no verified email address"
+        return []
+
+    async def _record(self, attempts: list[_Attempt]) -> None:
+        now = self.clock()
+        async with self.db.transaction() as session:
+            for attempt in attempts:
+                await self._record_one(session, attempt, now)
+            await outbox.refresh_alert_status(
+                session, [a.alert.id for a in attempts if a.alert.id is not None], now
+            )
+
+    async def _record_one(self, session: AsyncSession, attempt: _Attempt, now: datetime) -> None:
+        delivery = attempt.delivery
+        channel = delivery.channel
+        breaker = self.breakers[channel]
+        attempts = delivery.attempts + (0 if attempt.skipped else 1)
+        values: dict[str, object] = {
+            "attempts": attempts,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "updated_at": now,
+        }
+        if attempt.skipped:
+            outcome = "skipped"
+            values.update(status=DeliveryStatus.SKIPPED, last_error=attempt.skipped)
+        elif attempt.receipt is not None:
+            outcome = "sent"
+            breaker.succeeded()
+            values.update(
+                status=DeliveryStatus.SENT,
+                sent_at=now,
+                provider_message_id=attempt.receipt.provider_message_id,
+                last_error=None,
+            )
+            metrics.LAG.labels(channel.value).observe(
+                max(0.0, (now - attempt.alert.created_at).total_seconds())
+            )
+        else:
+            error = attempt.error
+            assert error is not None
+            if error.transient:
+                breaker.failed(now)
+            if error.transient and not exhausted(attempts, self.settings.worker_max_attempts):
+                outcome = "retry"
+                values.update(
+                    last_error=error.reason,
+                    next_attempt_at=now + backoff(attempts, retry_after=error.retry_after),
+                )
+            else:
+                outcome = "failed"
+                values.update(status=DeliveryStatus.FAILED, last_error=error.reason)
+        updated = await session.exec(
+            sa.update(outbox.DELIVERIES)
+            .where(
+                outbox.DELIVERIES.c.id == delivery.id,
+                outbox.DELIVERIES.c.lease_owner == self.worker_id,
+                outbox.DELIVERIES.c.status == DeliveryStatus.PENDING,
+            )
+            .values(**values)
+        )
+        if updated.rowcount == 0:
+            # Our lease ran out and another worker took the row: its record stands.
+            logger.warning("delivery %s was taken over by another worker", delivery.id)
+            return
+        metrics.DELIVERIES.labels(channel.value, outcome).inc()
+        audit_trail.record(
+            session,
+            actor_role="system",
+            actor_id=self.worker_id,
+            action="delivery.attempted",
+            occurred_at=now,
+            mobile_user_id=attempt.user.id,
+            subject_type="delivery",
+            subject_id=str(delivery.id),
+            details={
+                "alertId": delivery.alert_id,
+                "channel": channel.value,
+                "outcome": outcome,
+                "attempt": attempts,
+                "error": (attempt.error.reason if attempt.error and outcome != "sent" else None)
+                or attempt.skipped,
+                "providerMessageId": attempt.receipt.provider_message_id
+                if attempt.receipt
+                else None,
+            },
+        )
+        for token in attempt.stale_tokens:
+            await self._deactivate(session, attempt, token, now)
+        if outcome == "failed" and channel is NotificationChannel.PUSH:
+            await self._fall_back_to_sms(session, attempt, now)
+
+    async def _deactivate(
+        self, session: AsyncSession, attempt: _Attempt, token: str, now: datetime
+    ) -> None:
+        for device in attempt.devices:
+            if device.push_token == token:
+                await session.exec(
+                    sa.update(Device.__table__)  # type: ignore[attr-defined]
+                    .where(Device.__table__.c.id == device.id)  # type: ignore[attr-defined]
+                    .values(push_token_active=False, updated_at=now)
+                )
+                audit_trail.record(
+                    session,
+                    actor_role="system",
+                    actor_id=self.worker_id,
+                    action="device.push_token_deactivated",
+                    occurred_at=now,
+                    mobile_user_id=attempt.user.id,
+                    subject_type="device",
+                    subject_id=device.device_id,
+                    details={"reason": attempt.error.reason if attempt.error else None},
+                )
+
+    async def _fall_back_to_sms(
+        self, session: AsyncSession, attempt: _Attempt, now: datetime
+    ) -> None:
+        """Security alerts must reach the customer: when push cannot, send an SMS."""
+        if attempt.alert.alert_type not in SECURITY_ALERTS:
+            return
+        existing = (
+            await session.exec(
+                select(AlertDelivery.id).where(
+                    col(AlertDelivery.alert_id) == attempt.delivery.alert_id,
+                    col(AlertDelivery.channel) == NotificationChannel.SMS,
+                )
+            )
+        ).first()
+        if existing is not None:
+            return
+        session.add(
+            AlertDelivery(
+                alert_id=attempt.delivery.alert_id,
+                channel=NotificationChannel.SMS,
+                next_attempt_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        audit_trail.record(
+            session,
+            actor_role="system",
+            actor_id=self.worker_id,
+            action="delivery.fallback",
+            occurred_at=now,
+            mobile_user_id=attempt.user.id,
+            subject_type="alert",
+            subject_id=str(attempt.delivery.alert_id),
+            details={
+                "from": "PUSH",
+                "to": "SMS",
+                "because": attempt.error.reason if attempt.error else None,
+            },
+        )
