@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import parse_qsl
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -26,7 +27,8 @@ def twilio_status_endpoint(services: Services):  # type: ignore[no-untyped-def]
     async def endpoint(request: Request) -> Response:
         if settings.twilio_auth_token is None:
             return Response(status_code=404)
-        params = {key: str(value) for key, value in (await request.form()).items()}
+        # Twilio posts application/x-www-form-urlencoded; every field takes part in the signature.
+        params = dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
         # Twilio signs the URL it was given, which is our public one, not the one we see.
         url = settings.public_url.rstrip("/") + TWILIO_STATUS_PATH
         validator = RequestValidator(settings.twilio_auth_token.get_secret_value())

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import warnings
+from datetime import datetime
 from pathlib import Path
 
 import firebase_admin
@@ -52,17 +54,10 @@ class FcmPush(Channel):
         return await asyncio.to_thread(self._send, message)
 
     def _send(self, message: OutgoingMessage) -> Receipt:
-        fcm_message = messaging.Message(
-            token=message.to,
-            notification=messaging.Notification(title=message.title, body=message.body),
-            data=message.data,
-            android=messaging.AndroidConfig(priority="high"),
-            apns=messaging.APNSConfig(
-                payload=messaging.APNSPayload(
-                    aps=messaging.Aps(category=message.data.get("category"))
-                )
-            ),
-        )
+        with warnings.catch_warnings():
+            # 7.x prefers "fid"; the registration token is what the apps hold and FCM v1 takes.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            fcm_message = self._message(message)
         try:
             name = messaging.send(fcm_message, app=self.app)
         except (messaging.UnregisteredError, messaging.SenderIdMismatchError) as exc:
@@ -91,8 +86,30 @@ class FcmPush(Channel):
             raise DeliveryError(f"fcm unreachable: {type(exc).__name__}", transient=True) from exc
         return Receipt(provider_message_id=name)
 
+    @staticmethod
+    def _message(message: OutgoingMessage) -> messaging.Message:
+        return messaging.Message(
+            token=message.to,
+            notification=messaging.Notification(title=message.title, body=message.body),
+            data=message.data,
+            android=messaging.AndroidConfig(priority="high"),
+            apns=messaging.APNSConfig(
+                payload=messaging.APNSPayload(
+                    aps=messaging.Aps(category=message.data.get("category"))
+                )
+            ),
+        )
+
     async def close(self) -> None:
         await asyncio.to_thread(firebase_admin.delete_app, self.app)
+
+
+def _skip_google_region_lookup(google_credential: object) -> None:
+    """google-auth asks Google's IAM service which regions a service account may use; that
+    is meaningless (and unreachable) for a non-Google FCM endpoint, so mark it as looked up."""
+    manager = getattr(google_credential, "_rab_manager", None)
+    if manager is not None:
+        manager._data = manager._data._replace(cooldown_expiry=datetime.max)
 
 
 def _retry_after(exc: exceptions.FirebaseError) -> float | None:
