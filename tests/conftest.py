@@ -93,6 +93,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+@pytest.fixture
+def database_url_pg(pg_shared: str) -> str:
+    """The shared PostgreSQL test database, emptied: for tests of PostgreSQL-only behaviour."""
+    _truncate_all(pg_shared)
+    return pg_shared
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def own_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated database of this test's own, for tests that change the schema."""

@@ -18,7 +18,9 @@ import pytest
 
 from tests.support.live_server import free_port
 
-ACCOUNT_ALERTS = shutil.which("account-alerts") or str(Path(sys.executable).parent / "account-alerts")
+ACCOUNT_ALERTS = shutil.which("account-alerts") or str(
+    Path(sys.executable).parent / "account-alerts"
+)
 
 
 @pytest.fixture

@@ -135,7 +135,8 @@ async def test_sink_writes_one_line_per_channel_and_never_twice(
     assert all(d.attempts == 1 and d.provider_message_id for d in sent.values())
     body = await api.as_customer(
         7,
-        "{ accountAlerts { items { status channelsSent sentAt deliveries { channel status sentAt } } } }",
+        "{ accountAlerts { items { status channelsSent sentAt"
+        " deliveries { channel status sentAt } } } }",
     )
     item = body["data"]["accountAlerts"]["items"][0]
     assert item["status"] == "SENT" and item["sentAt"] is not None
@@ -373,7 +374,8 @@ async def test_quiet_hours_hold_delivery_until_they_end(
     await api.as_customer(
         7,
         """mutation($s: AccountAlertSettingsInput!) {
-           updateAccountAlertSettings(accountNumber: "1000000001", settings: $s) { accountNumber } }""",
+           updateAccountAlertSettings(accountNumber: "1000000001", settings: $s) {
+             accountNumber } }""",
         {
             "s": {
                 "quietHoursEnabled": True,

@@ -73,7 +73,9 @@ def transaction(
     }
 
 
-def balance(account: str, amount: str, at: datetime, *, event_id: str | None = None) -> dict[str, Any]:
+def balance(
+    account: str, amount: str, at: datetime, *, event_id: str | None = None
+) -> dict[str, Any]:
     return {
         "eventId": event_id or f"bal-event-{next(_ids)}",
         "accountNumber": account,

@@ -129,7 +129,18 @@ class PostgresCluster:
         return self
 
     def restart(self) -> None:
-        self._run("pg_ctl", "-D", str(self.datadir), "-m", "fast", "-w", "restart")
+        # -l again: without it the new postmaster would hold our output pipe open.
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.datadir),
+            "-l",
+            str(self.root / "server.log"),
+            "-m",
+            "fast",
+            "-w",
+            "restart",
+        )
 
     def create_database(self, name: str, template: str | None = None) -> str:
         sql = f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")
