@@ -50,22 +50,22 @@ async def test_a_failure_half_way_leaves_nothing_behind(
     await make_account(db, user_id=7, account_number=ACCOUNT)
     await api.as_service(RECORD_LOGIN, {"input": login(7, day(), device="phone-1")})
     before = await counts(db)
-    # Everything of the event has been written by the time the event log is finished.
+    # Everything of the event has been written by the time the event itself is recorded.
     event = transaction(
         ACCOUNT, "90000", day(1), balance_after="1", device="new-phone", location=LILONGWE
     )
-    original = event_log.finish
+    original = event_log.record
 
-    async def crash(*args: Any, **kwargs: Any) -> None:
+    def crash(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(event_log, "finish", crash)
+    monkeypatch.setattr(event_log, "record", crash)
     body = await api.as_service(RECORD_TRANSACTION, {"input": event})
     assert error_code(body) == "INTERNAL_SERVER_ERROR"
     assert "disk full" not in str(body)
     assert await counts(db) == before
 
-    monkeypatch.setattr(event_log, "finish", original)
+    monkeypatch.setattr(event_log, "record", original)
     body = await api.as_service(RECORD_TRANSACTION, {"input": event})
     assert "errors" not in body, body
     result = body["data"]["recordTransaction"]

@@ -12,8 +12,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -61,7 +63,12 @@ from account_alerts.store.alert_writer import DeliveryPlan, record_suppression, 
 from account_alerts.store.alerts import AccountAlertSettingsRow
 from account_alerts.store.customers import Account, Device, MobileUser
 from account_alerts.store.database import Database
-from account_alerts.store.events import BalanceSnapshot, LoginAttempt, TransactionRecord
+from account_alerts.store.events import (
+    BalanceSnapshot,
+    IngestedEvent,
+    LoginAttempt,
+    TransactionRecord,
+)
 from account_alerts.store.preferences import effective_preferences, rows_for_user
 
 # Held until quiet hours end; security alerts never are.
@@ -112,20 +119,40 @@ class Ingestor:
         concurrent batches cannot deadlock."""
         now = self.clock()
         outcomes: list[EventOutcome] = []
-        async with self.db.transaction() as session:
-            await _lock_users(session, events)
-            for event in events:
-                try:
-                    async with session.begin_nested():
-                        outcomes.append(await self._ingest(session, event, actor, now))
-                except ApiError as error:
-                    outcomes.append(EventOutcome(event.event_id, accepted=False, error=error))
+        if len(events) == 1:  # alone, the event's own transaction is its savepoint
+            try:
+                async with self.db.transaction() as session:
+                    await _lock_customers(session, events)
+                    outcomes.append(await self._ingest(session, events[0], actor, now))
+            except ApiError as error:
+                outcomes.append(EventOutcome(events[0].event_id, accepted=False, error=error))
+        else:
+            async with self.db.transaction() as session:
+                await _lock_customers(session, events)
+                for event in events:
+                    try:
+                        async with session.begin_nested():
+                            outcomes.append(await self._ingest(session, event, actor, now))
+                    except ApiError as error:
+                        outcomes.append(EventOutcome(event.event_id, accepted=False, error=error))
         if not self.db.is_postgresql:  # PostgreSQL announces through NOTIFY at commit
             for outcome in outcomes:
                 if outcome.accepted and not outcome.duplicate and outcome.mobile_user_id:
                     for alert_id in outcome.alert_ids:
                         self.broker.publish(outcome.mobile_user_id, alert_id)
         return outcomes
+
+    @staticmethod
+    async def _remember(session: AsyncSession, **values: Any) -> None:
+        event_log.record(session, **values)
+        try:
+            await session.flush()
+        except IntegrityError as exc:
+            # Another customer's event took this eventId a moment ago.
+            raise BadUserInput(
+                f"eventId {values['event_id']} was already used for a different event",
+                field="eventId",
+            ) from exc
 
     async def _ingest(
         self, session: AsyncSession, event: Event, actor: Actor, now: datetime
@@ -145,16 +172,10 @@ class Ingestor:
 
         user_id = owner.user.id
         digest = fingerprint(event)
-        claimed = await event_log.claim(
-            session,
-            event_id=event.event_id,
-            kind=type(event).__name__,
-            fingerprint=digest,
-            mobile_user_id=user_id,
-            now=now,
-        )
-        if not claimed:
-            return await _repeat(session, event.event_id, digest, owner.user)
+        # The customer is locked, so no other transaction can be recording this event now.
+        existing = await event_log.find(session, event.event_id)
+        if existing is not None:
+            return _repeat(existing, digest, owner.user)
 
         rows = await rows_for_user(session, user_id)
         context = _Judging(
@@ -174,8 +195,15 @@ class Ingestor:
         else:
             verdict = await context.judge_login(event)
         alert_ids = await context.write(verdict)
-        await event_log.finish(
-            session, event_id=event.event_id, alert_ids=alert_ids, outcome=verdict.outcome()
+        await self._remember(
+            session,
+            event_id=event.event_id,
+            kind=type(event).__name__,
+            fingerprint=digest,
+            mobile_user_id=user_id,
+            alert_ids=alert_ids,
+            outcome=verdict.outcome(),
+            now=now,
         )
         return EventOutcome(
             event.event_id,
@@ -228,7 +256,8 @@ class _Judging:
                         event.balance_after, event.currency, event.occurred_at, prefs
                     )
                 )
-        seen = await facts.devices_first_seen(self.session, self.user_id)
+        devices = await facts.devices(self.session, self.user_id)
+        seen = facts.first_seen(devices)
         detections: list[Detection] = []
         collect(
             verdict,
@@ -260,7 +289,7 @@ class _Judging:
                 )
             )
         await self._record_transaction(event)
-        await self._saw_device(event.device_id, event.occurred_at, seen)
+        await self._saw_device(event.device_id, event.occurred_at, devices)
         self._update_balance(event.balance_after, event.occurred_at)
         return verdict
 
@@ -286,7 +315,8 @@ class _Judging:
         verdict = Verdict()
         detections: list[Detection] = []
         if event.successful:
-            seen = await facts.devices_first_seen(self.session, self.user_id)
+            devices = await facts.devices(self.session, self.user_id)
+            seen = facts.first_seen(devices)
             earlier_logins = (
                 await facts.usual_places(
                     self.session,
@@ -311,7 +341,7 @@ class _Judging:
                 await self._unusual_location(event.location, event.occurred_at, prefs),
                 detections,
             )
-            await self._saw_device(event.device_id, event.occurred_at, seen, event)
+            await self._saw_device(event.device_id, event.occurred_at, devices, event)
         else:
             failures = await facts.failed_login_times(
                 self.session, self.user_id, around=event.occurred_at, span=FAILED_ATTEMPT_WINDOW
@@ -397,20 +427,6 @@ class _Judging:
 
     async def _record_transaction(self, event: TransactionEvent) -> None:
         assert self.account is not None
-        duplicate = (
-            await self.session.exec(
-                select(TransactionRecord.event_id).where(
-                    col(TransactionRecord.account_number) == event.account_number,
-                    col(TransactionRecord.transaction_id) == event.transaction_id,
-                )
-            )
-        ).first()
-        if duplicate is not None:
-            raise BadUserInput(
-                f"transaction {event.transaction_id} on this account was already recorded "
-                f"as event {duplicate}",
-                field="transactionId",
-            )
         self.session.add(
             TransactionRecord(
                 event_id=event.event_id,
@@ -432,25 +448,28 @@ class _Judging:
                 created_at=self.now,
             )
         )
+        try:
+            await self.session.flush()
+        except IntegrityError as exc:
+            # (account, transactionId) is unique: the same transaction under a new eventId.
+            raise BadUserInput(
+                f"transaction {event.transaction_id} on this account was already recorded "
+                "under another eventId",
+                field="transactionId",
+            ) from exc
 
     async def _saw_device(
         self,
         device_id: str | None,
         at: datetime,
-        seen: dict[str, datetime],
+        known: dict[str, Device],
         login: LoginEvent | None = None,
     ) -> None:
         if device_id is None:
             return
-        device = (
-            await self.session.exec(
-                select(Device).where(
-                    col(Device.mobile_user_id) == self.user_id, col(Device.device_id) == device_id
-                )
-            )
-        ).first()
-        if device is None:
-            device = Device(mobile_user_id=self.user_id, device_id=device_id, created_at=self.now)
+        device = known.get(device_id) or Device(
+            mobile_user_id=self.user_id, device_id=device_id, created_at=self.now
+        )
         device.first_seen_at = min(filter(None, [device.first_seen_at, at]))
         device.last_seen_at = max(filter(None, [device.last_seen_at, at]))
         if login is not None:
@@ -528,23 +547,32 @@ class _Judging:
         )
 
 
-async def _lock_users(session: AsyncSession, events: Sequence[Event]) -> None:
+async def _lock_customers(session: AsyncSession, events: Sequence[Event]) -> None:
+    """Load and lock the events' customers (and accounts) in id order, in one statement:
+    later look-ups are served from the session, and concurrent batches cannot deadlock."""
     account_numbers = sorted(
         {e.account_number for e in events if isinstance(e, (TransactionEvent, BalanceSync))}
     )
-    user_ids = {e.mobile_user_id for e in events if isinstance(e, LoginEvent)}
+    user_ids = sorted({e.mobile_user_id for e in events if isinstance(e, LoginEvent)})
     if account_numbers:
-        owners = await session.exec(
-            select(Account.mobile_user_id).where(col(Account.account_number).in_(account_numbers))
-        )
-        user_ids.update(owners.all())
+        (
+            await session.exec(
+                select(Account, MobileUser)
+                .join(MobileUser, col(MobileUser.id) == col(Account.mobile_user_id))
+                .where(col(Account.account_number).in_(account_numbers))
+                .order_by(col(MobileUser.id))
+                .with_for_update(of=MobileUser)
+            )
+        ).all()
     if user_ids:
-        await session.exec(
-            select(MobileUser.id)
-            .where(col(MobileUser.id).in_(sorted(user_ids)))
-            .order_by(col(MobileUser.id))
-            .with_for_update()
-        )
+        (
+            await session.exec(
+                select(MobileUser)
+                .where(col(MobileUser.id).in_(user_ids))
+                .order_by(col(MobileUser.id))
+                .with_for_update()
+            )
+        ).all()
 
 
 async def _owner(session: AsyncSession, event: Event, now: datetime) -> _Owner:
@@ -569,11 +597,8 @@ async def _owner(session: AsyncSession, event: Event, now: datetime) -> _Owner:
     return _Owner(user=user, account=account)
 
 
-async def _repeat(
-    session: AsyncSession, event_id: str, digest: str, user: MobileUser
-) -> EventOutcome:
-    existing = await event_log.find(session, event_id)
-    assert existing is not None
+def _repeat(existing: IngestedEvent, digest: str, user: MobileUser) -> EventOutcome:
+    event_id = existing.event_id
     if existing.fingerprint != digest:
         raise BadUserInput(
             f"eventId {event_id} was already used for a different event", field="eventId"

@@ -16,17 +16,15 @@ from account_alerts.store.customers import Device
 from account_alerts.store.events import LoginAttempt, TransactionRecord
 
 
-async def devices_first_seen(session: AsyncSession, mobile_user_id: int) -> dict[str, datetime]:
+async def devices(session: AsyncSession, mobile_user_id: int) -> dict[str, Device]:
+    """The customer's devices by deviceId (loaded for update by the engine)."""
+    rows = await session.exec(select(Device).where(col(Device.mobile_user_id) == mobile_user_id))
+    return {device.device_id: device for device in rows.all()}
+
+
+def first_seen(known: dict[str, Device]) -> dict[str, datetime]:
     """deviceId → when it was first used in a successful sign-in or a transaction."""
-    rows = (
-        await session.exec(
-            select(Device.device_id, Device.first_seen_at).where(
-                col(Device.mobile_user_id) == mobile_user_id,
-                col(Device.first_seen_at).is_not(None),
-            )
-        )
-    ).all()
-    return {device_id: first_seen for device_id, first_seen in rows if first_seen is not None}
+    return {d: device.first_seen_at for d, device in known.items() if device.first_seen_at}
 
 
 def _places(latitude: Any, longitude: Any) -> tuple[Any, Any]:
