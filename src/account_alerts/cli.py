@@ -7,7 +7,7 @@ import asyncio
 import logging
 import signal
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -52,7 +52,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if settings.is_production:
             raise SystemExit("account-alerts: --demo is refused in production")
         _print_demo(settings, args.host, args.port, Database(settings.database_url))
-    app = create_app(settings, run_worker=not args.no_worker, listen=True)
+    app = create_app(
+        settings, run_worker=not args.no_worker, run_scheduler=not args.no_scheduler, listen=True
+    )
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)
     return 0
 
@@ -144,6 +146,66 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_instant(value: str) -> datetime:
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise SystemExit(f"account-alerts: --now must be an ISO 8601 instant: {exc}") from None
+    if instant.tzinfo is None:
+        raise SystemExit("account-alerts: --now needs a UTC offset, e.g. 2026-12-01T08:00:00+02:00")
+    return instant
+
+
+def cmd_run_job(args: argparse.Namespace) -> int:
+    from account_alerts.scheduling import payment_due_job
+    from account_alerts.store.database import Database
+
+    settings = _settings()
+    _migrate(settings)
+    now = _parse_instant(args.now) if args.now else datetime.now(UTC)
+
+    async def run() -> int:
+        db = Database(settings.database_url)
+        try:
+            result = await payment_due_job(db, settings, now=now)
+        finally:
+            await db.dispose()
+        print(
+            f"payment-due at {now.isoformat()}: {result.reminders} reminders written, "
+            f"{result.already_sent} already sent, {result.skipped_disabled} turned off"
+            + ("" if result.ran else " (another scheduler was running it; nothing done)")
+        )
+        return 0
+
+    return asyncio.run(run())
+
+
+def cmd_scheduler(_: argparse.Namespace) -> int:
+    from account_alerts.scheduling import build_scheduler
+    from account_alerts.store.database import Database
+
+    settings = _settings()
+    _migrate(settings)
+
+    async def run() -> None:
+        db = Database(settings.database_url)
+        scheduler = build_scheduler(db, settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        scheduler.start()
+        logger.info("scheduler started: %s", ", ".join(job.id for job in scheduler.get_jobs()))
+        try:
+            await stop.wait()
+        finally:
+            scheduler.shutdown(wait=False)
+            await db.dispose()
+
+    asyncio.run(run())
+    return 0
+
+
 def cmd_export_schema(args: argparse.Namespace) -> int:
     from account_alerts.api.schema import export_sdl
 
@@ -166,10 +228,21 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--no-worker", action="store_true", help="deliver in separate `worker` processes"
     )
+    serve.add_argument(
+        "--no-scheduler", action="store_true", help="run jobs in separate `scheduler` processes"
+    )
     serve.set_defaults(func=cmd_serve)
 
     worker = commands.add_parser("worker", help="run the delivery worker")
     worker.set_defaults(func=cmd_worker)
+
+    scheduler = commands.add_parser("scheduler", help="run the scheduled jobs")
+    scheduler.set_defaults(func=cmd_scheduler)
+
+    run_job = commands.add_parser("run-job", help="run one scheduled job once")
+    run_job.add_argument("job", choices=["payment-due"])
+    run_job.add_argument("--now", help="the instant to run it for, e.g. 2026-12-01T08:00:00+02:00")
+    run_job.set_defaults(func=cmd_run_job)
 
     migrate = commands.add_parser("migrate", help="bring the database to the latest schema")
     migrate.set_defaults(func=cmd_migrate)

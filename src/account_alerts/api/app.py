@@ -30,6 +30,7 @@ from account_alerts.delivery.in_app import AlertBroker, listen_for_alerts
 from account_alerts.delivery.worker import DeliveryWorker
 from account_alerts.domain.enums import NotificationChannel
 from account_alerts.engine.ingest import Ingestor
+from account_alerts.scheduling import build_scheduler
 from account_alerts.store import outbox
 from account_alerts.store.database import Database
 
@@ -82,6 +83,7 @@ def create_app(
     database: Database | None = None,
     clock: Callable[[], datetime] | None = None,
     run_worker: bool = False,
+    run_scheduler: bool = False,
     listen: bool = False,
     channels: dict[NotificationChannel, Channel] | None = None,
 ) -> Starlette:
@@ -119,6 +121,9 @@ def create_app(
             worker = DeliveryWorker(db=db, settings=settings, channels=services.channels, clock=now)
             broker.on_publish(worker.wake.set)
             tasks.append(asyncio.create_task(worker.run(stop), name="delivery-worker"))
+        scheduler = build_scheduler(db, settings, broker=broker) if run_scheduler else None
+        if scheduler is not None:
+            scheduler.start()
         if listen and db.is_postgresql:
             tasks.append(
                 asyncio.create_task(
@@ -128,6 +133,8 @@ def create_app(
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
             for channel in services.channels.values():

@@ -17,6 +17,7 @@ from account_alerts.api.types.service import (
     EventError,
     EventResult,
     LoginEventInput,
+    ScheduledPaymentInput,
     TransactionEventInput,
     UserStatus,
 )
@@ -24,6 +25,7 @@ from account_alerts.domain.events import Event
 from account_alerts.engine.accounts import AccountFacts, upsert_account
 from account_alerts.engine.actor import Actor
 from account_alerts.engine.ingest import EventOutcome
+from account_alerts.engine.payments import upsert_payment
 from account_alerts.errors import ApiError, BadUserInput, NotFound
 from account_alerts.store.alerts import AccountAlert
 from account_alerts.store.customers import MobileUser
@@ -85,6 +87,44 @@ async def _batch(info: Info, inputs: Sequence[Any]) -> list[EventResult]:
     return await _results(info, ordered)
 
 
+async def _payments(info: Info, inputs: Sequence[ScheduledPaymentInput]) -> list[EventResult]:
+    """Each payment in a savepoint of its own: a bad one stores nothing, the rest go on."""
+    results: list[EventResult] = []
+    now = info.context.now()
+    async with info.context.db.transaction() as session:
+        for item in inputs:
+            try:
+                async with session.begin_nested():
+                    changed = await upsert_payment(
+                        session, item.to_domain(), actor=_actor(info), now=now
+                    )
+                results.append(
+                    EventResult(
+                        event_id=item.payment_id, accepted=True, duplicate=not changed, alerts=[]
+                    )
+                )
+            except ApiError as error:
+                results.append(
+                    EventResult(
+                        event_id=item.payment_id,
+                        accepted=False,
+                        duplicate=False,
+                        alerts=[],
+                        error=EventError(
+                            code=error.extensions["code"],
+                            message=error.message,
+                            field=error.extensions.get("field"),
+                        ),
+                    )
+                )
+    return results
+
+
+def _as_error(error: EventError) -> ApiError:
+    kind = NotFound if error.code == "NOT_FOUND" else BadUserInput
+    return kind(error.message, field=error.field)
+
+
 @strawberry.type
 class ServiceQuery:
     @strawberry.field(
@@ -124,6 +164,28 @@ class ServiceMutation:
             now=info.context.now(),
         )
         return EventResult(accepted=True, duplicate=not changed, alerts=[])
+
+    @strawberry.mutation(
+        permission_classes=[IsService],
+        description="Create or update a scheduled payment; PAID or CANCELLED withdraws it.",
+    )
+    async def upsert_scheduled_payment(
+        self,
+        info: Info,
+        input: ScheduledPaymentInput,
+    ) -> EventResult:
+        [result] = await _payments(info, [input])
+        if result.error is not None:
+            raise _as_error(result.error)
+        return result
+
+    @strawberry.mutation(permission_classes=[IsService], description="At most 500 per call.")
+    async def upsert_scheduled_payments(
+        self, info: Info, inputs: list[ScheduledPaymentInput]
+    ) -> list[EventResult]:
+        if len(inputs) > MAX_BATCH:
+            raise BadUserInput(f"send at most {MAX_BATCH} payments per call", field="inputs")
+        return await _payments(info, inputs)
 
     @strawberry.mutation(permission_classes=[IsService])
     async def record_transaction(

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 import strawberry
 
 from account_alerts.api.types.alerts import AccountAlertView
-from account_alerts.domain.enums import LoginMethod, TransactionType
+from account_alerts.domain.enums import LoginMethod, PaymentStatus, PaymentType, TransactionType
 from account_alerts.domain.events import BalanceSync, LoginEvent, TransactionEvent
 from account_alerts.domain.geo import GeoPoint
+from account_alerts.engine.payments import PaymentFacts
 from account_alerts.errors import BadUserInput
 
 
@@ -150,3 +151,31 @@ class UserStatus:
     locked: bool
     locked_at: datetime | None
     locked_reason: str | None
+
+
+@strawberry.input
+class ScheduledPaymentInput:
+    payment_id: str
+    account_number: str
+    payment_type: PaymentType
+    amount_due: Decimal
+    currency: str
+    due_date: date
+    payment_description: str | None = None
+    beneficiary_name: str | None = None
+    beneficiary_reference: str | None = None
+    status: PaymentStatus = PaymentStatus.ACTIVE
+
+    def to_domain(self) -> PaymentFacts:
+        return PaymentFacts(
+            payment_id=self.payment_id,
+            account_number=self.account_number,
+            payment_type=self.payment_type,
+            amount_due=self.amount_due,
+            currency=self.currency,
+            due_date=self.due_date,
+            status=self.status,
+            payment_description=self.payment_description,
+            beneficiary_name=self.beneficiary_name,
+            beneficiary_reference=self.beneficiary_reference,
+        )

@@ -1,0 +1,1 @@
+"""Entry points of the scheduled jobs; their logic lives in account_alerts."""

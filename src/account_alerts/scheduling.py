@@ -1,0 +1,75 @@
+"""The scheduled jobs and the APScheduler that runs them.
+
+The payment-due job runs every quarter of an hour (time zones differ by quarter hours)
+and once at start: each run covers every time zone where 08:00 has passed today, so a
+missed run is caught up the same day, and reminder keys make repeats harmless. On
+PostgreSQL an advisory lock keeps concurrent schedulers from working the same run."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from account_alerts.config import Settings
+from account_alerts.delivery.in_app import AlertBroker
+from account_alerts.engine.payments import ReminderRun, run_payment_due
+from account_alerts.store.database import Database
+
+logger = logging.getLogger("account_alerts.scheduler")
+
+JOBS = ("payment-due",)
+
+
+async def payment_due_job(
+    db: Database,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    broker: AlertBroker | None = None,
+) -> ReminderRun:
+    run = await run_payment_due(db, settings, now=now or datetime.now(UTC))
+    if not run.ran:
+        logger.info("payment-due: another scheduler holds this run")
+    else:
+        logger.info(
+            "payment-due at %s: %d reminders, %d already sent, %d disabled",
+            run.now.isoformat(),
+            run.reminders,
+            run.already_sent,
+            run.skipped_disabled,
+        )
+    if broker is not None and not db.is_postgresql:  # PostgreSQL announces through NOTIFY
+        for user_id, alert_id in run.created:
+            broker.publish(user_id, alert_id)
+    return run
+
+
+def build_scheduler(
+    db: Database,
+    settings: Settings,
+    *,
+    broker: AlertBroker | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone=UTC)
+
+    async def payment_due() -> None:
+        try:
+            await payment_due_job(db, settings, now=clock(), broker=broker)
+        except Exception:  # the next run retries; never kill the scheduler
+            logger.exception("payment-due run failed")
+
+    scheduler.add_job(
+        payment_due,
+        CronTrigger(minute="*/15", timezone=UTC),
+        id="payment-due",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=600,
+        next_run_time=clock(),
+    )
+    return scheduler
