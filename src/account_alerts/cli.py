@@ -206,6 +206,58 @@ def cmd_scheduler(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from account_alerts.delivery.in_app import AlertBroker
+    from account_alerts.engine.bulk_import import count_rows, import_file
+    from account_alerts.engine.ingest import Ingestor
+    from account_alerts.store.database import Database
+
+    settings = _settings()
+    path = Path(args.file)
+    if not path.is_file():
+        raise SystemExit(f"account-alerts: no such file {path}")
+    _migrate(settings)
+    total = count_rows(path)
+    on_terminal = sys.stderr.isatty()
+
+    def progress(done: int) -> None:
+        if on_terminal and total:
+            filled = int(30 * done / total)
+            sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} rows")
+            sys.stderr.flush()
+
+    async def run() -> int:
+        db = Database(settings.database_url)
+        ingestor = Ingestor(
+            db=db, settings=settings, broker=AlertBroker(), clock=lambda: datetime.now(UTC)
+        )
+        try:
+            report = await import_file(
+                db,
+                ingestor,
+                kind=args.kind,
+                path=path,
+                now=datetime.now(UTC),
+                progress=progress,
+            )
+        except ValueError as exc:
+            raise SystemExit(f"account-alerts: {exc}") from None
+        finally:
+            await db.dispose()
+        if on_terminal:
+            sys.stderr.write("\n")
+        for error in report.errors:
+            print(error, file=sys.stderr)
+        print(
+            f"{path.name}: {report.rows} rows, {report.imported} imported, "
+            f"{report.unchanged} already there, {len(report.errors)} refused"
+            + (f", {report.alerts} alerts raised" if args.kind != "payments" else "")
+        )
+        return 1 if report.errors else 0
+
+    return asyncio.run(run())
+
+
 def cmd_export_schema(args: argparse.Namespace) -> int:
     from account_alerts.api.schema import export_sdl
 
@@ -235,6 +287,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = commands.add_parser("worker", help="run the delivery worker")
     worker.set_defaults(func=cmd_worker)
+
+    importer = commands.add_parser("import", help="import a CSV feed from core banking")
+    importer.add_argument("kind", choices=["payments", "transactions", "balances"])
+    importer.add_argument("file")
+    importer.set_defaults(func=cmd_import)
 
     scheduler = commands.add_parser("scheduler", help="run the scheduled jobs")
     scheduler.set_defaults(func=cmd_scheduler)
