@@ -10,99 +10,29 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import sqlalchemy as sa
 import websockets
 
 from account_alerts.api.auth import issue_token
 from account_alerts.config import Settings
-from account_alerts.domain.enums import Role
-from account_alerts.store.database import sync_url
 from tests.conftest import TEST_SECRET
-from tests.support.delivery import PHONE
-from tests.support.events import RECORD_TRANSACTION, transaction
+from tests.support.events import transaction
 from tests.support.pg_cluster import PostgresCluster
-from tests.support.processes import alerts_env, running, server
+from tests.support.processes import (
+    alerts_env,
+    delivery_states,
+    post_until_accepted,
+    running,
+    seed_customers,
+    server,
+    sql,
+    wait_until,
+)
 from tests.support.providers import FakeTwilio
 
 pytestmark = pytest.mark.postgresql_only
 
 SETTINGS = Settings(jwt_secret=TEST_SECRET)
-SERVICE = issue_token(SETTINGS, subject="core-banking", role=Role.SERVICE)
-
-
-def sql(url: str, statement: str, **params: Any) -> list[Any]:
-    engine = sa.create_engine(sync_url(url), poolclass=sa.pool.NullPool)
-    try:
-        with engine.begin() as connection:
-            result = connection.execute(sa.text(statement), params)
-            return list(result.all()) if result.returns_rows else []
-    finally:
-        engine.dispose()
-
-
-def seed_customers(url: str, count: int) -> list[str]:
-    accounts = []
-    for user in range(1, count + 1):
-        account = f"{2000000000 + user}"
-        sql(
-            url,
-            "INSERT INTO mobile_users (id, phone, phone_verified_at, locked, created_at,"
-            " updated_at) VALUES (:id, :phone, now(), false, now(), now())",
-            id=user,
-            phone=PHONE,
-        )
-        sql(
-            url,
-            "INSERT INTO accounts (account_number, mobile_user_id, currency, locked, created_at,"
-            " updated_at) VALUES (:a, :u, 'MWK', false, now(), now())",
-            a=account,
-            u=user,
-        )
-        sql(
-            url,
-            "INSERT INTO devices (mobile_user_id, device_id, push_token, push_platform,"
-            " push_token_active, created_at, updated_at)"
-            " VALUES (:u, 'phone', :t, 'android', true, now(), now())",
-            u=user,
-            t=f"token-{user}",
-        )
-        accounts.append(account)
-    return accounts
-
-
-def post_until_accepted(base: str, event: dict[str, Any], deadline: float) -> dict[str, Any]:
-    """What a bank service does: retry the same event (same eventId) until it is accepted."""
-    while True:
-        try:
-            response = httpx.post(
-                f"{base}/graphql",
-                json={"query": RECORD_TRANSACTION, "variables": {"input": event}},
-                headers={"Authorization": f"Bearer {SERVICE}"},
-                timeout=10,
-            )
-            body = response.json()
-            if "errors" not in body:
-                return body["data"]["recordTransaction"]  # type: ignore[no-any-return]
-        except (httpx.HTTPError, ValueError):
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"event {event['eventId']} was never accepted")
-        time.sleep(0.2)
-
-
-def wait_until(predicate: Any, timeout: float, message: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(message)
-
-
-def delivery_states(url: str) -> dict[str, int]:
-    return dict(sql(url, "SELECT status, count(*) FROM alert_deliveries GROUP BY status"))
 
 
 def test_worker_killed_mid_batch_loses_nothing_and_resends_nothing_sent(
