@@ -10,7 +10,6 @@ from strawberry.scalars import JSON
 from account_alerts.api.context import Info
 from account_alerts.api.permissions import IsAdmin
 from account_alerts.domain.enums import ResolutionAction, SuspicionReason
-from account_alerts.engine.actor import Actor
 from account_alerts.engine.resolution import resolve_suspicious_activity
 from account_alerts.errors import BadUserInput
 from account_alerts.store.alerts import SuspiciousActivity
@@ -71,11 +70,6 @@ class SuspiciousActivityPage:
     offset: int
 
 
-def _actor(info: Info) -> Actor:
-    assert info.context.caller is not None
-    return Actor(role=info.context.caller.role, id=info.context.caller.subject)
-
-
 @strawberry.type
 class AdminQuery:
     @strawberry.field(permission_classes=[IsAdmin], description="Newest first.")
@@ -129,7 +123,7 @@ class AdminMutation:
     ) -> SuspiciousActivityEntry:
         entry = await resolve_suspicious_activity(
             info.context.db,
-            actor=_actor(info),
+            actor=info.context.actor(),
             entry_id=str(id),
             action=action,
             notes=notes,

@@ -15,6 +15,7 @@ from account_alerts.config import Settings
 from account_alerts.delivery.channels.base import Channel
 from account_alerts.delivery.in_app import AlertBroker
 from account_alerts.domain.enums import NotificationChannel
+from account_alerts.engine.actor import Actor
 from account_alerts.engine.ingest import Ingestor
 from account_alerts.store.alert_history import deliveries_by_alert
 from account_alerts.store.alerts import AlertDelivery
@@ -68,6 +69,11 @@ class Context:
 
     def now(self) -> datetime:
         return self.services.clock()
+
+    def actor(self) -> Actor:
+        """The signed-in caller as the audit log records them (permissions ran first)."""
+        assert self.caller is not None
+        return Actor(role=self.caller.role, id=self.caller.subject)
 
 
 Info: TypeAlias = StrawberryInfo[Context, None]

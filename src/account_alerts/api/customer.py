@@ -13,7 +13,6 @@ from account_alerts.api.types.alerts import AccountAlertsResult, AccountAlertVie
 from account_alerts.api.types.settings import AccountAlertSettings, AccountAlertSettingsInput
 from account_alerts.domain.enums import AlertType, NotificationChannel, UserAction
 from account_alerts.engine.acknowledgement import acknowledge_alert
-from account_alerts.engine.actor import Actor
 from account_alerts.engine.devices import register_push_device
 from account_alerts.engine.preferences import read_preferences, update_preferences
 from account_alerts.engine.test_alerts import send_test_alert
@@ -37,11 +36,6 @@ MAX_PAGE = 100
 def _user_id(info: Info) -> int:
     assert info.context.caller is not None  # IsCustomer ran first
     return info.context.caller.mobile_user_id
-
-
-def _actor(info: Info) -> Actor:
-    assert info.context.caller is not None
-    return Actor(role=info.context.caller.role, id=info.context.caller.subject)
 
 
 def _aware(value: datetime | None, field: str) -> datetime | None:
@@ -142,7 +136,7 @@ class CustomerMutation:
         prefs, updated_at = await update_preferences(
             context.db,
             context.settings,
-            actor=_actor(info),
+            actor=info.context.actor(),
             mobile_user_id=_user_id(info),
             account_number=account_number,
             change=settings.as_change(),
@@ -156,7 +150,7 @@ class CustomerMutation:
     ) -> bool:
         return await acknowledge_alert(
             info.context.db,
-            actor=_actor(info),
+            actor=info.context.actor(),
             mobile_user_id=_user_id(info),
             alert_id=str(alert_id),
             action=action,
@@ -171,7 +165,7 @@ class CustomerMutation:
         alert = await send_test_alert(
             info.context.db,
             info.context.settings,
-            actor=_actor(info),
+            actor=info.context.actor(),
             mobile_user_id=_user_id(info),
             account_number=account_number,
             alert_type=alert_type,
@@ -188,7 +182,7 @@ class CustomerMutation:
     ) -> bool:
         await register_push_device(
             info.context.db,
-            actor=_actor(info),
+            actor=info.context.actor(),
             mobile_user_id=_user_id(info),
             device_id=device_id,
             token=token,
@@ -208,7 +202,7 @@ class CustomerMutation:
         try:
             await start_verification(
                 context.db,
-                actor=_actor(info),
+                actor=info.context.actor(),
                 mobile_user_id=_user_id(info),
                 channel=channel,
                 destination=destination,
@@ -228,7 +222,7 @@ class CustomerMutation:
     ) -> bool:
         await confirm_verification(
             info.context.db,
-            actor=_actor(info),
+            actor=info.context.actor(),
             mobile_user_id=_user_id(info),
             channel=channel,
             code=code,

@@ -23,7 +23,6 @@ from account_alerts.api.types.service import (
 )
 from account_alerts.domain.events import Event
 from account_alerts.engine.accounts import AccountFacts, upsert_account
-from account_alerts.engine.actor import Actor
 from account_alerts.engine.ingest import EventOutcome
 from account_alerts.engine.payments import upsert_payment
 from account_alerts.errors import ApiError, BadUserInput, NotFound
@@ -31,11 +30,6 @@ from account_alerts.store.alerts import AccountAlert
 from account_alerts.store.customers import MobileUser
 
 MAX_BATCH = 500
-
-
-def _actor(info: Info) -> Actor:
-    assert info.context.caller is not None
-    return Actor(role=info.context.caller.role, id=info.context.caller.subject)
 
 
 async def _results(info: Info, outcomes: Sequence[EventOutcome]) -> list[EventResult]:
@@ -68,7 +62,7 @@ async def _results(info: Info, outcomes: Sequence[EventOutcome]) -> list[EventRe
 
 
 async def _one(info: Info, make: Callable[[], Event]) -> EventResult:
-    outcome = await info.context.services.ingestor.ingest(make(), _actor(info))
+    outcome = await info.context.services.ingestor.ingest(make(), info.context.actor())
     return (await _results(info, [outcome]))[0]
 
 
@@ -82,7 +76,7 @@ async def _batch(info: Info, inputs: Sequence[Any]) -> list[EventResult]:
             events.append(item.to_domain())
         except ApiError as error:
             refused[index] = EventOutcome(item.event_id, accepted=False, error=error)
-    outcomes = iter(await info.context.services.ingestor.ingest_many(events, _actor(info)))
+    outcomes = iter(await info.context.services.ingestor.ingest_many(events, info.context.actor()))
     ordered = [refused[i] if i in refused else next(outcomes) for i in range(len(inputs))]
     return await _results(info, ordered)
 
@@ -96,7 +90,7 @@ async def _payments(info: Info, inputs: Sequence[ScheduledPaymentInput]) -> list
             try:
                 async with session.begin_nested():
                     changed = await upsert_payment(
-                        session, item.to_domain(), actor=_actor(info), now=now
+                        session, item.to_domain(), actor=info.context.actor(), now=now
                     )
                 results.append(
                     EventResult(
@@ -154,7 +148,7 @@ class ServiceMutation:
         changed = await upsert_account(
             info.context.db,
             info.context.settings,
-            actor=_actor(info),
+            actor=info.context.actor(),
             facts=AccountFacts(
                 account_number=input.account_number.strip(),
                 mobile_user_id=input.mobile_user_id,

@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from account_alerts.config import Settings
-from account_alerts.domain.alert_settings import default_preferences
+from account_alerts.domain.alert_settings import camel_case, default_preferences
 from account_alerts.domain.delivery_policy import quiet_hours_end
 from account_alerts.domain.enums import (
     AlertStatus,
@@ -84,7 +84,7 @@ def check_payment(facts: PaymentFacts, account: Account, today: date) -> None:
     ):
         value = getattr(facts, name)
         if value is not None and len(value) > limit:
-            camel = name.split("_")[0] + "".join(p.title() for p in name.split("_")[1:])
+            camel = camel_case(name)
             raise BadUserInput(f"{camel} may be at most {limit} characters", field=camel)
 
 
