@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -40,6 +41,15 @@ def cmd_migrate(_: argparse.Namespace) -> int:
     return 0
 
 
+def _tune_garbage_collector() -> None:
+    """Freeze what lives for the whole process (modules, schema, models) out of the
+    collector, and collect the young generation less often: a busy server otherwise
+    pauses for full collections every few dozen requests."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 20)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -55,6 +65,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(
         settings, run_worker=not args.no_worker, run_scheduler=not args.no_scheduler, listen=True
     )
+    _tune_garbage_collector()
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)
     return 0
 
