@@ -53,7 +53,7 @@ class Settings(BaseSettings):
         default_factory=lambda: dict(DEFAULT_THRESHOLDS)
     )
     sink_file: Path | None = None
-    db_pool_size: int = Field(default=10, ge=1)
+    db_pool_size: int = Field(default=20, ge=1)
     public_url: str = "http://localhost:8000"
     # Delivery worker.
     worker_batch_size: int = Field(default=100, ge=1, le=1000)

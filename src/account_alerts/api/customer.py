@@ -103,7 +103,7 @@ class CustomerQuery:
                 offset=offset,
             )
         return AccountAlertsResult(
-            items=[AccountAlertView.from_row(row) for row in rows],
+            items=await AccountAlertView.many(info, rows),
             total_count=total,
             limit=limit,
             offset=offset,
@@ -243,4 +243,5 @@ class CustomerSubscription:
             async with info.context.db.session() as session:
                 row = await owned_alert(session, alert_id=alert_id, mobile_user_id=user_id)
             if row is not None:
-                yield AccountAlertView.from_row(row)
+                [view] = await AccountAlertView.many(info, [row])
+                yield view

@@ -39,15 +39,19 @@ async def _results(info: Info, outcomes: Sequence[EventOutcome]) -> list[EventRe
         async with info.context.db.session() as session:
             found = await session.exec(select(AccountAlert).where(col(AccountAlert.id).in_(wanted)))
             rows = {row.id: row for row in found.all() if row.id is not None}
+    views = [
+        await AccountAlertView.many(info, [rows[i] for i in outcome.alert_ids if i in rows])
+        for outcome in outcomes
+    ]
     results = []
-    for outcome in outcomes:
+    for index, outcome in enumerate(outcomes):
         error = outcome.error
         results.append(
             EventResult(
                 event_id=outcome.event_id,
                 accepted=outcome.accepted,
                 duplicate=outcome.duplicate,
-                alerts=[AccountAlertView.from_row(rows[i]) for i in outcome.alert_ids if i in rows],
+                alerts=views[index],
                 user_locked=outcome.user_locked,
                 error=EventError(
                     code=error.extensions["code"],

@@ -61,7 +61,9 @@ class Database:
             # "database is locked" when a read transaction tries to become a write.
             kwargs.update(pool_size=1, max_overflow=0, pool_timeout=30)
         else:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_timeout=10)
+            # No overflow: connections opened for a burst and closed after it cost more
+            # than waiting a moment for a pooled one.
+            kwargs.update(pool_size=pool_size, max_overflow=0, pool_timeout=10)
         self.engine: AsyncEngine = create_async_engine(target, **kwargs)
         if self.dialect_name == "sqlite":
             configure_sqlite(self.engine.sync_engine)

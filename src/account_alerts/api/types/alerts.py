@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -240,19 +241,29 @@ class AccountAlertView:
     triggered_at: datetime
     created_at: datetime
     is_test: bool
-    alert_id: strawberry.Private[int]
-
-    @strawberry.field
-    async def deliveries(self, info: Info) -> list[AlertDeliveryView]:
-        rows = await info.context.loaders.deliveries.load(self.alert_id)
-        return [AlertDeliveryView.from_row(row) for row in rows]
+    deliveries: list[AlertDeliveryView]
 
     @classmethod
-    def from_row(cls, row: AlertRow) -> AccountAlertView:
+    async def many(cls, info: Info, rows: Sequence[AlertRow]) -> list[AccountAlertView]:
+        """Views of ``rows``, their deliveries batch-loaded through the request's DataLoader
+        (one statement for the page) when the query asks for them."""
+        selected = _selected(info.selected_fields)
+        wanted = any(getattr(field, "name", None) == "deliveries" for field in selected)
+        ids = [row.id for row in rows if row.id is not None]
+        loaded = await info.context.loaders.deliveries.load_many(ids) if wanted and ids else []
+        by_alert = dict(zip(ids, loaded, strict=True)) if loaded else {}
+        return [
+            cls.from_row(row, [AlertDeliveryView.from_row(d) for d in by_alert.get(row.id, [])])
+            for row in rows
+            if row.id is not None
+        ]
+
+    @classmethod
+    def from_row(cls, row: AlertRow, deliveries: list[AlertDeliveryView]) -> AccountAlertView:
         assert row.id is not None
         return cls(
             id=strawberry.ID(str(row.id)),
-            alert_id=row.id,
+            deliveries=deliveries,
             alert_type=row.alert_type,
             account_number=row.account_number,
             status=row.status,
@@ -268,6 +279,13 @@ class AccountAlertView:
             created_at=row.created_at,
             is_test=row.is_test,
         )
+
+
+def _selected(fields: Sequence[Any]) -> Iterator[Any]:
+    """Every field selected anywhere below ``fields`` (fragments included)."""
+    for field in fields:
+        yield field
+        yield from _selected(getattr(field, "selections", None) or [])
 
 
 @strawberry.type
