@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -69,7 +69,7 @@ from account_alerts.store.events import (
     LoginAttempt,
     TransactionRecord,
 )
-from account_alerts.store.preferences import effective_preferences, rows_for_user
+from account_alerts.store.preferences import effective_preferences
 
 # Held until quiet hours end; security alerts never are.
 QUIET_HOURS_APPLY = frozenset({AlertType.LOW_BALANCE, AlertType.PAYMENT_DUE})
@@ -84,12 +84,6 @@ class EventOutcome:
     mobile_user_id: int | None = None
     user_locked: bool = False
     error: ApiError | None = None
-
-
-@dataclass
-class _Owner:
-    user: MobileUser
-    account: Account | None
 
 
 class Ingestor:
@@ -114,27 +108,28 @@ class Ingestor:
         return outcome
 
     async def ingest_many(self, events: Sequence[Event], actor: Actor) -> list[EventOutcome]:
-        """A batch in one transaction, each event in a savepoint of its own: a refused event
-        stores nothing and the others go on. Customers are locked in id order up front, so
-        concurrent batches cannot deadlock."""
+        """A batch in one transaction. Every check that can refuse an event runs before it
+        writes anything, so a refused event stores nothing and the others go on; the facts
+        the rules need are loaded once for the whole batch. Customers are locked in id order
+        up front, so concurrent batches cannot deadlock."""
         now = self.clock()
         outcomes: list[EventOutcome] = []
-        if len(events) == 1:  # alone, the event's own transaction is its savepoint
-            try:
-                async with self.db.transaction() as session:
-                    await _lock_customers(session, events)
-                    outcomes.append(await self._ingest(session, events[0], actor, now))
-            except ApiError as error:
-                outcomes.append(EventOutcome(events[0].event_id, accepted=False, error=error))
-        else:
+        try:
             async with self.db.transaction() as session:
-                await _lock_customers(session, events)
+                batch = await _Batch.load(session, events)
                 for event in events:
                     try:
-                        async with session.begin_nested():
-                            outcomes.append(await self._ingest(session, event, actor, now))
+                        outcomes.append(await self._ingest(session, batch, event, actor, now))
                     except ApiError as error:
                         outcomes.append(EventOutcome(event.event_id, accepted=False, error=error))
+        except IntegrityError:
+            # Another request stored the same eventId or transaction at the same moment;
+            # nothing of this call was kept, and sending it again gives the right answer.
+            conflict = BadUserInput(
+                "a concurrent request recorded one of these events; send them again",
+                field="eventId",
+            )
+            return [EventOutcome(e.event_id, accepted=False, error=conflict) for e in events]
         if not self.db.is_postgresql:  # PostgreSQL announces through NOTIFY at commit
             for outcome in outcomes:
                 if outcome.accepted and not outcome.duplicate and outcome.mobile_user_id:
@@ -142,48 +137,42 @@ class Ingestor:
                         self.broker.publish(outcome.mobile_user_id, alert_id)
         return outcomes
 
-    @staticmethod
-    async def _remember(session: AsyncSession, **values: Any) -> None:
-        event_log.record(session, **values)
-        try:
-            await session.flush()
-        except IntegrityError as exc:
-            # Another customer's event took this eventId a moment ago.
-            raise BadUserInput(
-                f"eventId {values['event_id']} was already used for a different event",
-                field="eventId",
-            ) from exc
-
     async def _ingest(
-        self, session: AsyncSession, event: Event, actor: Actor, now: datetime
+        self, session: AsyncSession, batch: _Batch, event: Event, actor: Actor, now: datetime
     ) -> EventOutcome:
-        owner = await _owner(session, event, now)
+        account = batch.account_of(event)
         try:
             if isinstance(event, TransactionEvent):
-                assert owner.account is not None
-                check_transaction(event, account_currency=owner.account.currency, now=now)
+                check_transaction(event, account_currency=account.currency, now=now)
             elif isinstance(event, BalanceSync):
-                assert owner.account is not None
-                check_balance_sync(event, account_currency=owner.account.currency, now=now)
+                check_balance_sync(event, account_currency=account.currency, now=now)
             else:
                 check_login(event, now=now)
         except EventError as exc:
             raise BadUserInput(str(exc), field=exc.field) from exc
-
-        user_id = owner.user.id
         digest = fingerprint(event)
         # The customer is locked, so no other transaction can be recording this event now.
-        existing = await event_log.find(session, event.event_id)
-        if existing is not None:
-            return _repeat(existing, digest, owner.user)
+        seen = batch.recorded.get(event.event_id)
+        if seen is not None:
+            return seen.repeat(event.event_id, digest)
+        if isinstance(event, TransactionEvent):
+            key = (event.account_number, event.transaction_id)
+            if key in batch.transactions:
+                raise BadUserInput(
+                    f"transaction {event.transaction_id} on this account was already recorded "
+                    "under another eventId",
+                    field="transactionId",
+                )
+            batch.transactions.add(key)
 
-        rows = await rows_for_user(session, user_id)
+        user = await batch.user_of(session, event, now)
         context = _Judging(
             session=session,
             settings=self.settings,
-            user=owner.user,
-            account=owner.account,
-            rows=rows,
+            user=user,
+            account=account if not isinstance(event, LoginEvent) else None,
+            rows=batch.rows.get(user.id, []),
+            devices=batch.devices.setdefault(user.id, {}),
             actor=actor,
             now=now,
             event_id=event.event_id,
@@ -195,23 +184,141 @@ class Ingestor:
         else:
             verdict = await context.judge_login(event)
         alert_ids = await context.write(verdict)
-        await self._remember(
+        event_log.record(
             session,
             event_id=event.event_id,
             kind=type(event).__name__,
             fingerprint=digest,
-            mobile_user_id=user_id,
+            mobile_user_id=user.id,
             alert_ids=alert_ids,
             outcome=verdict.outcome(),
             now=now,
         )
+        batch.recorded[event.event_id] = _Recorded(digest, alert_ids, user)
         return EventOutcome(
             event.event_id,
             accepted=True,
             alert_ids=alert_ids,
-            mobile_user_id=user_id,
-            user_locked=owner.user.locked,
+            mobile_user_id=user.id,
+            user_locked=user.locked,
         )
+
+
+@dataclass
+class _Recorded:
+    """An event already stored (before or earlier in this batch): what it said and did."""
+
+    fingerprint: str
+    alert_ids: list[int]
+    user: MobileUser | None
+
+    def repeat(self, event_id: str, digest: str) -> EventOutcome:
+        if self.fingerprint != digest:
+            raise BadUserInput(
+                f"eventId {event_id} was already used for a different event", field="eventId"
+            )
+        return EventOutcome(
+            event_id,
+            accepted=True,
+            duplicate=True,
+            alert_ids=list(self.alert_ids),
+            mobile_user_id=self.user.id if self.user else None,
+            user_locked=bool(self.user and self.user.locked),
+        )
+
+
+@dataclass
+class _Batch:
+    """What the rules need to know of a batch's customers, loaded in a few statements."""
+
+    accounts: dict[str, Account]
+    users: dict[int, MobileUser]
+    recorded: dict[str, _Recorded]
+    rows: dict[int, list[AccountAlertSettingsRow]]
+    devices: dict[int, dict[str, Device]]
+    transactions: set[tuple[str, str]]
+
+    @classmethod
+    async def load(cls, session: AsyncSession, events: Sequence[Event]) -> _Batch:
+        accounts, users = await _lock_customers(session, events)
+        user_ids = sorted(users)
+        stored = (
+            await session.exec(
+                select(IngestedEvent).where(
+                    col(IngestedEvent.event_id).in_({e.event_id for e in events})
+                )
+            )
+        ).all()
+        recorded = {
+            e.event_id: _Recorded(
+                e.fingerprint, list(e.alert_ids), users.get(e.mobile_user_id or 0)
+            )
+            for e in stored
+        }
+        rows: dict[int, list[AccountAlertSettingsRow]] = {}
+        devices: dict[int, dict[str, Device]] = {}
+        if user_ids:
+            for row in (
+                await session.exec(
+                    select(AccountAlertSettingsRow)
+                    .where(col(AccountAlertSettingsRow.mobile_user_id).in_(user_ids))
+                    .order_by(col(AccountAlertSettingsRow.id))
+                )
+            ).all():
+                rows.setdefault(row.mobile_user_id, []).append(row)
+            for device in (
+                await session.exec(select(Device).where(col(Device.mobile_user_id).in_(user_ids)))
+            ).all():
+                devices.setdefault(device.mobile_user_id, {})[device.device_id] = device
+        pairs = {
+            (e.account_number, e.transaction_id) for e in events if isinstance(e, TransactionEvent)
+        }
+        transactions: set[tuple[str, str]] = set()
+        if pairs:
+            transactions = set(
+                (
+                    await session.exec(
+                        select(
+                            TransactionRecord.account_number, TransactionRecord.transaction_id
+                        ).where(
+                            sa.tuple_(
+                                col(TransactionRecord.account_number),
+                                col(TransactionRecord.transaction_id),
+                            ).in_(sorted(pairs))
+                        )
+                    )
+                ).all()
+            )
+        return cls(accounts, users, recorded, rows, devices, transactions)
+
+    def account_of(self, event: Event) -> Account:
+        if isinstance(event, LoginEvent):
+            if event.mobile_user_id <= 0:
+                raise BadUserInput("mobileUserId must be a positive number", field="mobileUserId")
+            return _NO_ACCOUNT
+        account = self.accounts.get(event.account_number)
+        if account is None:
+            raise NotFound(
+                f"account {event.account_number} is not known; send upsertAccount first",
+                field="accountNumber",
+            )
+        return account
+
+    async def user_of(self, session: AsyncSession, event: Event, now: datetime) -> MobileUser:
+        if not isinstance(event, LoginEvent):
+            return self.users[self.accounts[event.account_number].mobile_user_id]
+        user = self.users.get(event.mobile_user_id)
+        if user is None:
+            # The auth service may report sign-ins of customers core banking has not sent yet.
+            user = MobileUser(id=event.mobile_user_id, created_at=now, updated_at=now)
+            session.add(user)
+            await session.flush()
+            self.users[user.id] = user
+        return user
+
+
+# Sign-ins belong to a customer, not an account.
+_NO_ACCOUNT = Account(account_number="", mobile_user_id=0, currency="")
 
 
 @dataclass
@@ -223,6 +330,7 @@ class _Judging:
     user: MobileUser
     account: Account | None
     rows: Sequence[AccountAlertSettingsRow]
+    devices: dict[str, Device]
     actor: Actor
     now: datetime
     event_id: str
@@ -256,8 +364,7 @@ class _Judging:
                         event.balance_after, event.currency, event.occurred_at, prefs
                     )
                 )
-        devices = await facts.devices(self.session, self.user_id)
-        seen = facts.first_seen(devices)
+        seen = facts.first_seen(self.devices)
         detections: list[Detection] = []
         collect(
             verdict,
@@ -289,7 +396,7 @@ class _Judging:
                 )
             )
         await self._record_transaction(event)
-        await self._saw_device(event.device_id, event.occurred_at, devices)
+        await self._saw_device(event.device_id, event.occurred_at)
         self._update_balance(event.balance_after, event.occurred_at)
         return verdict
 
@@ -315,8 +422,7 @@ class _Judging:
         verdict = Verdict()
         detections: list[Detection] = []
         if event.successful:
-            devices = await facts.devices(self.session, self.user_id)
-            seen = facts.first_seen(devices)
+            seen = facts.first_seen(self.devices)
             earlier_logins = (
                 await facts.usual_places(
                     self.session,
@@ -341,7 +447,7 @@ class _Judging:
                 await self._unusual_location(event.location, event.occurred_at, prefs),
                 detections,
             )
-            await self._saw_device(event.device_id, event.occurred_at, devices, event)
+            await self._saw_device(event.device_id, event.occurred_at, event)
         else:
             failures = await facts.failed_login_times(
                 self.session, self.user_id, around=event.occurred_at, span=FAILED_ATTEMPT_WINDOW
@@ -448,28 +554,16 @@ class _Judging:
                 created_at=self.now,
             )
         )
-        try:
-            await self.session.flush()
-        except IntegrityError as exc:
-            # (account, transactionId) is unique: the same transaction under a new eventId.
-            raise BadUserInput(
-                f"transaction {event.transaction_id} on this account was already recorded "
-                "under another eventId",
-                field="transactionId",
-            ) from exc
 
     async def _saw_device(
-        self,
-        device_id: str | None,
-        at: datetime,
-        known: dict[str, Device],
-        login: LoginEvent | None = None,
+        self, device_id: str | None, at: datetime, login: LoginEvent | None = None
     ) -> None:
         if device_id is None:
             return
-        device = known.get(device_id) or Device(
-            mobile_user_id=self.user_id, device_id=device_id, created_at=self.now
-        )
+        device = self.devices.get(device_id)
+        if device is None:
+            device = Device(mobile_user_id=self.user_id, device_id=device_id, created_at=self.now)
+            self.devices[device_id] = device
         device.first_seen_at = min(filter(None, [device.first_seen_at, at]))
         device.last_seen_at = max(filter(None, [device.last_seen_at, at]))
         if login is not None:
@@ -547,15 +641,19 @@ class _Judging:
         )
 
 
-async def _lock_customers(session: AsyncSession, events: Sequence[Event]) -> None:
-    """Load and lock the events' customers (and accounts) in id order, in one statement:
-    later look-ups are served from the session, and concurrent batches cannot deadlock."""
+async def _lock_customers(
+    session: AsyncSession, events: Sequence[Event]
+) -> tuple[dict[str, Account], dict[int, MobileUser]]:
+    """Load and lock the events' customers (and accounts) in id order: concurrent batches
+    cannot deadlock, and no other event of theirs is judged until this one commits."""
     account_numbers = sorted(
         {e.account_number for e in events if isinstance(e, (TransactionEvent, BalanceSync))}
     )
-    user_ids = sorted({e.mobile_user_id for e in events if isinstance(e, LoginEvent)})
+    login_users = sorted({e.mobile_user_id for e in events if isinstance(e, LoginEvent)})
+    accounts: dict[str, Account] = {}
+    users: dict[int, MobileUser] = {}
     if account_numbers:
-        (
+        for account, user in (
             await session.exec(
                 select(Account, MobileUser)
                 .join(MobileUser, col(MobileUser.id) == col(Account.mobile_user_id))
@@ -563,51 +661,17 @@ async def _lock_customers(session: AsyncSession, events: Sequence[Event]) -> Non
                 .order_by(col(MobileUser.id))
                 .with_for_update(of=MobileUser)
             )
-        ).all()
-    if user_ids:
-        (
+        ).all():
+            accounts[account.account_number] = account
+            users[user.id] = user
+    if login_users:
+        for user in (
             await session.exec(
                 select(MobileUser)
-                .where(col(MobileUser.id).in_(user_ids))
+                .where(col(MobileUser.id).in_(login_users))
                 .order_by(col(MobileUser.id))
                 .with_for_update()
             )
-        ).all()
-
-
-async def _owner(session: AsyncSession, event: Event, now: datetime) -> _Owner:
-    if isinstance(event, LoginEvent):
-        if event.mobile_user_id <= 0:
-            raise BadUserInput("mobileUserId must be a positive number", field="mobileUserId")
-        user = await session.get(MobileUser, event.mobile_user_id)
-        if user is None:
-            # The auth service may report sign-ins of customers core banking has not sent yet.
-            user = MobileUser(id=event.mobile_user_id, created_at=now, updated_at=now)
-            session.add(user)
-            await session.flush()
-        return _Owner(user=user, account=None)
-    account = await session.get(Account, event.account_number)
-    if account is None:
-        raise NotFound(
-            f"account {event.account_number} is not known; send upsertAccount first",
-            field="accountNumber",
-        )
-    user = await session.get(MobileUser, account.mobile_user_id)
-    assert user is not None
-    return _Owner(user=user, account=account)
-
-
-def _repeat(existing: IngestedEvent, digest: str, user: MobileUser) -> EventOutcome:
-    event_id = existing.event_id
-    if existing.fingerprint != digest:
-        raise BadUserInput(
-            f"eventId {event_id} was already used for a different event", field="eventId"
-        )
-    return EventOutcome(
-        event_id,
-        accepted=True,
-        duplicate=True,
-        alert_ids=list(existing.alert_ids),
-        mobile_user_id=user.id,
-        user_locked=user.locked,
-    )
+        ).all():
+            users[user.id] = user
+    return accounts, users
