@@ -66,7 +66,7 @@ async def upsert_account(
             await session.exec(
                 select(Account)
                 .where(Account.account_number == facts.account_number)
-                .with_for_update()
+                .with_for_update(key_share=True)
             )
         ).first()
         if account is None:

@@ -659,7 +659,10 @@ async def _lock_customers(
                 .join(MobileUser, col(MobileUser.id) == col(Account.mobile_user_id))
                 .where(col(Account.account_number).in_(account_numbers))
                 .order_by(col(MobileUser.id))
-                .with_for_update(of=MobileUser)
+                # NO KEY UPDATE: it serialises this customer's events but, unlike FOR UPDATE,
+                # does not wait for transactions that merely reference the customer (the
+                # reminder job inserting thousands of alerts).
+                .with_for_update(of=MobileUser, key_share=True)
             )
         ).all():
             accounts[account.account_number] = account
@@ -670,7 +673,7 @@ async def _lock_customers(
                 select(MobileUser)
                 .where(col(MobileUser.id).in_(login_users))
                 .order_by(col(MobileUser.id))
-                .with_for_update()
+                .with_for_update(key_share=True)
             )
         ).all():
             users[user.id] = user

@@ -97,7 +97,7 @@ async def resolve_suspicious_activity(
 async def lock_user(
     session: AsyncSession, *, actor: Actor, mobile_user_id: int, reason: str, now: datetime
 ) -> None:
-    user = await session.get(MobileUser, mobile_user_id, with_for_update=True)
+    user = await session.get(MobileUser, mobile_user_id, with_for_update={"key_share": True})
     if user is None or user.locked:
         return
     user.locked = True

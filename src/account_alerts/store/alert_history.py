@@ -76,7 +76,7 @@ async def owned_alert(
         AccountAlert.id == alert_id, AccountAlert.mobile_user_id == mobile_user_id
     )
     if for_update:
-        query = query.with_for_update()
+        query = query.with_for_update(key_share=True)
     return (await session.exec(query)).first()
 
 
