@@ -34,6 +34,19 @@ from account_alerts.store.database import Database
 
 logger = logging.getLogger("account_alerts.worker")
 
+# The columns an attempt's outcome writes to its delivery row.
+_RECORDED = (
+    "status",
+    "attempts",
+    "last_error",
+    "next_attempt_at",
+    "sent_at",
+    "provider_message_id",
+    "lease_owner",
+    "lease_expires_at",
+    "updated_at",
+)
+
 
 @dataclass
 class _Attempt:
@@ -175,32 +188,72 @@ class DeliveryWorker:
         return []
 
     async def _record(self, attempts: list[_Attempt]) -> None:
+        """Record a batch's outcomes in one transaction, in a few statements."""
         now = self.clock()
         async with self.db.transaction() as session:
+            # Rows whose lease ran out were taken over by another worker: its record stands.
+            owned = set(
+                (
+                    await session.exec(
+                        select(AlertDelivery.id)
+                        .where(
+                            col(AlertDelivery.id).in_([a.delivery.id for a in attempts]),
+                            col(AlertDelivery.lease_owner) == self.worker_id,
+                            col(AlertDelivery.status) == DeliveryStatus.PENDING,
+                        )
+                        .with_for_update()
+                    )
+                ).all()
+            )
+            mine = [a for a in attempts if a.delivery.id in owned]
             for attempt in attempts:
-                await self._record_one(session, attempt, now)
+                if attempt.delivery.id not in owned:
+                    logger.warning(
+                        "delivery %s was taken over by another worker", attempt.delivery.id
+                    )
+            if not mine:
+                return
+            rows = [self._outcome(attempt, now) for attempt in mine]
+            await session.exec(
+                sa.update(outbox.DELIVERIES)
+                .where(outbox.DELIVERIES.c.id == sa.bindparam("delivery_id"))
+                .values({name: sa.bindparam(name) for name in _RECORDED}),
+                params=[row for row, _ in rows],
+            )
+            for attempt, (row, outcome) in zip(mine, rows, strict=True):
+                metrics.DELIVERIES.labels(attempt.delivery.channel.value, outcome).inc()
+                self._audit(session, attempt, row, outcome, now)
+                for token in attempt.stale_tokens:
+                    await self._deactivate(session, attempt, token, now)
+                if outcome == "failed" and attempt.delivery.channel is NotificationChannel.PUSH:
+                    await self._fall_back_to_sms(session, attempt, now)
             await outbox.refresh_alert_status(
-                session, [a.alert.id for a in attempts if a.alert.id is not None], now
+                session, [a.alert.id for a in mine if a.alert.id is not None], now
             )
 
-    async def _record_one(self, session: AsyncSession, attempt: _Attempt, now: datetime) -> None:
+    def _outcome(self, attempt: _Attempt, now: datetime) -> tuple[dict[str, object], str]:
+        """The delivery row's new values, and the outcome's name for metrics and audit."""
         delivery = attempt.delivery
         channel = delivery.channel
         breaker = self.breakers[channel]
-        attempts = delivery.attempts + (0 if attempt.skipped else 1)
-        values: dict[str, object] = {
-            "attempts": attempts,
+        row: dict[str, object] = {
+            "delivery_id": delivery.id,
+            "status": delivery.status,
+            "attempts": delivery.attempts + (0 if attempt.skipped else 1),
+            "last_error": delivery.last_error,
+            "next_attempt_at": delivery.next_attempt_at,
+            "sent_at": delivery.sent_at,
+            "provider_message_id": delivery.provider_message_id,
             "lease_owner": None,
             "lease_expires_at": None,
             "updated_at": now,
         }
         if attempt.skipped:
-            outcome = "skipped"
-            values.update(status=DeliveryStatus.SKIPPED, last_error=attempt.skipped)
-        elif attempt.receipt is not None:
-            outcome = "sent"
+            row.update(status=DeliveryStatus.SKIPPED, last_error=attempt.skipped)
+            return row, "skipped"
+        if attempt.receipt is not None:
             breaker.succeeded()
-            values.update(
+            row.update(
                 status=DeliveryStatus.SENT,
                 sent_at=now,
                 provider_message_id=attempt.receipt.provider_message_id,
@@ -209,34 +262,30 @@ class DeliveryWorker:
             metrics.LAG.labels(channel.value).observe(
                 max(0.0, (now - attempt.alert.created_at).total_seconds())
             )
-        else:
-            error = attempt.error
-            assert error is not None
-            if error.transient:
-                breaker.failed(now)
-            if error.transient and not exhausted(attempts, self.settings.worker_max_attempts):
-                outcome = "retry"
-                values.update(
-                    last_error=error.reason,
-                    next_attempt_at=now + backoff(attempts, retry_after=error.retry_after),
-                )
-            else:
-                outcome = "failed"
-                values.update(status=DeliveryStatus.FAILED, last_error=error.reason)
-        updated = await session.exec(
-            sa.update(outbox.DELIVERIES)
-            .where(
-                outbox.DELIVERIES.c.id == delivery.id,
-                outbox.DELIVERIES.c.lease_owner == self.worker_id,
-                outbox.DELIVERIES.c.status == DeliveryStatus.PENDING,
+            return row, "sent"
+        error = attempt.error
+        assert error is not None
+        if error.transient:
+            breaker.failed(now)
+        tries = int(str(row["attempts"]))
+        if error.transient and not exhausted(tries, self.settings.worker_max_attempts):
+            row.update(
+                last_error=error.reason,
+                next_attempt_at=now + backoff(tries, retry_after=error.retry_after),
             )
-            .values(**values)
-        )
-        if updated.rowcount == 0:
-            # Our lease ran out and another worker took the row: its record stands.
-            logger.warning("delivery %s was taken over by another worker", delivery.id)
-            return
-        metrics.DELIVERIES.labels(channel.value, outcome).inc()
+            return row, "retry"
+        row.update(status=DeliveryStatus.FAILED, last_error=error.reason)
+        return row, "failed"
+
+    def _audit(
+        self,
+        session: AsyncSession,
+        attempt: _Attempt,
+        row: dict[str, object],
+        outcome: str,
+        now: datetime,
+    ) -> None:
+        delivery = attempt.delivery
         audit_trail.record(
             session,
             actor_role="system",
@@ -248,9 +297,9 @@ class DeliveryWorker:
             subject_id=str(delivery.id),
             details={
                 "alertId": delivery.alert_id,
-                "channel": channel.value,
+                "channel": delivery.channel.value,
                 "outcome": outcome,
-                "attempt": attempts,
+                "attempt": row["attempts"],
                 "error": (attempt.error.reason if attempt.error and outcome != "sent" else None)
                 or attempt.skipped,
                 "providerMessageId": attempt.receipt.provider_message_id
@@ -258,10 +307,6 @@ class DeliveryWorker:
                 else None,
             },
         )
-        for token in attempt.stale_tokens:
-            await self._deactivate(session, attempt, token, now)
-        if outcome == "failed" and channel is NotificationChannel.PUSH:
-            await self._fall_back_to_sms(session, attempt, now)
 
     async def _deactivate(
         self, session: AsyncSession, attempt: _Attempt, token: str, now: datetime
