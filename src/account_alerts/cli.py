@@ -75,6 +75,7 @@ def cmd_worker(_: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from account_alerts.delivery.channels.factory import build_channels
+    from account_alerts.delivery.in_app import AlertBroker, listen_for_alerts
     from account_alerts.delivery.worker import DeliveryWorker
     from account_alerts.store.database import Database
 
@@ -92,10 +93,20 @@ def cmd_worker(_: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
+        tasks = []
+        if db.is_postgresql:
+            # New alerts anywhere wake this worker at once instead of at its next poll.
+            broker = AlertBroker()
+            broker.on_publish(worker.wake.set)
+            tasks.append(
+                asyncio.create_task(listen_for_alerts(settings.database_url, broker, stop))
+            )
         logger.info("delivery worker %s started", worker.worker_id)
         try:
             await worker.run(stop)
         finally:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
             for channel in channels.values():
                 await channel.close()
             await db.dispose()
