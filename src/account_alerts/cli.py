@@ -8,6 +8,7 @@ import gc
 import logging
 import signal
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,10 +29,22 @@ def _settings() -> Settings:
         raise SystemExit(f"account-alerts: configuration error: {problems}") from None
 
 
-def _migrate(settings: Settings) -> None:
+def _migrate(settings: Settings, *, wait_seconds: float = 60) -> None:
+    """Apply migrations, waiting a while for a database that is still starting."""
+    import sqlalchemy as sa
+
     from account_alerts.store.migrate import upgrade
 
-    upgrade(settings.database_url)
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            upgrade(settings.database_url)
+            return
+        except sa.exc.OperationalError as exc:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"account-alerts: database unreachable: {exc.orig}") from None
+            logger.warning("database not reachable yet; retrying")
+            time.sleep(1)
 
 
 def cmd_migrate(_: argparse.Namespace) -> int:

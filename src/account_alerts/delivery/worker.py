@@ -141,8 +141,28 @@ class DeliveryWorker:
             for delivery, alert, user in claimed
         ]
         await asyncio.gather(*(self._send(attempt) for attempt in attempts))
-        await self._record(attempts)
+        await self._record_until_stored(attempts)
         return len(attempts)
+
+    async def _record_until_stored(self, attempts: list[_Attempt]) -> None:
+        """What was sent must be recorded, or it would be sent again when the lease runs
+        out: while our lease holds, a database outage is waited out rather than given up."""
+        deadline = time.monotonic() + self.lease.total_seconds() * 0.8
+        pause = 0.2
+        while True:
+            try:
+                await self._record(attempts)
+                return
+            except (sa.exc.DBAPIError, OSError) as exc:
+                if time.monotonic() + pause > deadline:
+                    raise
+                logger.warning(
+                    "delivery worker: could not record %d outcomes (%s); retrying",
+                    len(attempts),
+                    type(exc).__name__,
+                )
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 5.0)
 
     async def _send(self, attempt: _Attempt) -> None:
         channel = attempt.delivery.channel
