@@ -266,10 +266,13 @@ class _Batch:
                 )
             ).all():
                 rows.setdefault(row.mobile_user_id, []).append(row)
-            for device in (
-                await session.exec(select(Device).where(col(Device.mobile_user_id).in_(user_ids)))
-            ).all():
-                devices.setdefault(device.mobile_user_id, {})[device.device_id] = device
+            if any(getattr(e, "device_id", None) for e in events):
+                for device in (
+                    await session.exec(
+                        select(Device).where(col(Device.mobile_user_id).in_(user_ids))
+                    )
+                ).all():
+                    devices.setdefault(device.mobile_user_id, {})[device.device_id] = device
         pairs = {
             (e.account_number, e.transaction_id) for e in events if isinstance(e, TransactionEvent)
         }

@@ -318,11 +318,11 @@ async def _insert_new(session: AsyncSession, rows: list[dict[str, Any]]) -> list
     table = AccountAlert.__table__  # type: ignore[attr-defined]
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # One statement, many parameter sets: compiled once, not once per chunk of values.
     statement = (
         insert(table)
-        .values(rows)
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
         .returning(table.c.id, table.c.dedupe_key)
     )
-    result = await session.exec(statement)
+    result = await session.exec(statement, params=rows)
     return [(row[0], row[1]) for row in result.all()]
