@@ -206,7 +206,14 @@ ORDER BY a.id, ch.channel
 """
 
 
-def _conninfo(cluster: PostgresCluster, database: str) -> str:
+SEEDED_TABLES = "mobile_users, accounts, account_alerts, alert_deliveries"
+VISIBILITY_SQL = """
+SELECT bool_and(relallvisible >= relpages) FROM pg_class
+WHERE relname IN ('account_alerts', 'alert_deliveries')
+"""
+
+
+def conninfo(cluster: PostgresCluster, database: str) -> str:
     return f"host=127.0.0.1 port={cluster.port} user={cluster.user} dbname={database}"
 
 
@@ -215,7 +222,7 @@ def seed(cluster: PostgresCluster, database: str, shape: DatasetShape) -> SeedRe
     now = datetime.now(UTC)
     users = [FIRST_USER_ID + i for i in range(shape.customers)]
     alerts = _alert_rows(shape, now)
-    with psycopg.connect(_conninfo(cluster, database), autocommit=False) as conn:
+    with psycopg.connect(conninfo(cluster, database), autocommit=False) as conn:
         with conn.cursor() as cur:
             with cur.copy(
                 "COPY mobile_users (id, locked, created_at, updated_at) FROM STDIN"
@@ -234,8 +241,18 @@ def seed(cluster: PostgresCluster, database: str, shape: DatasetShape) -> SeedRe
             cur.execute(DELIVERIES_SQL)
             deliveries = cur.rowcount
         conn.commit()
-    with psycopg.connect(_conninfo(cluster, database), autocommit=True) as conn:
-        conn.execute("VACUUM (ANALYZE)")
+    with psycopg.connect(conninfo(cluster, database), autocommit=True) as conn:
+        # Statistics, and the visibility map as autovacuum keeps it on a live table (the
+        # counts are index-only scans then). The cluster commits asynchronously and
+        # VACUUM marks no page all-visible before the load's commit is flushed to the
+        # WAL, a fraction of a second later: retry until it does.
+        for _ in range(40):
+            conn.execute(f"VACUUM {SEEDED_TABLES}")
+            all_visible = conn.execute(VISIBILITY_SQL).fetchone()
+            if all_visible and all_visible[0]:
+                break
+            time.sleep(0.25)
+        conn.execute(f"ANALYZE {SEEDED_TABLES}")
     return SeedReport(
         customers=len(users),
         accounts=len(users),
@@ -261,4 +278,4 @@ def seeded_cluster(shape: DatasetShape) -> Iterator[tuple[PostgresCluster, str, 
 
 
 def server_version(cluster: PostgresCluster) -> str:
-    return cluster.psql("SHOW server_version").strip()
+    return str(cluster.psql("SHOW server_version")).strip()

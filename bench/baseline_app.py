@@ -1,0 +1,51 @@
+"""The baseline: a bare Starlette app returning fixed JSON documents, run by uvicorn exactly
+as ``account-alerts serve`` runs the real app (one process, same loop, HTTP parser and
+logging settings).
+
+    GET /small    {"status": "ok"}
+    GET /payload  the document in --payload (a captured query response, so the bytes on
+                  the wire match the real query's); serialised on every request, as a
+                  JSONResponse endpoint would.
+
+    python bench/baseline_app.py --host 127.0.0.1 --port 8001 --payload body.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+
+def build_app(payload: Any) -> Starlette:
+    async def small(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def document(_: Request) -> Response:
+        return JSONResponse(payload)
+
+    return Starlette(routes=[Route("/small", small), Route("/payload", document)])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--payload", type=Path, help="JSON document served at /payload")
+    args = parser.parse_args()
+    payload = json.loads(args.payload.read_text()) if args.payload else {"status": "ok"}
+    # The same call as account_alerts.cli.cmd_serve.
+    uvicorn.run(
+        build_app(payload), host=args.host, port=args.port, log_level="info", access_log=False
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""The event path's baseline: a bare Starlette endpoint that inserts one row and commits,
+through SQLAlchemy's async engine and psycopg on the same PostgreSQL, run by uvicorn
+exactly as ``account-alerts serve`` runs the real app.
+
+    POST /insert   the JSON body of a recordTransaction call; its eventId and the whole
+                   event are inserted into bench_insert_events, one transaction per request.
+    GET  /readyz   {"status": "ready"} once the table exists.
+
+    python bench/baseline_insert_app.py --host 127.0.0.1 --port 8002 --database-url URL
+
+The engine is the one account_alerts.store.database.Database builds (its pool size,
+overflow and pre-ping, the default ALERTS_DB_POOL_SIZE), so the two differ in what they do
+per request, not in how they reach PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+import uvicorn
+from sqlalchemy.dialects.postgresql import JSONB
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from account_alerts.config import Settings
+from account_alerts.store.database import Database
+
+METADATA = sa.MetaData()
+EVENTS = sa.Table(
+    "bench_insert_events",
+    METADATA,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("event_id", sa.String(128), nullable=False, unique=True),
+    sa.Column("event", JSONB, nullable=False),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+def build_app(database_url: str) -> Starlette:
+    pool_size = Settings.model_fields["db_pool_size"].default
+    engine = Database(database_url, pool_size=pool_size).engine
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        async with engine.begin() as conn:
+            await conn.run_sync(METADATA.create_all)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    async def insert(request: Request) -> Response:
+        document = json.loads(await request.body())
+        event = document["variables"]["input"]
+        async with engine.begin() as conn:
+            new_id = (
+                await conn.execute(
+                    sa.insert(EVENTS)
+                    .values(event_id=event["eventId"], event=event, received_at=datetime.now(UTC))
+                    .returning(EVENTS.c.id)
+                )
+            ).scalar_one()
+        return JSONResponse({"eventId": event["eventId"], "id": new_id})
+
+    async def readyz(_: Request) -> Response:
+        return JSONResponse({"status": "ready"})
+
+    return Starlette(
+        routes=[Route("/insert", insert, methods=["POST"]), Route("/readyz", readyz)],
+        lifespan=lifespan,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8002)
+    parser.add_argument("--database-url", required=True)
+    args = parser.parse_args()
+    # The same call as account_alerts.cli.cmd_serve.
+    uvicorn.run(
+        build_app(args.database_url),
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,341 @@
+"""An open-loop (constant-throughput) load generator for ``recordTransaction``, run as a
+process of its own; wrk2's -R, which Debian's wrk lacks.
+
+    python bench/common_openloop.py --url http://127.0.0.1:8000/graphql --token T \\
+        --rate 200 --duration 15 --kind plain --accounts 3000 --tag run1 --output out.json
+
+Request i is due at start + i/rate whatever happened to the others: it is sent then on an
+idle keep-alive connection, or a new one (up to --max-connections), or, when all are busy,
+as soon as one frees up. Its latency is measured from when it was due, not from when it
+could be sent, so a stalled server shows up in the latency instead of slowing the
+schedule (no coordinated omission). The client is a few lines of HTTP/1.1 over asyncio
+streams, cheap enough not to compete with the server for the CPU.
+
+The output file holds every request as [due (s after start), latency (ms), ok], the wall
+clock of the start, and the generator's own lag behind the schedule."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import random
+import subprocess
+import sys
+import time
+from collections import deque
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+FIRST_USER_ID = 100_001  # bench/dataset.py's; repeated so this process imports nothing
+RECORD_TRANSACTION = (
+    "mutation($input: TransactionEventInput!) { recordTransaction(input: $input) "
+    "{ eventId accepted duplicate alerts { id alertType } } }"
+)
+RECORD_TRANSACTIONS = (
+    "mutation($inputs: [TransactionEventInput!]!) { recordTransactions(inputs: $inputs) "
+    "{ eventId accepted duplicate error { code message } } }"
+)
+# Below the 50 000 MWK large-transaction threshold and leaving the balance well above the
+# 5 000 MWK low-balance threshold: a "plain" event raises nothing. A "large" one raises a
+# LARGE_TRANSACTION alert (PUSH and SMS by default).
+PLAIN_AMOUNT = (100, 40_000)
+LARGE_AMOUNT = (50_001, 2_000_000)
+
+
+def account_number(user_id: int) -> str:
+    return f"10{user_id:08d}"
+
+
+def transaction_event(
+    event_id: str, account: str, kind: str, rng: random.Random, occurred_at: datetime
+) -> dict[str, Any]:
+    """One core-banking posting, as bench/wrk/record_transaction.lua builds it too."""
+    low, high = LARGE_AMOUNT if kind == "large" else PLAIN_AMOUNT
+    amount = rng.randint(low * 100, high * 100) / 100
+    return {
+        "eventId": event_id,
+        "accountNumber": account,
+        "transactionId": f"TX-{event_id}",
+        "transactionReference": f"FT{rng.randint(10**9, 10**10 - 1)}",
+        "transactionDescription": "Merchant payment",
+        "transactionType": "DEBIT",
+        "amount": f"{amount:.2f}",
+        "currency": "MWK",
+        "balanceAfter": f"{rng.randint(250_000, 5_000_000)}.00",
+        "ipAddress": "102.70.1.1",
+        "occurredAt": occurred_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+    }
+
+
+Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+# uvicorn closes a keep-alive connection idle for 5 s; one idle this long is not reused.
+IDLE_LIMIT = 3.0
+
+
+class _Pool:
+    """Keep-alive connections to one server, opened on demand up to a limit."""
+
+    def __init__(self, host: str, port: int, limit: int) -> None:
+        self.host, self.port, self.limit = host, port, limit
+        self.idle: list[tuple[Connection, float]] = []
+        self.waiters: deque[asyncio.Future[Any]] = deque()
+        self.total = 0
+        self.opened = 0
+
+    async def acquire(self) -> tuple[Connection, bool]:
+        """A connection, and whether it served a request before."""
+        while self.idle:
+            conn, since = self.idle.pop()
+            if time.perf_counter() - since < IDLE_LIMIT:
+                return conn, True
+            conn[1].close()
+            self.total -= 1
+        if self.total < self.limit:
+            return await self._open(), False
+        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.waiters.append(waiter)
+        result: tuple[Connection, bool] = await waiter
+        return result
+
+    async def _open(self) -> Connection:
+        self.total += 1
+        try:
+            conn = await asyncio.open_connection(self.host, self.port)
+        except BaseException:
+            self.total -= 1
+            raise
+        self.opened += 1
+        return conn
+
+    def release(self, conn: Connection, reused: bool = True) -> None:
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result((conn, reused))
+                return
+        self.idle.append((conn, time.perf_counter()))
+
+    def discard(self, conn: Connection) -> None:
+        conn[1].close()
+        self.total -= 1
+        if self.waiters:
+            asyncio.get_running_loop().create_task(self._replace())
+
+    async def _replace(self) -> None:
+        with contextlib.suppress(OSError):
+            self.release(await self._open(), reused=False)
+
+    def close(self) -> None:
+        for (_, writer), _since in self.idle:
+            writer.close()
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip().lower()
+    if "content-length" in headers:
+        body = await reader.readexactly(int(headers["content-length"]))
+    elif headers.get("transfer-encoding") == "chunked":
+        parts = []
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+            parts.append(await reader.readexactly(size + 2))
+            if size == 0:
+                break
+        body = b"".join(part[:-2] for part in parts)
+    else:
+        body = await reader.read()
+    return status, body, headers.get("connection") != "close"
+
+
+def _ok(status: int, body: bytes) -> bool:
+    return status == 200 and b'"errors"' not in body and b'"accepted":false' not in body
+
+
+async def _run(args: argparse.Namespace) -> dict[str, Any]:
+    parts = urlsplit(args.url)
+    host, port, path = parts.hostname or "127.0.0.1", parts.port or 80, parts.path or "/"
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {args.token}\r\n"
+    )
+    pool = _Pool(host, port, args.max_connections)
+    rng = random.Random(args.seed)
+    offset = rng.randrange(args.accounts)
+    total = int(args.rate * args.duration)
+    records: list[list[float] | None] = [None] * total
+    loop = asyncio.get_running_loop()
+    # Not loop.time(): uvloop's clock has millisecond resolution and is cached per turn.
+    clock = time.perf_counter
+    errors: list[str] = []
+
+    def request(i: int) -> bytes:
+        account = account_number(FIRST_USER_ID + (offset + i) % args.accounts)
+        event = transaction_event(
+            f"{args.tag}-{i}", account, args.kind, rng, datetime.now(UTC).replace(microsecond=0)
+        )
+        body = json.dumps({"query": RECORD_TRANSACTION, "variables": {"input": event}}).encode()
+        return (head + f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+    async def exchange(payload: bytes) -> tuple[int, bytes]:
+        for attempt in (1, 2):
+            conn, reused = await pool.acquire()
+            try:
+                conn[1].write(payload)
+                status, body, keep = await _read_response(conn[0])
+            except (OSError, asyncio.IncompleteReadError):
+                pool.discard(conn)
+                # The server closed a kept-alive connection: resend once on a new one, as
+                # HTTP clients do. The latency still counts from the request's due time.
+                if reused and attempt == 1:
+                    continue
+                raise
+            except BaseException:
+                pool.discard(conn)
+                raise
+            if keep:
+                pool.release(conn)
+            else:
+                pool.discard(conn)
+            return status, body
+        raise AssertionError("unreachable")
+
+    async def one(i: int, due: float, payload: bytes) -> None:
+        ok = False
+        try:
+            status, body = await asyncio.wait_for(exchange(payload), args.timeout)
+            ok = _ok(status, body)
+            if not ok and len(errors) < 5:
+                errors.append(f"HTTP {status}: {body[:300].decode(errors='replace')}")
+        except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
+            if len(errors) < 5:
+                errors.append(f"{type(exc).__name__} after {clock() - due:.1f} s")
+        records[i] = [round(due - start, 6), round((clock() - due) * 1000, 3), int(ok)]
+
+    if args.start_at:
+        await asyncio.sleep(max(0.0, args.start_at - time.time()))
+    start = clock() + 0.05
+    wall_start = time.time() + (start - clock())
+    tasks = []
+    max_lag = 0.0
+    for i in range(total):
+        due = start + i / args.rate
+        payload = request(i)
+        delay = due - clock()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        max_lag = max(max_lag, clock() - due)
+        tasks.append(loop.create_task(one(i, due, payload)))
+    await asyncio.wait(tasks, timeout=args.timeout + 5)
+    pool.close()
+    done = [r for r in records if r is not None]
+    unfinished = total - len(done)
+    return {
+        "rate": args.rate,
+        "duration_s": args.duration,
+        "kind": args.kind,
+        "wall_start": wall_start,
+        "scheduled": total,
+        "unfinished": unfinished,
+        "connections_opened": pool.opened,
+        "max_schedule_lag_ms": round(max_lag * 1000, 3),
+        "error_samples": errors,
+        "records": done,
+    }
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--token", required=True)
+    parser.add_argument("--rate", type=float, required=True, help="requests per second")
+    parser.add_argument("--duration", type=float, required=True, help="seconds")
+    parser.add_argument("--kind", choices=["plain", "large"], default="plain")
+    parser.add_argument("--accounts", type=int, required=True, help="accounts to rotate over")
+    parser.add_argument("--tag", required=True, help="makes this run's eventIds unique")
+    parser.add_argument("--max-connections", type=int, default=64)
+    parser.add_argument("--timeout", type=float, default=10.0)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--start-at", type=float, default=0.0, help="wall-clock start")
+    parser.add_argument("--output", type=Path, required=True)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        import uvloop
+
+        runner = uvloop.run
+    except ImportError:  # pragma: no cover - uvloop is a dependency of the server
+        runner = asyncio.run
+    result = runner(_run(args))
+    args.output.write_text(json.dumps(result))
+    return 0
+
+
+# -- used by the benchmarks --------------------------------------------------------------
+
+
+def start(
+    *,
+    url: str,
+    token: str,
+    rate: float,
+    duration: float,
+    accounts: int,
+    tag: str,
+    output: Path,
+    kind: str = "plain",
+    start_at: float = 0.0,
+    max_connections: int = 64,
+) -> subprocess.Popen[bytes]:
+    """The generator as a child process; wait for it, then read ``output``."""
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        f"--url={url}",
+        f"--token={token}",
+        f"--rate={rate}",
+        f"--duration={duration}",
+        f"--accounts={accounts}",
+        f"--tag={tag}",
+        f"--kind={kind}",
+        f"--start-at={start_at}",
+        f"--max-connections={max_connections}",
+        f"--output={output}",
+    ]
+    return subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def finish(process: subprocess.Popen[bytes], output: Path, timeout: float) -> dict[str, Any]:
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise RuntimeError("the open-loop generator did not finish in time") from None
+    if process.returncode != 0:
+        raise RuntimeError(f"the open-loop generator exited with {process.returncode}")
+    result: dict[str, Any] = json.loads(output.read_text())
+    return result
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
