@@ -45,7 +45,7 @@ from account_alerts.domain.events import (
 from account_alerts.domain.geo import GeoPoint
 from account_alerts.domain.rules.account_login import login_alert
 from account_alerts.domain.rules.large_transaction import large_transaction
-from account_alerts.domain.rules.low_balance import ONCE_PER, low_balance
+from account_alerts.domain.rules.low_balance import ONCE_PER, is_low, low_balance
 from account_alerts.domain.rules.suspicious_activity import (
     FAILED_ATTEMPT_WINDOW,
     USUAL_LOCATION_WINDOW,
@@ -65,7 +65,6 @@ from account_alerts.store.customers import Account, Device, MobileUser
 from account_alerts.store.database import Database
 from account_alerts.store.events import (
     BalanceSnapshot,
-    IngestedEvent,
     LoginAttempt,
     TransactionRecord,
 )
@@ -242,13 +241,7 @@ class _Batch:
     async def load(cls, session: AsyncSession, events: Sequence[Event]) -> _Batch:
         accounts, users = await _lock_customers(session, events)
         user_ids = sorted(users)
-        stored = (
-            await session.exec(
-                select(IngestedEvent).where(
-                    col(IngestedEvent.event_id).in_({e.event_id for e in events})
-                )
-            )
-        ).all()
+        stored = await event_log.find_many(session, (e.event_id for e in events))
         recorded = {
             e.event_id: _Recorded(
                 e.fingerprint, list(e.alert_ids), users.get(e.mobile_user_id or 0)
@@ -267,12 +260,7 @@ class _Batch:
             ).all():
                 rows.setdefault(row.mobile_user_id, []).append(row)
             if any(getattr(e, "device_id", None) for e in events):
-                for device in (
-                    await session.exec(
-                        select(Device).where(col(Device.mobile_user_id).in_(user_ids))
-                    )
-                ).all():
-                    devices.setdefault(device.mobile_user_id, {})[device.device_id] = device
+                devices = await facts.devices_of(session, user_ids)
         pairs = {
             (e.account_number, e.transaction_id) for e in events if isinstance(e, TransactionEvent)
         }
@@ -503,7 +491,7 @@ class _Judging:
         self, balance: Decimal, currency: str, at: datetime, prefs: AlertPreferences
     ) -> Verdict:
         assert self.account is not None
-        if balance >= prefs.low_balance_threshold or not prefs.low_balance_enabled:
+        if not is_low(balance, prefs) or not prefs.low_balance_enabled:
             earlier: list[datetime] = []
         else:
             earlier = await facts.alert_times(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,10 +12,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from account_alerts.store.events import IngestedEvent
 
 
-async def find(session: AsyncSession, event_id: str) -> IngestedEvent | None:
+async def find_many(session: AsyncSession, event_ids: Iterable[str]) -> Sequence[IngestedEvent]:
+    """The events among ``event_ids`` that were already recorded."""
     return (
-        await session.exec(select(IngestedEvent).where(col(IngestedEvent.event_id) == event_id))
-    ).first()
+        await session.exec(
+            select(IngestedEvent).where(col(IngestedEvent.event_id).in_(set(event_ids)))
+        )
+    ).all()
 
 
 def record(

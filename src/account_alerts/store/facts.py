@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,10 +17,17 @@ from account_alerts.store.customers import Device
 from account_alerts.store.events import LoginAttempt, TransactionRecord
 
 
-async def devices(session: AsyncSession, mobile_user_id: int) -> dict[str, Device]:
-    """The customer's devices by deviceId (loaded for update by the engine)."""
-    rows = await session.exec(select(Device).where(col(Device.mobile_user_id) == mobile_user_id))
-    return {device.device_id: device for device in rows.all()}
+async def devices_of(
+    session: AsyncSession, mobile_user_ids: Iterable[int]
+) -> dict[int, dict[str, Device]]:
+    """The customers' devices, by customer and deviceId (loaded for update by the engine)."""
+    grouped: dict[int, dict[str, Device]] = {}
+    rows = await session.exec(
+        select(Device).where(col(Device.mobile_user_id).in_(sorted(set(mobile_user_ids))))
+    )
+    for device in rows.all():
+        grouped.setdefault(device.mobile_user_id, {})[device.device_id] = device
+    return grouped
 
 
 def first_seen(known: dict[str, Device]) -> dict[str, datetime]:

@@ -12,7 +12,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from account_alerts.domain.alert_settings import (
     CHANNEL_FIELDS,
-    PER_USER_FIELDS,
     PREFERENCE_FIELDS,
     AlertPreferences,
     ThresholdDefaults,
@@ -84,7 +83,3 @@ def new_row(
     )
     write_row(row, prefs, fields=PREFERENCE_FIELDS)
     return row
-
-
-def per_user_fields() -> Sequence[str]:
-    return sorted(PER_USER_FIELDS)
