@@ -56,10 +56,11 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=20, ge=1)
     public_url: str = "http://localhost:8000"
     # Delivery worker.
-    worker_batch_size: int = Field(default=100, ge=1, le=1000)
+    worker_batch_size: int = Field(default=500, ge=1, le=1000)
     worker_poll_seconds: float = Field(default=0.5, gt=0)
     worker_lease_seconds: int = Field(default=60, ge=5)
     worker_max_attempts: int = Field(default=6, ge=1)
+    provider_concurrency: int = Field(default=8, ge=1, le=64)
     breaker_failures: int = Field(default=5, ge=1)
     breaker_cooldown_seconds: float = Field(default=30, gt=0)
     # Providers: a channel without credentials writes to the sink instead.

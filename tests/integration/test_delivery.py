@@ -147,6 +147,27 @@ async def test_sink_writes_one_line_per_channel_and_never_twice(
     assert sorted(a.details["outcome"] for a in attempts) == ["sent", "sent"]
 
 
+async def test_an_alert_acknowledged_before_delivery_stays_acknowledged(
+    api: Api, db: Database, sink_delivery: tuple[Delivery, Path]
+) -> None:
+    delivery, _ = sink_delivery
+    await make_account(db, user_id=7, account_number=ACCOUNT)
+    await reachable_customer(db, 7)
+    result = await api.as_service(
+        RECORD_TRANSACTION, {"input": transaction(ACCOUNT, "60000", day())}
+    )
+    alert_id = result["data"]["recordTransaction"]["alerts"][0]["id"]
+    await api.as_customer(
+        7,
+        "mutation($id: ID!) { acknowledgeAlert(alertId: $id, action: THIS_WAS_ME) }",
+        {"id": alert_id},
+    )
+    assert await delivery.drain() == 2
+    [alert] = await alerts(db)
+    assert alert.status.value == "ACKNOWLEDGED"
+    assert sorted(alert.channels_sent) == ["PUSH", "SMS"] and alert.sent_at is not None
+
+
 async def test_unverified_channels_are_skipped_with_the_reason(
     api: Api, db: Database, sink_delivery: tuple[Delivery, Path]
 ) -> None:
@@ -359,6 +380,87 @@ async def test_a_provider_down_opens_its_circuit_breaker(
         rows = await deliveries(db)
         assert {d.status.value for d in rows.values()} == {"SENT"}
         assert len(fake_twilio.messages) == 5
+    finally:
+        await delivery.close()
+
+
+async def sms_only_customer(api: Api, db: Database) -> None:
+    await make_account(db, user_id=7, account_number=ACCOUNT)
+    await reachable_customer(db, 7, push=False, email=False)
+    await api.as_customer(
+        7,
+        """mutation { updateAccountAlertSettings(accountNumber: "1000000001",
+           settings: {largeTransactionChannels: [SMS]}) { accountNumber } }""",
+    )
+
+
+async def test_the_breaker_stops_the_rest_of_a_batch_once_it_opens(
+    settings: Settings, api: Api, db: Database, clock: Clock, fake_twilio: FakeTwilio
+) -> None:
+    configured = with_providers(
+        settings,
+        twilio=fake_twilio,
+        breaker_failures=3,
+        breaker_cooldown_seconds=60,
+        provider_concurrency=1,
+    )
+    delivery = make_delivery(configured, db, clock)
+    try:
+        await sms_only_customer(api, db)
+        fake_twilio.down()
+        for minute in range(6):
+            event = transaction(ACCOUNT, "60000", day() + timedelta(minutes=minute))
+            await api.as_service(RECORD_TRANSACTION, {"input": event})
+        assert await delivery.worker.run_once() == 6
+        # Three failures open the breaker: the other three are not tried, not counted
+        # as attempts, and wait for the breaker to close.
+        assert len(fake_twilio.attempts) == 3
+        assert await deliveries_by_attempts(db) == [1, 1, 1, 0, 0, 0]
+        async with db.session() as session:
+            rows = (await session.exec(select(AlertDelivery))).all()
+            audited = (
+                await session.exec(
+                    select(AuditEntry).where(AuditEntry.action == "delivery.attempted")
+                )
+            ).all()
+        assert {row.status.value for row in rows} == {"PENDING"}
+        assert len(audited) == 3
+        untried = [row for row in rows if row.attempts == 0]
+        assert all(row.next_attempt_at >= clock.now + timedelta(seconds=59) for row in untried)
+        fake_twilio.up()
+        clock.advance(seconds=61 + 600)
+        await delivery.drain()
+        assert {row.status.value for row in (await deliveries(db)).values()} == {"SENT"}
+        assert len(fake_twilio.messages) == 6
+    finally:
+        await delivery.close()
+
+
+async def test_a_slow_provider_leaves_the_rest_of_the_batch_to_the_next_claim(
+    settings: Settings, api: Api, db: Database, clock: Clock, fake_twilio: FakeTwilio
+) -> None:
+    """A batch must be recorded well within its lease, or another worker would claim and
+    send it again: sends that have not started by half the lease wait for the next claim."""
+    configured = with_providers(
+        settings, twilio=fake_twilio, worker_lease_seconds=5, provider_concurrency=1
+    )
+    delivery = make_delivery(configured, db, clock)
+    try:
+        await sms_only_customer(api, db)
+        for minute in range(5):
+            event = transaction(ACCOUNT, "60000", day() + timedelta(minutes=minute))
+            await api.as_service(RECORD_TRANSACTION, {"input": event})
+        fake_twilio.set_delay(1.0)
+        assert await delivery.worker.run_once() == 5
+        sent_first = len(fake_twilio.messages)
+        assert 1 <= sent_first < 5
+        attempts = await deliveries_by_attempts(db)
+        assert sorted(attempts) == [0] * (5 - sent_first) + [1] * sent_first
+        fake_twilio.set_delay(0)
+        await delivery.drain()
+        assert {row.status.value for row in (await deliveries(db)).values()} == {"SENT"}
+        assert await deliveries_by_attempts(db) == [1] * 5
+        assert len(fake_twilio.messages) == 5  # none twice
     finally:
         await delivery.close()
 

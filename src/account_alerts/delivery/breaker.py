@@ -25,6 +25,10 @@ class CircuitBreaker:
             return True
         return False
 
+    def blocks(self, now: datetime) -> bool:
+        """Open and still cooling down: a send now would only add to the provider's load."""
+        return self.open_until is not None and now < self.open_until
+
     def succeeded(self) -> None:
         self.consecutive_failures = 0
         self.half_open = False

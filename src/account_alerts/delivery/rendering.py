@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -14,7 +15,6 @@ from account_alerts.domain.enums import AlertType, NotificationChannel, UserActi
 from account_alerts.domain.masking import mask_account_number
 from account_alerts.domain.money import format_money
 from account_alerts.domain.sms import fit
-from account_alerts.store.alerts import AccountAlert
 
 ACTION_LABELS = {
     UserAction.THIS_WAS_ME: "This was me",
@@ -23,6 +23,28 @@ ACTION_LABELS = {
     UserAction.DISMISSED: "Dismiss",
 }
 OPT_OUT = "Reply STOP to unsubscribe."
+
+
+class RenderedAlert(Protocol):
+    """What rendering reads of an alert: a stored row or the worker's claimed copy."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def alert_type(self) -> AlertType: ...
+    @property
+    def alert_data(self) -> dict[str, Any]: ...
+    @property
+    def account_number(self) -> str | None: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def is_test(self) -> bool: ...
+    @property
+    def triggered_at(self) -> datetime: ...
+
 
 _templates = Environment(
     loader=PackageLoader("account_alerts.delivery", "templates"),
@@ -35,7 +57,7 @@ def _money(data: dict[str, Any], key: str) -> str:
     return format_money(Decimal(str(data[key])), data["currency"])
 
 
-def sms_text(alert: AccountAlert) -> str:
+def sms_text(alert: RenderedAlert) -> str:
     data = alert.alert_data
     if alert.alert_type is AlertType.LOW_BALANCE:
         account = mask_account_number(alert.account_number or "")
@@ -48,7 +70,7 @@ def sms_text(alert: AccountAlert) -> str:
     return fit(text)
 
 
-def _facts(alert: AccountAlert) -> list[tuple[str, str]]:
+def _facts(alert: RenderedAlert) -> list[tuple[str, str]]:
     data = alert.alert_data
     facts: list[tuple[str, str]] = []
     if alert.account_number:
@@ -74,7 +96,7 @@ def _facts(alert: AccountAlert) -> list[tuple[str, str]]:
 
 
 def render(
-    alert: AccountAlert, channel: NotificationChannel, to: str, *, public_url: str
+    alert: RenderedAlert, channel: NotificationChannel, to: str, *, public_url: str
 ) -> OutgoingMessage:
     assert alert.id is not None
     actions = [a for a in actions_for(alert.alert_type) if a is not UserAction.DISMISSED]

@@ -28,8 +28,8 @@ from account_alerts.domain.decisions import SECURITY_ALERTS
 from account_alerts.domain.enums import DeliveryStatus, NotificationChannel
 from account_alerts.domain.retry_policy import backoff, exhausted
 from account_alerts.store import audit_trail, outbox
-from account_alerts.store.alerts import AccountAlert, AlertDelivery
-from account_alerts.store.customers import Device, MobileUser
+from account_alerts.store.alerts import AlertDelivery
+from account_alerts.store.customers import Device
 from account_alerts.store.database import Database
 
 logger = logging.getLogger("account_alerts.worker")
@@ -50,13 +50,14 @@ _RECORDED = (
 
 @dataclass
 class _Attempt:
-    delivery: AlertDelivery
-    alert: AccountAlert
-    user: MobileUser
-    devices: list[Device]
+    delivery: outbox.ClaimedDelivery
+    alert: outbox.ClaimedAlert
+    user: outbox.Recipient
+    devices: list[outbox.PushDevice]
     receipt: Receipt | None = None
     error: DeliveryError | None = None
     skipped: str | None = None
+    deferred: bool = False
     stale_tokens: tuple[str, ...] = ()
     latency: float = 0.0
 
@@ -87,6 +88,13 @@ class DeliveryWorker:
             for channel in channels
         }
         self.lease = timedelta(seconds=settings.worker_lease_seconds)
+        # Sends in flight per channel: a slow provider holds a few slots, not the batch.
+        self.slots = {
+            channel: asyncio.Semaphore(settings.provider_concurrency) for channel in channels
+        }
+        # A send not started by then waits for the next claim: the batch must be
+        # recorded well before its lease runs out, or another worker would send it again.
+        self.send_deadline = time.monotonic()
         self.wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -140,6 +148,7 @@ class DeliveryWorker:
             _Attempt(delivery, alert, user, devices.get(user.id, []))
             for delivery, alert, user in claimed
         ]
+        self.send_deadline = time.monotonic() + self.lease.total_seconds() / 2
         await asyncio.gather(*(self._send(attempt) for attempt in attempts))
         await self._record_until_stored(attempts)
         return len(attempts)
@@ -165,6 +174,19 @@ class DeliveryWorker:
                 pause = min(pause * 2, 5.0)
 
     async def _send(self, attempt: _Attempt) -> None:
+        channel = attempt.delivery.channel
+        async with self.slots[channel]:
+            if time.monotonic() > self.send_deadline or self.breakers[channel].blocks(self.clock()):
+                attempt.deferred = True
+                return
+            await self._send_now(attempt)
+        breaker = self.breakers[channel]
+        if attempt.receipt is not None:
+            breaker.succeeded()
+        elif attempt.error is not None and attempt.error.transient:
+            breaker.failed(self.clock())
+
+    async def _send_now(self, attempt: _Attempt) -> None:
         channel = attempt.delivery.channel
         destinations = self._destinations(attempt)
         if not destinations:
@@ -212,18 +234,20 @@ class DeliveryWorker:
         now = self.clock()
         async with self.db.transaction() as session:
             # Rows whose lease ran out were taken over by another worker: its record stands.
+            table = outbox.DELIVERIES
+            connection = await session.connection()
             owned = set(
                 (
-                    await session.exec(
-                        select(AlertDelivery.id)
+                    await connection.execute(
+                        sa.select(table.c.id)
                         .where(
-                            col(AlertDelivery.id).in_([a.delivery.id for a in attempts]),
-                            col(AlertDelivery.lease_owner) == self.worker_id,
-                            col(AlertDelivery.status) == DeliveryStatus.PENDING,
+                            table.c.id.in_([a.delivery.id for a in attempts]),
+                            table.c.lease_owner == self.worker_id,
+                            table.c.status == DeliveryStatus.PENDING,
                         )
                         .with_for_update()
                     )
-                ).all()
+                ).scalars()
             )
             mine = [a for a in attempts if a.delivery.id in owned]
             for attempt in attempts:
@@ -240,13 +264,16 @@ class DeliveryWorker:
                 .values({name: sa.bindparam(name) for name in _RECORDED}),
                 params=[row for row, _ in rows],
             )
+            audit_rows = []
             for attempt, (row, outcome) in zip(mine, rows, strict=True):
                 metrics.DELIVERIES.labels(attempt.delivery.channel.value, outcome).inc()
-                self._audit(session, attempt, row, outcome, now)
+                if outcome != "deferred":
+                    audit_rows.append(self._audit_row(attempt, row, outcome, now))
                 for token in attempt.stale_tokens:
                     await self._deactivate(session, attempt, token, now)
                 if outcome == "failed" and attempt.delivery.channel is NotificationChannel.PUSH:
                     await self._fall_back_to_sms(session, attempt, now)
+            await audit_trail.insert_rows(session, audit_rows)
             await outbox.refresh_alert_status(
                 session, [a.alert.id for a in mine if a.alert.id is not None], now
             )
@@ -268,11 +295,16 @@ class DeliveryWorker:
             "lease_expires_at": None,
             "updated_at": now,
         }
+        if attempt.deferred:
+            # Not attempted: due again when the breaker lets the channel through.
+            row.update(attempts=delivery.attempts)
+            if breaker.open_until is not None:
+                row.update(next_attempt_at=max(delivery.next_attempt_at, breaker.open_until))
+            return row, "deferred"
         if attempt.skipped:
             row.update(status=DeliveryStatus.SKIPPED, last_error=attempt.skipped)
             return row, "skipped"
         if attempt.receipt is not None:
-            breaker.succeeded()
             row.update(
                 status=DeliveryStatus.SENT,
                 sent_at=now,
@@ -285,8 +317,6 @@ class DeliveryWorker:
             return row, "sent"
         error = attempt.error
         assert error is not None
-        if error.transient:
-            breaker.failed(now)
         tries = int(str(row["attempts"]))
         if error.transient and not exhausted(tries, self.settings.worker_max_attempts):
             row.update(
@@ -297,17 +327,11 @@ class DeliveryWorker:
         row.update(status=DeliveryStatus.FAILED, last_error=error.reason)
         return row, "failed"
 
-    def _audit(
-        self,
-        session: AsyncSession,
-        attempt: _Attempt,
-        row: dict[str, object],
-        outcome: str,
-        now: datetime,
-    ) -> None:
+    def _audit_row(
+        self, attempt: _Attempt, row: dict[str, object], outcome: str, now: datetime
+    ) -> dict[str, object]:
         delivery = attempt.delivery
-        audit_trail.record(
-            session,
+        return audit_trail.row(
             actor_role="system",
             actor_id=self.worker_id,
             action="delivery.attempted",

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from account_alerts.domain.enums import AlertStatus, DeliveryStatus, NotificationChannel
+from account_alerts.domain.enums import AlertStatus, AlertType, DeliveryStatus, NotificationChannel
 from account_alerts.store.alerts import AccountAlert, AlertDelivery
 from account_alerts.store.customers import Device, MobileUser
 
 DELIVERIES: sa.Table = AlertDelivery.__table__  # type: ignore[attr-defined]
+ALERTS: sa.Table = AccountAlert.__table__  # type: ignore[attr-defined]
+USERS: sa.Table = MobileUser.__table__  # type: ignore[attr-defined]
+DEVICES: sa.Table = Device.__table__  # type: ignore[attr-defined]
 
 
 async def claim_due(
@@ -55,63 +60,225 @@ async def claim_due(
     return sorted(row[0] for row in result.all())
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """What sending one outbox row needs of it."""
+
+    id: int
+    alert_id: int
+    channel: NotificationChannel
+    status: DeliveryStatus
+    attempts: int
+    last_error: str | None
+    next_attempt_at: datetime
+    sent_at: datetime | None
+    provider_message_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedAlert:
+    """The alert a delivery carries, as the channels render it."""
+
+    id: int
+    mobile_user_id: int
+    account_number: str | None
+    alert_type: AlertType
+    alert_data: dict[str, Any]
+    title: str
+    message: str
+    is_test: bool
+    triggered_at: datetime
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """Where a customer can be reached."""
+
+    id: int
+    phone: str | None
+    phone_verified_at: datetime | None
+    email: str | None
+    email_verified_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PushDevice:
+    id: int
+    device_id: str
+    push_token: str | None
+
+
+def _columns(table: sa.Table, shape: type) -> list[sa.Column[Any]]:
+    return [table.c[field.name] for field in fields(shape)]
+
+
+_CLAIMED = (
+    (DELIVERIES, ClaimedDelivery),
+    (ALERTS, ClaimedAlert),
+    (USERS, Recipient),
+)
+_CLAIMED_COLUMNS = [_columns(table, shape) for table, shape in _CLAIMED]
+
+
 async def load_claimed(
     session: AsyncSession, delivery_ids: Sequence[int]
-) -> list[tuple[AlertDelivery, AccountAlert, MobileUser]]:
-    rows = await session.exec(
-        select(AlertDelivery, AccountAlert, MobileUser)
-        .join(AccountAlert, col(AccountAlert.id) == col(AlertDelivery.alert_id))
-        .join(MobileUser, col(MobileUser.id) == col(AccountAlert.mobile_user_id))
-        .where(col(AlertDelivery.id).in_(delivery_ids))
-        .order_by(col(AlertDelivery.id))
+) -> list[tuple[ClaimedDelivery, ClaimedAlert, Recipient]]:
+    """The claimed deliveries with their alerts and recipients: plain rows, not entities
+    (a batch is hundreds of rows and nothing here is written back through the ORM)."""
+    connection = await session.connection()
+    rows = await connection.execute(
+        sa.select(*(column for columns in _CLAIMED_COLUMNS for column in columns))
+        .select_from(
+            DELIVERIES.join(ALERTS, ALERTS.c.id == DELIVERIES.c.alert_id).join(
+                USERS, USERS.c.id == ALERTS.c.mobile_user_id
+            )
+        )
+        .where(DELIVERIES.c.id.in_(delivery_ids))
+        .order_by(DELIVERIES.c.id)
     )
-    return list(rows.all())
+    cut = [len(columns) for columns in _CLAIMED_COLUMNS]
+    claimed = []
+    for row in rows.all():
+        delivery = ClaimedDelivery(*row[: cut[0]])
+        alert = ClaimedAlert(*row[cut[0] : cut[0] + cut[1]])
+        user = Recipient(*row[cut[0] + cut[1] :])
+        claimed.append((delivery, alert, user))
+    return claimed
 
 
-async def push_tokens(session: AsyncSession, user_ids: Iterable[int]) -> dict[int, list[Device]]:
-    devices = await session.exec(
-        select(Device)
-        .where(col(Device.mobile_user_id).in_(sorted(set(user_ids))), col(Device.push_token_active))
-        .order_by(col(Device.updated_at).desc())
+async def push_tokens(
+    session: AsyncSession, user_ids: Iterable[int]
+) -> dict[int, list[PushDevice]]:
+    """Each customer's active push devices, the most recently updated first."""
+    connection = await session.connection()
+    devices = await connection.execute(
+        sa.select(DEVICES.c.mobile_user_id, *_columns(DEVICES, PushDevice))
+        .where(DEVICES.c.mobile_user_id.in_(sorted(set(user_ids))), DEVICES.c.push_token_active)
+        .order_by(DEVICES.c.updated_at.desc())
     )
-    by_user: dict[int, list[Device]] = {}
-    for device in devices.all():
-        by_user.setdefault(device.mobile_user_id, []).append(device)
+    by_user: dict[int, list[PushDevice]] = {}
+    for user_id, *device in devices.all():
+        by_user.setdefault(user_id, []).append(PushDevice(*device))
     return by_user
 
 
 async def refresh_alert_status(
     session: AsyncSession, alert_ids: Iterable[int], now: datetime
 ) -> None:
-    """SENT once any channel delivered; FAILED when none can any more and one failed."""
+    """SENT once any channel delivered; FAILED when none can any more and one failed.
+
+    The alerts are locked first (in id order, so two workers finishing different channels
+    of one alert wait for each other rather than each writing half of ``channels_sent``),
+    then their deliveries are read and only the alerts whose status changed are written,
+    in one statement."""
     ids = sorted(set(alert_ids))
     if not ids:
         return
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        await _refresh_on_postgresql(session, ids, now)
+        return
+    lock = (
+        sa.select(ALERTS.c.id, ALERTS.c.status, ALERTS.c.channels_sent, ALERTS.c.sent_at)
+        .where(ALERTS.c.id.in_(ids))
+        .order_by(ALERTS.c.id)
+    )
+    connection = await session.connection()
+    alerts = (await connection.execute(lock)).all()
     deliveries = (
-        await session.exec(select(AlertDelivery).where(col(AlertDelivery.alert_id).in_(ids)))
+        await connection.execute(
+            sa.select(
+                DELIVERIES.c.alert_id,
+                DELIVERIES.c.channel,
+                DELIVERIES.c.status,
+                DELIVERIES.c.sent_at,
+            )
+            .where(DELIVERIES.c.alert_id.in_(ids))
+            .order_by(DELIVERIES.c.id)
+        )
     ).all()
-    alerts = (await session.exec(select(AccountAlert).where(col(AccountAlert.id).in_(ids)))).all()
-    by_alert: dict[int, list[AlertDelivery]] = {}
+    by_alert: dict[int, list[Any]] = {}
     for delivery in deliveries:
         by_alert.setdefault(delivery.alert_id, []).append(delivery)
+    changes: list[dict[str, Any]] = []
     for alert in alerts:
-        assert alert.id is not None
         rows = by_alert.get(alert.id, [])
-        sent = sorted((d for d in rows if d.status is DeliveryStatus.SENT), key=lambda d: d.id or 0)
+        sent = [d for d in rows if d.status is DeliveryStatus.SENT]
         pending = any(d.status is DeliveryStatus.PENDING for d in rows)
         failed = any(d.status is DeliveryStatus.FAILED for d in rows)
         channels = [d.channel.value for d in sent]
-        if alert.channels_sent != channels:
-            alert.channels_sent = channels
-        if sent:
-            alert.sent_at = alert.sent_at or min(d.sent_at for d in sent if d.sent_at)
-        if alert.status is not AlertStatus.ACKNOWLEDGED:
+        sent_at = alert.sent_at or min((d.sent_at for d in sent if d.sent_at), default=None)
+        status = alert.status
+        if status is not AlertStatus.ACKNOWLEDGED:
             if sent:
-                alert.status = AlertStatus.SENT
+                status = AlertStatus.SENT
             elif failed and not pending:
-                alert.status = AlertStatus.FAILED
-        alert.updated_at = now
-        session.add(alert)
+                status = AlertStatus.FAILED
+        if (status, channels, sent_at) != (alert.status, alert.channels_sent, alert.sent_at):
+            changes.append(
+                {
+                    "alert_id": alert.id,
+                    "status": status,
+                    "channels_sent": channels,
+                    "sent_at": sent_at,
+                    "updated_at": now,
+                }
+            )
+    if changes:
+        await session.exec(
+            sa.update(ALERTS)
+            .where(ALERTS.c.id == sa.bindparam("alert_id"))
+            .values(
+                status=sa.bindparam("status"),
+                channels_sent=sa.bindparam("channels_sent"),
+                sent_at=sa.bindparam("sent_at"),
+                updated_at=sa.bindparam("updated_at"),
+            ),
+            params=changes,
+        )
+
+
+# The same rules as one statement: the deliveries aggregated per alert, every alert
+# written in place. Run after the alerts are locked, so its snapshot includes what a
+# worker that held them before us committed.
+_LOCK_ALERTS = sa.text("SELECT id FROM account_alerts WHERE id = ANY(:ids) ORDER BY id FOR UPDATE")
+_REFRESH = sa.text(
+    """
+    UPDATE account_alerts AS a SET
+        status = CASE
+            WHEN a.status = 'ACKNOWLEDGED' THEN a.status
+            WHEN d.sent THEN 'SENT'
+            WHEN d.failed AND NOT d.pending THEN 'FAILED'
+            ELSE a.status END,
+        channels_sent = d.channels,
+        sent_at = coalesce(a.sent_at, d.first_sent),
+        updated_at = :now
+    FROM (
+        SELECT alert_id,
+               coalesce(jsonb_agg(channel ORDER BY id) FILTER (WHERE status = 'SENT'),
+                        '[]'::jsonb) AS channels,
+               min(sent_at) FILTER (WHERE status = 'SENT') AS first_sent,
+               bool_or(status = 'SENT') AS sent,
+               bool_or(status = 'PENDING') AS pending,
+               bool_or(status = 'FAILED') AS failed
+        FROM alert_deliveries WHERE alert_id = ANY(:ids) GROUP BY alert_id
+    ) AS d
+    WHERE a.id = d.alert_id
+      AND (a.status IS DISTINCT FROM (CASE
+               WHEN a.status = 'ACKNOWLEDGED' THEN a.status
+               WHEN d.sent THEN 'SENT'
+               WHEN d.failed AND NOT d.pending THEN 'FAILED'
+               ELSE a.status END)
+           OR a.channels_sent IS DISTINCT FROM d.channels
+           OR a.sent_at IS DISTINCT FROM coalesce(a.sent_at, d.first_sent))
+    """
+)
+
+
+async def _refresh_on_postgresql(session: AsyncSession, ids: list[int], now: datetime) -> None:
+    connection = await session.connection()
+    await connection.execute(_LOCK_ALERTS, {"ids": ids})
+    await connection.execute(_REFRESH, {"ids": ids, "now": now})
 
 
 async def pending_count(session: AsyncSession) -> int:
