@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     public_url: str = "http://localhost:8000"
     # Delivery worker.
     worker_batch_size: int = Field(default=500, ge=1, le=1000)
+    worker_concurrency: int = Field(default=2, ge=1, le=16)
     worker_poll_seconds: float = Field(default=0.5, gt=0)
     worker_lease_seconds: int = Field(default=60, ge=5)
     worker_max_attempts: int = Field(default=6, ge=1)

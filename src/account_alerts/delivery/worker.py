@@ -98,7 +98,15 @@ class DeliveryWorker:
         self.wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until ``stop`` is set; database outages are waited out, not fatal."""
+        """Deliver until ``stop`` is set; database outages are waited out, not fatal.
+
+        Several claim loops run side by side, so one batch is sent while another is being
+        recorded: the database and the providers are kept busy at once. Their claims never
+        overlap (SKIP LOCKED and the lease)."""
+        loops = self.settings.worker_concurrency if self.db.is_postgresql else 1
+        await asyncio.gather(*(self._loop(stop) for _ in range(loops)))
+
+    async def _loop(self, stop: asyncio.Event) -> None:
         pause = self.settings.worker_poll_seconds
         while not stop.is_set():
             try:
