@@ -109,6 +109,9 @@ class DeliveryWorker:
     async def _loop(self, stop: asyncio.Event) -> None:
         pause = self.settings.worker_poll_seconds
         while not stop.is_set():
+            # Cleared before the claim, not after: an alert committed while this batch is
+            # out must wake the loop at once rather than wait for the next poll.
+            self.wake.clear()
             try:
                 handled = await self.run_once()
                 pause = self.settings.worker_poll_seconds
@@ -120,7 +123,6 @@ class DeliveryWorker:
                 pause = min(pause * 2, 10.0)
             if handled >= self.settings.worker_batch_size:
                 continue
-            self.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._woken_or_stopped(stop), timeout=pause)
 
