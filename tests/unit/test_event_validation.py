@@ -363,3 +363,21 @@ def test_fingerprint_tells_none_from_the_text_none() -> None:
     assert fingerprint(transaction(transaction_reference=None)) != fingerprint(
         transaction(transaction_reference="None")
     )
+
+
+def test_a_stored_fingerprint_stays_valid() -> None:
+    """Fingerprints are stored with each eventId: a retry sent after an upgrade must still
+    be recognised as the same event, so the digest of a given event never changes."""
+    event = TransactionEvent(
+        "evt-1",
+        "1000000001",
+        "TX-1",
+        TransactionType.DEBIT,
+        Decimal("10.50"),
+        "MWK",
+        datetime(2026, 11, 1, 8, 30, tzinfo=UTC),
+        balance_after=Decimal("3.0000"),
+        device_id="phone-1",
+        location=GeoPoint(-15.78, 35.0, "Blantyre"),
+    )
+    assert fingerprint(event) == "cfdfb7eade1bda6564a0a997ec51019bf9c8eb9945f157655a321652207c2572"

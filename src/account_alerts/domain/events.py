@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, is_dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -86,7 +86,12 @@ Event = TransactionEvent | BalanceSync | LoginEvent
 
 def fingerprint(event: Event) -> str:
     """A digest of everything the event says, to tell a retry from a conflicting reuse."""
-    payload = {"kind": type(event).__name__, **asdict(event)}
+    # Field by field rather than asdict(): the same document without deep-copying it.
+    payload: dict[str, Any] = {"kind": type(event).__name__}
+    for item in fields(event):
+        value = getattr(event, item.name)
+        nested = is_dataclass(value) and not isinstance(value, type)
+        payload[item.name] = asdict(value) if nested else value
     canonical = json.dumps(payload, sort_keys=True, default=_canonical, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -69,6 +69,11 @@ from account_alerts.store.events import (
     TransactionRecord,
 )
 from account_alerts.store.preferences import effective_preferences
+from account_alerts.store.row_buffer import RowBuffer
+
+TRANSACTIONS: sa.Table = TransactionRecord.__table__  # type: ignore[attr-defined]
+SNAPSHOTS: sa.Table = BalanceSnapshot.__table__  # type: ignore[attr-defined]
+LOGINS: sa.Table = LoginAttempt.__table__  # type: ignore[attr-defined]
 
 # Held until quiet hours end; security alerts never are.
 QUIET_HOURS_APPLY = frozenset({AlertType.LOW_BALANCE, AlertType.PAYMENT_DUE})
@@ -121,6 +126,7 @@ class Ingestor:
                         outcomes.append(await self._ingest(session, batch, event, actor, now))
                     except ApiError as error:
                         outcomes.append(EventOutcome(event.event_id, accepted=False, error=error))
+                await batch.buffer.flush(session)
         except IntegrityError:
             # Another request stored the same eventId or transaction at the same moment;
             # nothing of this call was kept, and sending it again gives the right answer.
@@ -175,6 +181,7 @@ class Ingestor:
             actor=actor,
             now=now,
             event_id=event.event_id,
+            buffer=batch.buffer,
         )
         if isinstance(event, TransactionEvent):
             verdict = await context.judge_transaction(event)
@@ -184,7 +191,7 @@ class Ingestor:
             verdict = await context.judge_login(event)
         alert_ids = await context.write(verdict)
         event_log.record(
-            session,
+            batch.buffer,
             event_id=event.event_id,
             kind=type(event).__name__,
             fingerprint=digest,
@@ -236,6 +243,7 @@ class _Batch:
     rows: dict[int, list[AccountAlertSettingsRow]]
     devices: dict[int, dict[str, Device]]
     transactions: set[tuple[str, str]]
+    buffer: RowBuffer = field(default_factory=RowBuffer)
 
     @classmethod
     async def load(cls, session: AsyncSession, events: Sequence[Event]) -> _Batch:
@@ -325,6 +333,12 @@ class _Judging:
     actor: Actor
     now: datetime
     event_id: str
+    buffer: RowBuffer
+
+    async def _written(self) -> AsyncSession:
+        """The session, with this batch's buffered rows in the database: for reading them."""
+        await self.buffer.flush(self.session)
+        return self.session
 
     def prefs(self) -> AlertPreferences:
         if self.account is None:
@@ -395,15 +409,16 @@ class _Judging:
         prefs = self.prefs()
         verdict = await self._low_balance(event.balance, event.currency, event.as_of, prefs)
         assert self.account is not None
-        self.session.add(
-            BalanceSnapshot(
-                event_id=event.event_id,
-                account_number=self.account.account_number,
-                balance=event.balance,
-                currency=event.currency,
-                as_of=event.as_of,
-                created_at=self.now,
-            )
+        self.buffer.add(
+            SNAPSHOTS,
+            {
+                "event_id": event.event_id,
+                "account_number": self.account.account_number,
+                "balance": event.balance,
+                "currency": event.currency,
+                "as_of": event.as_of,
+                "created_at": self.now,
+            },
         )
         self._update_balance(event.balance, event.as_of)
         return verdict
@@ -416,7 +431,7 @@ class _Judging:
             seen = facts.first_seen(self.devices)
             earlier_logins = (
                 await facts.usual_places(
-                    self.session,
+                    await self._written(),
                     self.user_id,
                     before=event.occurred_at,
                     window=USUAL_LOCATION_WINDOW,
@@ -441,7 +456,10 @@ class _Judging:
             await self._saw_device(event.device_id, event.occurred_at, event)
         else:
             failures = await facts.failed_login_times(
-                self.session, self.user_id, around=event.occurred_at, span=FAILED_ATTEMPT_WINDOW
+                await self._written(),
+                self.user_id,
+                around=event.occurred_at,
+                span=FAILED_ATTEMPT_WINDOW,
             )
             earlier = await facts.suspicion_times(
                 self.session,
@@ -470,20 +488,21 @@ class _Judging:
                     related_transaction_ids=[],
                 )
             )
-        self.session.add(
-            LoginAttempt(
-                event_id=event.event_id,
-                mobile_user_id=self.user_id,
-                successful=event.successful,
-                device_id=event.device_id,
-                ip_address=event.ip_address,
-                latitude=event.location.latitude if event.location else None,
-                longitude=event.location.longitude if event.location else None,
-                location_label=event.location.label if event.location else None,
-                login_method=event.login_method,
-                occurred_at=event.occurred_at,
-                created_at=self.now,
-            )
+        self.buffer.add(
+            LOGINS,
+            {
+                "event_id": event.event_id,
+                "mobile_user_id": self.user_id,
+                "successful": event.successful,
+                "device_id": event.device_id,
+                "ip_address": event.ip_address,
+                "latitude": event.location.latitude if event.location else None,
+                "longitude": event.location.longitude if event.location else None,
+                "location_label": event.location.label if event.location else None,
+                "login_method": event.login_method,
+                "occurred_at": event.occurred_at,
+                "created_at": self.now,
+            },
         )
         return verdict
 
@@ -515,7 +534,7 @@ class _Judging:
     ) -> Verdict | Detection:
         places = (
             await facts.usual_places(
-                self.session, self.user_id, before=at, window=USUAL_LOCATION_WINDOW
+                await self._written(), self.user_id, before=at, window=USUAL_LOCATION_WINDOW
             )
             if location is not None and prefs.alert_unusual_location
             else []
@@ -524,26 +543,27 @@ class _Judging:
 
     async def _record_transaction(self, event: TransactionEvent) -> None:
         assert self.account is not None
-        self.session.add(
-            TransactionRecord(
-                event_id=event.event_id,
-                account_number=event.account_number,
-                mobile_user_id=self.user_id,
-                transaction_id=event.transaction_id,
-                transaction_reference=event.transaction_reference,
-                transaction_description=event.transaction_description,
-                transaction_type=event.transaction_type,
-                amount=event.amount,
-                currency=event.currency,
-                balance_after=event.balance_after,
-                device_id=event.device_id,
-                ip_address=event.ip_address,
-                latitude=event.location.latitude if event.location else None,
-                longitude=event.location.longitude if event.location else None,
-                location_label=event.location.label if event.location else None,
-                occurred_at=event.occurred_at,
-                created_at=self.now,
-            )
+        self.buffer.add(
+            TRANSACTIONS,
+            {
+                "event_id": event.event_id,
+                "account_number": event.account_number,
+                "mobile_user_id": self.user_id,
+                "transaction_id": event.transaction_id,
+                "transaction_reference": event.transaction_reference,
+                "transaction_description": event.transaction_description,
+                "transaction_type": event.transaction_type,
+                "amount": event.amount,
+                "currency": event.currency,
+                "balance_after": event.balance_after,
+                "device_id": event.device_id,
+                "ip_address": event.ip_address,
+                "latitude": event.location.latitude if event.location else None,
+                "longitude": event.location.longitude if event.location else None,
+                "location_label": event.location.label if event.location else None,
+                "occurred_at": event.occurred_at,
+                "created_at": self.now,
+            },
         )
 
     async def _saw_device(

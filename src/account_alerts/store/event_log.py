@@ -6,10 +6,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from account_alerts.store.events import IngestedEvent
+from account_alerts.store.row_buffer import RowBuffer
+
+EVENTS: sa.Table = IngestedEvent.__table__  # type: ignore[attr-defined]
 
 
 async def find_many(session: AsyncSession, event_ids: Iterable[str]) -> Sequence[IngestedEvent]:
@@ -22,7 +26,7 @@ async def find_many(session: AsyncSession, event_ids: Iterable[str]) -> Sequence
 
 
 def record(
-    session: AsyncSession,
+    buffer: RowBuffer,
     *,
     event_id: str,
     kind: str,
@@ -33,14 +37,15 @@ def record(
     now: datetime,
 ) -> None:
     """Remember the event and what it raised; written with the rest of its transaction."""
-    session.add(
-        IngestedEvent(
-            event_id=event_id,
-            kind=kind,
-            fingerprint=fingerprint,
-            mobile_user_id=mobile_user_id,
-            alert_ids=alert_ids,
-            outcome=outcome,
-            received_at=now,
-        )
+    buffer.add(
+        EVENTS,
+        {
+            "event_id": event_id,
+            "kind": kind,
+            "fingerprint": fingerprint,
+            "mobile_user_id": mobile_user_id,
+            "alert_ids": alert_ids,
+            "outcome": outcome,
+            "received_at": now,
+        },
     )
