@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
+import os
 import signal
 import sys
 import time
@@ -54,31 +54,52 @@ def cmd_migrate(_: argparse.Namespace) -> int:
     return 0
 
 
-def _tune_garbage_collector() -> None:
-    """Freeze what lives for the whole process (modules, schema, models) out of the
-    collector, and collect the young generation less often: a busy server otherwise
-    pauses for full collections every few dozen requests."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 50, 20)
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from account_alerts.api.app import create_app
+    from account_alerts.api.app import (
+        SERVE_SCHEDULER_ENV,
+        SERVE_WORKER_ENV,
+        create_app,
+        tune_garbage_collector,
+    )
+    from account_alerts.delivery import metrics
     from account_alerts.store.database import Database
 
     settings = _settings()
+    if args.workers < 1:
+        raise SystemExit("account-alerts: --workers must be at least 1")
+    if args.workers > 1 and not settings.database_url.startswith("postgresql"):
+        raise SystemExit(
+            "account-alerts: --workers above 1 needs PostgreSQL (SQLite has a single writer); "
+            "set ALERTS_DATABASE_URL or run one process"
+        )
     _migrate(settings)
     if args.demo:
         if settings.is_production:
             raise SystemExit("account-alerts: --demo is refused in production")
         _print_demo(settings, args.host, args.port, Database(settings.database_url))
+    if args.workers > 1:
+        # Each process is a whole server: the API, a delivery worker and the scheduler
+        # (their claims and jobs are safe to run side by side on PostgreSQL). The
+        # migrations above ran once, here, before any of them started.
+        os.environ[SERVE_WORKER_ENV] = "0" if args.no_worker else "1"
+        os.environ[SERVE_SCHEDULER_ENV] = "0" if args.no_scheduler else "1"
+        metrics.share_between_processes()
+        uvicorn.run(
+            "account_alerts.api.app:app_from_environment",
+            factory=True,
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            log_level="info",
+            access_log=False,
+        )
+        return 0
     app = create_app(
         settings, run_worker=not args.no_worker, run_scheduler=not args.no_scheduler, listen=True
     )
-    _tune_garbage_collector()
+    tune_garbage_collector()
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)
     return 0
 
@@ -312,6 +333,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--demo", action="store_true", help="add a demo customer and print tokens")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes sharing the port (PostgreSQL only); default 1",
+    )
     serve.add_argument(
         "--no-worker", action="store_true", help="deliver in separate `worker` processes"
     )

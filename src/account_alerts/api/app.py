@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -35,6 +37,10 @@ from account_alerts.store import outbox
 from account_alerts.store.database import Database
 
 logger = logging.getLogger("account_alerts.api")
+
+# How `serve --workers N` tells its server processes what else to run.
+SERVE_WORKER_ENV = "ALERTS_SERVE_RUN_WORKER"
+SERVE_SCHEDULER_ENV = "ALERTS_SERVE_RUN_SCHEDULER"
 
 
 def _authenticate(header: str | None, settings: Settings) -> tuple[Caller | None, str | None]:
@@ -148,7 +154,7 @@ def create_app(
                 metrics.QUEUE_DEPTH.set(await outbox.pending_count(session))
         except Exception as exc:  # metrics must answer even while the database does not
             logger.warning("queue depth unavailable: %s", type(exc).__name__)
-        return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(metrics.registry()), media_type=CONTENT_TYPE_LATEST)
 
     app = Starlette(
         routes=[
@@ -162,4 +168,26 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
+    return app
+
+
+def tune_garbage_collector() -> None:
+    """Freeze what lives for the whole process (modules, schema, models) out of the
+    collector, and collect the young generation less often: a busy server otherwise
+    pauses for full collections every few dozen requests."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 20)
+
+
+def app_from_environment() -> Starlette:
+    """One of the processes of `account-alerts serve --workers N`: settings from the
+    environment, migrations already applied by the parent."""
+    app = create_app(
+        Settings(),
+        run_worker=os.environ.get(SERVE_WORKER_ENV, "1") == "1",
+        run_scheduler=os.environ.get(SERVE_SCHEDULER_ENV, "1") == "1",
+        listen=True,
+    )
+    tune_garbage_collector()
     return app

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import atexit
+import os
+import shutil
+import tempfile
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 DELIVERIES = Counter(
     "alerts_deliveries_total",
@@ -12,7 +18,12 @@ DELIVERIES = Counter(
     ["channel", "outcome"],
     registry=REGISTRY,
 )
-QUEUE_DEPTH = Gauge("alerts_outbox_pending", "Deliveries waiting to be sent.", registry=REGISTRY)
+QUEUE_DEPTH = Gauge(
+    "alerts_outbox_pending",
+    "Deliveries waiting to be sent.",
+    registry=REGISTRY,
+    multiprocess_mode="livemax",
+)
 LAG = Histogram(
     "alerts_delivery_lag_seconds",
     "From the alert being stored to its first successful send on a channel.",
@@ -32,4 +43,24 @@ BREAKER_OPEN = Gauge(
     "1 while a provider's circuit breaker is open.",
     ["provider"],
     registry=REGISTRY,
+    multiprocess_mode="livemax",
 )
+
+
+def share_between_processes() -> None:
+    """Before starting several server processes: they record their metrics in files of a
+    shared directory, and /metrics in any of them reports the sum (prometheus_client's
+    multiprocess mode). Must run before those processes import this module."""
+    if not os.environ.get(MULTIPROCESS_DIR_ENV):
+        directory = tempfile.mkdtemp(prefix="account-alerts-metrics-")
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        os.environ[MULTIPROCESS_DIR_ENV] = directory
+
+
+def registry() -> CollectorRegistry:
+    """What /metrics reports: this process's metrics, or every server process's."""
+    if os.environ.get(MULTIPROCESS_DIR_ENV):
+        combined = CollectorRegistry()
+        multiprocess.MultiProcessCollector(combined)  # type: ignore[no-untyped-call]
+        return combined
+    return REGISTRY
