@@ -7,13 +7,14 @@ logging settings).
                   the wire match the real query's); serialised on every request, as a
                   JSONResponse endpoint would.
 
-    python bench/baseline_app.py --host 127.0.0.1 --port 8001 --payload body.json
+    python bench/baseline_app.py --host 127.0.0.1 --port 8001 --payload body.json [--workers N]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+PAYLOAD_ENV = "BENCH_BASELINE_PAYLOAD"
 
 
 def build_app(payload: Any) -> Starlette:
@@ -34,12 +37,32 @@ def build_app(payload: Any) -> Starlette:
     return Starlette(routes=[Route("/small", small), Route("/payload", document)])
 
 
+def app_from_environment() -> Starlette:
+    """For ``--workers`` above 1: each uvicorn process builds the app from the environment."""
+    path = os.environ.get(PAYLOAD_ENV)
+    return build_app(json.loads(Path(path).read_text()) if path else {"status": "ok"})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--payload", type=Path, help="JSON document served at /payload")
+    parser.add_argument("--workers", type=int, default=1, help="processes, as serve --workers")
     args = parser.parse_args()
+    if args.workers > 1:
+        if args.payload:
+            os.environ[PAYLOAD_ENV] = str(args.payload)
+        uvicorn.run(
+            "baseline_app:app_from_environment",
+            factory=True,
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            log_level="info",
+            access_log=False,
+        )
+        return
     payload = json.loads(args.payload.read_text()) if args.payload else {"status": "ok"}
     # The same call as account_alerts.cli.cmd_serve.
     uvicorn.run(

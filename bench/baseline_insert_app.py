@@ -7,6 +7,7 @@ exactly as ``account-alerts serve`` runs the real app.
     GET  /readyz   {"status": "ready"} once the table exists.
 
     python bench/baseline_insert_app.py --host 127.0.0.1 --port 8002 --database-url URL
+                                        [--workers N]
 
 The engine is the one account_alerts.store.database.Database builds (its pool size,
 overflow and pre-ping, the default ALERTS_DB_POOL_SIZE), so the two differ in what they do
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -30,7 +32,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from account_alerts.config import Settings
-from account_alerts.store.database import Database
+from account_alerts.store.database import Database, sync_url
+
+DATABASE_URL_ENV = "BENCH_BASELINE_DATABASE_URL"
 
 METADATA = sa.MetaData()
 EVENTS = sa.Table(
@@ -78,12 +82,34 @@ def build_app(database_url: str) -> Starlette:
     )
 
 
+def app_from_environment() -> Starlette:
+    """For ``--workers`` above 1: each uvicorn process builds the app from the environment."""
+    return build_app(os.environ[DATABASE_URL_ENV])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8002)
     parser.add_argument("--database-url", required=True)
+    parser.add_argument("--workers", type=int, default=1, help="processes, as serve --workers")
     args = parser.parse_args()
+    if args.workers > 1:
+        # The table first, once: processes starting together would race to create it.
+        engine = sa.create_engine(sync_url(args.database_url))
+        METADATA.create_all(engine)
+        engine.dispose()
+        os.environ[DATABASE_URL_ENV] = args.database_url
+        uvicorn.run(
+            "baseline_insert_app:app_from_environment",
+            factory=True,
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            log_level="info",
+            access_log=False,
+        )
+        return
     # The same call as account_alerts.cli.cmd_serve.
     uvicorn.run(
         build_app(args.database_url),

@@ -82,9 +82,9 @@ def service_token(database_url: str, hours: float = 6) -> str:
     )
 
 
-def serve_command(port: int) -> list[str]:
+def serve_command(port: int, processes: int = 1) -> list[str]:
     """``account-alerts serve`` with delivery and the scheduler in other processes."""
-    return [*alerts_command(port), "--no-worker", "--no-scheduler"]
+    return [*alerts_command(port, processes), "--no-worker", "--no-scheduler"]
 
 
 def cli_command(*args: str) -> list[str]:

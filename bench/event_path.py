@@ -378,6 +378,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, help="seconds of warm-up before each (3)")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument(
+        "--server-processes",
+        type=int,
+        default=1,
+        help="serve --workers N, and the baseline with as many processes",
+    )
     parser.add_argument("--batch-connections", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--accounts", type=int, default=3000, help="seeded customers")
@@ -415,7 +421,12 @@ def run(args: argparse.Namespace, wrk: str, argv: Sequence[str]) -> dict[str, An
         env = server_env(database_url)
         alerts = stack.enter_context(
             running(
-                Server("account-alerts serve", serve_command(alerts_port), env, work / "alerts.log")
+                Server(
+                    "account-alerts serve",
+                    serve_command(alerts_port, args.server_processes),
+                    env,
+                    work / "alerts.log",
+                )
             )
         )
         baseline = stack.enter_context(
@@ -431,6 +442,8 @@ def run(args: argparse.Namespace, wrk: str, argv: Sequence[str]) -> dict[str, An
                         str(baseline_port),
                         "--database-url",
                         database_url,
+                        "--workers",
+                        str(args.server_processes),
                     ],
                     env,
                     work / "baseline.log",
@@ -532,6 +545,7 @@ def run(args: argparse.Namespace, wrk: str, argv: Sequence[str]) -> dict[str, An
         "recorded_at": recorded_at.isoformat(timespec="seconds"),
         "command": display_command(argv),
         "machine": machine_facts(wrk, postgresql),
+        "server_processes": args.server_processes,
         "settings": {
             "quick": args.quick,
             "duration_s": args.duration,

@@ -119,6 +119,23 @@ def cpu_seconds(pid: int) -> float:
     return 0.0 if fields is None else (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants, from /proc."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        tasks = Path(f"/proc/{current}/task")
+        if not tasks.exists():
+            continue
+        for task in tasks.iterdir():
+            try:
+                todo += [int(child) for child in (task / "children").read_text().split()]
+            except OSError:
+                continue
+    return found
+
+
 def machine_busy_seconds() -> float:
     """CPU time spent by the whole machine (all cores, all processes), from /proc/stat."""
     fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
@@ -187,7 +204,8 @@ class Server:
         return "\n".join(text[-lines:])
 
     def cpu_seconds(self) -> float:
-        return cpu_seconds(self.process.pid)
+        """CPU time of the server and its live child processes (serve --workers)."""
+        return sum(cpu_seconds(pid) for pid in process_tree(self.process.pid))
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -220,10 +238,11 @@ def server_env(database_url: str) -> dict[str, str]:
     return env
 
 
-def alerts_command(port: int) -> list[str]:
+def alerts_command(port: int, processes: int = 1) -> list[str]:
     script = Path(sys.executable).parent / "account-alerts"
     entry = [str(script)] if script.exists() else [sys.executable, "-m", "account_alerts.cli"]
-    return [*entry, "serve", "--host", HOST, "--port", str(port)]
+    extra = ["--workers", str(processes)] if processes > 1 else []
+    return [*entry, "serve", "--host", HOST, "--port", str(port), *extra]
 
 
 def postmaster_pid(datadir: Path) -> int:
@@ -517,6 +536,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--connections", default="1,4,16", help="comma-separated wrk connection counts"
     )
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (at most conns)")
+    parser.add_argument(
+        "--server-processes",
+        type=int,
+        default=1,
+        help="serve --workers N, and the baseline with as many processes",
+    )
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--alerts-per-customer", type=int, default=200)
     parser.add_argument(
@@ -586,7 +611,7 @@ def run(args: argparse.Namespace, wrk: str) -> dict[str, Any]:
             running(
                 Server(
                     "account-alerts serve",
-                    alerts_command(alerts_port),
+                    alerts_command(alerts_port, args.server_processes),
                     server_env(database_url),
                     work / "alerts.log",
                 )
@@ -615,6 +640,8 @@ def run(args: argparse.Namespace, wrk: str) -> dict[str, Any]:
                         str(baseline_port),
                         "--payload",
                         str(payload_file),
+                        "--workers",
+                        str(args.server_processes),
                     ],
                     server_env(database_url),
                     work / "baseline.log",
@@ -670,6 +697,7 @@ def run(args: argparse.Namespace, wrk: str) -> dict[str, Any]:
         "query": " ".join(QUERY.split()),
         "response_bytes": len(pages[0]),
         "machine": {**machine(), "postgresql": postgresql, "wrk": wrk_version(wrk)},
+        "server_processes": args.server_processes,
         "settings": {
             "duration_s": args.duration,
             "warmup_s": args.warmup,

@@ -8,6 +8,7 @@ together. Nothing is published to live subscribers until the transaction has com
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -117,17 +118,19 @@ class Ingestor:
         the rules need are loaded once for the whole batch. Customers are locked in id order
         up front, so concurrent batches cannot deadlock."""
         now = self.clock()
-        outcomes: list[EventOutcome] = []
+        # A single event is written optimistically: it is almost always new, so rather
+        # than look up its eventId and transaction id first, the unique keys on them
+        # refuse a repeat, and the event is then judged again the careful way (which
+        # finds the first one and answers as it did).
+        optimistic = len(events) == 1
         try:
-            async with self.db.transaction() as session:
-                batch = await _Batch.load(session, events)
-                for event in events:
-                    try:
-                        outcomes.append(await self._ingest(session, batch, event, actor, now))
-                    except ApiError as error:
-                        outcomes.append(EventOutcome(event.event_id, accepted=False, error=error))
-                await batch.buffer.flush(session)
+            outcomes = await self._ingest_all(events, actor, now, optimistic=optimistic)
         except IntegrityError:
+            outcomes = []
+        if not outcomes and optimistic:
+            with contextlib.suppress(IntegrityError):
+                outcomes = await self._ingest_all(events, actor, now, optimistic=False)
+        if not outcomes:
             # Another request stored the same eventId or transaction at the same moment;
             # nothing of this call was kept, and sending it again gives the right answer.
             conflict = BadUserInput(
@@ -140,6 +143,20 @@ class Ingestor:
                 if outcome.accepted and not outcome.duplicate and outcome.mobile_user_id:
                     for alert_id in outcome.alert_ids:
                         self.broker.publish(outcome.mobile_user_id, alert_id)
+        return outcomes
+
+    async def _ingest_all(
+        self, events: Sequence[Event], actor: Actor, now: datetime, *, optimistic: bool
+    ) -> list[EventOutcome]:
+        outcomes: list[EventOutcome] = []
+        async with self.db.transaction() as session:
+            batch = await _Batch.load(session, events, look_up_repeats=not optimistic)
+            for event in events:
+                try:
+                    outcomes.append(await self._ingest(session, batch, event, actor, now))
+                except ApiError as error:
+                    outcomes.append(EventOutcome(event.event_id, accepted=False, error=error))
+            await batch.buffer.flush(session)
         return outcomes
 
     async def _ingest(
@@ -246,10 +263,18 @@ class _Batch:
     buffer: RowBuffer = field(default_factory=RowBuffer)
 
     @classmethod
-    async def load(cls, session: AsyncSession, events: Sequence[Event]) -> _Batch:
+    async def load(
+        cls, session: AsyncSession, events: Sequence[Event], *, look_up_repeats: bool = True
+    ) -> _Batch:
+        """``look_up_repeats=False`` skips looking for eventIds and transactions stored
+        before: the caller relies on their unique keys to refuse a repeat instead."""
         accounts, users = await _lock_customers(session, events)
         user_ids = sorted(users)
-        stored = await event_log.find_many(session, (e.event_id for e in events))
+        stored = (
+            await event_log.find_many(session, (e.event_id for e in events))
+            if look_up_repeats
+            else []
+        )
         recorded = {
             e.event_id: _Recorded(
                 e.fingerprint, list(e.alert_ids), users.get(e.mobile_user_id or 0)
@@ -273,7 +298,7 @@ class _Batch:
             (e.account_number, e.transaction_id) for e in events if isinstance(e, TransactionEvent)
         }
         transactions: set[tuple[str, str]] = set()
-        if pairs:
+        if pairs and look_up_repeats:
             transactions = set(
                 (
                     await session.exec(
