@@ -33,12 +33,15 @@ MAX_BATCH = 500
 
 
 async def _results(info: Info, outcomes: Sequence[EventOutcome]) -> list[EventResult]:
-    wanted = [alert_id for outcome in outcomes for alert_id in outcome.alert_ids]
-    rows: dict[int, AccountAlert] = {}
+    # Alerts this call wrote are at hand; a repeated event's are read back.
+    rows: dict[int, AccountAlert] = {
+        alert.id: alert for outcome in outcomes for alert in outcome.alerts if alert.id is not None
+    }
+    wanted = [i for outcome in outcomes for i in outcome.alert_ids if i not in rows]
     if wanted:
         async with info.context.db.session() as session:
             found = await session.exec(select(AccountAlert).where(col(AccountAlert.id).in_(wanted)))
-            rows = {row.id: row for row in found.all() if row.id is not None}
+            rows.update({row.id: row for row in found.all() if row.id is not None})
     views = [
         await AccountAlertView.many(info, [rows[i] for i in outcome.alert_ids if i in rows])
         for outcome in outcomes

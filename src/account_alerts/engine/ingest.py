@@ -61,7 +61,7 @@ from account_alerts.engine.preferences import thresholds_for
 from account_alerts.errors import ApiError, BadUserInput, NotFound
 from account_alerts.store import event_log, facts
 from account_alerts.store.alert_writer import DeliveryPlan, record_suppression, write_alert
-from account_alerts.store.alerts import AccountAlertSettingsRow
+from account_alerts.store.alerts import AccountAlert, AccountAlertSettingsRow
 from account_alerts.store.customers import Account, Device, MobileUser
 from account_alerts.store.database import Database
 from account_alerts.store.events import (
@@ -86,6 +86,8 @@ class EventOutcome:
     accepted: bool
     duplicate: bool = False
     alert_ids: list[int] = field(default_factory=list)
+    # The alerts this call wrote, as written (a repeat has only their ids).
+    alerts: list[AccountAlert] = field(default_factory=list)
     mobile_user_id: int | None = None
     user_locked: bool = False
     error: ApiError | None = None
@@ -206,7 +208,8 @@ class Ingestor:
             verdict = await context.judge_balance(event)
         else:
             verdict = await context.judge_login(event)
-        alert_ids = await context.write(verdict)
+        alerts = await context.write(verdict)
+        alert_ids = [alert.id for alert in alerts if alert.id is not None]
         event_log.record(
             batch.buffer,
             event_id=event.event_id,
@@ -222,6 +225,7 @@ class Ingestor:
             event.event_id,
             accepted=True,
             alert_ids=alert_ids,
+            alerts=alerts,
             mobile_user_id=user.id,
             user_locked=user.locked,
         )
@@ -620,11 +624,11 @@ class _Judging:
             account.updated_at = self.now
             self.session.add(account)
 
-    async def write(self, verdict: Verdict) -> list[int]:
+    async def write(self, verdict: Verdict) -> list[AccountAlert]:
         subject = self.account.account_number if self.account else None
         for suppressed in verdict.suppressed:
             self._suppressed(suppressed, subject)
-        alert_ids: list[int] = []
+        written: list[AccountAlert] = []
         zone = ZoneInfo(
             (self.account.time_zone if self.account else None) or self.settings.timezone
         )
@@ -641,8 +645,8 @@ class _Judging:
                 now=self.now,
             )
             assert alert.id is not None
-            alert_ids.append(alert.id)
-        return alert_ids
+            written.append(alert)
+        return written
 
     async def _plan(self, decision: RaiseAlert, zone: ZoneInfo) -> DeliveryPlan:
         if decision.is_security:
