@@ -8,6 +8,7 @@ from decimal import Decimal
 import strawberry
 
 from account_alerts.api.types.alerts import AccountAlertView
+from account_alerts.api.types.input_building import built_directly
 from account_alerts.domain.enums import LoginMethod, PaymentStatus, PaymentType, TransactionType
 from account_alerts.domain.events import BalanceSync, LoginEvent, TransactionEvent
 from account_alerts.domain.geo import GeoPoint
@@ -15,6 +16,7 @@ from account_alerts.engine.payments import PaymentFacts
 from account_alerts.errors import BadUserInput
 
 
+@built_directly
 @strawberry.input
 class AccountInput:
     account_number: str
@@ -23,6 +25,7 @@ class AccountInput:
     time_zone: str | None = None
 
 
+@built_directly
 @strawberry.input
 class GeoPointInput:
     latitude: float
@@ -42,6 +45,7 @@ def _location(value: GeoPointInput | None) -> GeoPoint | None:
     return value.to_domain() if value is not None else None
 
 
+@built_directly
 @strawberry.input
 class TransactionEventInput:
     event_id: str
@@ -76,6 +80,7 @@ class TransactionEventInput:
         )
 
 
+@built_directly
 @strawberry.input
 class BalanceSyncInput:
     event_id: str
@@ -94,6 +99,7 @@ class BalanceSyncInput:
         )
 
 
+@built_directly
 @strawberry.input
 class LoginEventInput:
     event_id: str
@@ -153,6 +159,7 @@ class UserStatus:
     locked_reason: str | None
 
 
+@built_directly
 @strawberry.input
 class ScheduledPaymentInput:
     payment_id: str
