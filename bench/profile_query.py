@@ -30,7 +30,7 @@ from pydantic import SecretStr
 from query_alerts import JWT_SECRET, PAGE, QUERY
 from sqlalchemy import event
 
-from account_alerts.api.app import create_app
+from account_alerts.api.app import create_app, tune_garbage_collector
 from account_alerts.api.auth import issue_token
 from account_alerts.config import Environment, Settings
 from account_alerts.store.database import Database
@@ -118,6 +118,7 @@ async def profile(url: str, users: list[int], args: argparse.Namespace) -> None:
     db = Database(url, pool_size=settings.db_pool_size)
     sql = SqlTimer(db)
     app = create_app(settings, database=db)
+    tune_garbage_collector()  # as account-alerts serve does
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://bench.local") as client:
 
