@@ -17,8 +17,7 @@ from account_alerts.delivery.in_app import AlertBroker
 from account_alerts.domain.enums import NotificationChannel
 from account_alerts.engine.actor import Actor
 from account_alerts.engine.ingest import Ingestor
-from account_alerts.store.alert_history import deliveries_by_alert
-from account_alerts.store.alerts import AlertDelivery
+from account_alerts.store.alert_history import DeliveryRecord, deliveries_by_alert
 from account_alerts.store.database import Database
 
 
@@ -37,11 +36,11 @@ class Services:
 class Loaders:
     def __init__(self, db: Database) -> None:
         self._db = db
-        self.deliveries: DataLoader[int, list[AlertDelivery]] = DataLoader(
+        self.deliveries: DataLoader[int, list[DeliveryRecord]] = DataLoader(
             load_fn=self._load_deliveries
         )
 
-    async def _load_deliveries(self, alert_ids: Sequence[int]) -> list[list[AlertDelivery]]:
+    async def _load_deliveries(self, alert_ids: Sequence[int]) -> list[list[DeliveryRecord]]:
         async with self._db.session() as session:
             grouped = await deliveries_by_alert(session, alert_ids)
         return [grouped.get(alert_id, []) for alert_id in alert_ids]

@@ -4,15 +4,61 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from account_alerts.domain.enums import AlertType
+from account_alerts.domain.enums import (
+    AlertStatus,
+    AlertType,
+    DeliveryStatus,
+    NotificationChannel,
+    UserAction,
+)
 from account_alerts.store.alerts import AccountAlert, AlertDelivery
+
+ALERTS: sa.Table = AccountAlert.__table__  # type: ignore[attr-defined]
+DELIVERIES: sa.Table = AlertDelivery.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """An alert as the history shows it: a plain row, no ORM entity (a page is 50 of
+    them, read and never written back)."""
+
+    id: int
+    alert_type: AlertType
+    account_number: str | None
+    status: AlertStatus
+    title: str
+    message: str
+    alert_data: dict[str, Any]
+    channels_sent: list[str]
+    sent_at: datetime | None
+    acknowledged_at: datetime | None
+    user_action: UserAction | None
+    triggered_at: datetime
+    created_at: datetime
+    is_test: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    alert_id: int
+    channel: NotificationChannel
+    status: DeliveryStatus
+    attempts: int
+    last_error: str | None
+    sent_at: datetime | None
+    provider_message_id: str | None
+
+
+_ALERT_COLUMNS = [ALERTS.c[f.name] for f in fields(AlertRecord)]
+_DELIVERY_COLUMNS = [DELIVERIES.c[f.name] for f in fields(DeliveryRecord)]
 
 
 @dataclass(frozen=True)
@@ -38,21 +84,20 @@ class AlertFilter:
 
 async def page_of_alerts(
     session: AsyncSession, where: AlertFilter, *, limit: int, offset: int
-) -> tuple[Sequence[AccountAlert], int]:
+) -> tuple[list[AlertRecord], int]:
     conditions = where.conditions()
     total = (
         await session.exec(select(sa.func.count()).select_from(AccountAlert).where(*conditions))
     ).one()
-    rows = (
-        await session.exec(
-            select(AccountAlert)
-            .where(*conditions)
-            .order_by(col(AccountAlert.triggered_at).desc(), col(AccountAlert.id).desc())
-            .limit(limit)
-            .offset(offset)
-        )
-    ).all()
-    return rows, int(total)
+    connection = await session.connection()
+    rows = await connection.execute(
+        sa.select(*_ALERT_COLUMNS)
+        .where(*conditions)
+        .order_by(ALERTS.c.triggered_at.desc(), ALERTS.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return [AlertRecord(*row) for row in rows], int(total)
 
 
 async def unacknowledged_count(session: AsyncSession, mobile_user_id: int) -> int:
@@ -82,17 +127,17 @@ async def owned_alert(
 
 async def deliveries_by_alert(
     session: AsyncSession, alert_ids: Sequence[int]
-) -> dict[int, list[AlertDelivery]]:
-    grouped: dict[int, list[AlertDelivery]] = defaultdict(list)
+) -> dict[int, list[DeliveryRecord]]:
+    grouped: dict[int, list[DeliveryRecord]] = defaultdict(list)
     if not alert_ids:
         return grouped
-    rows = (
-        await session.exec(
-            select(AlertDelivery)
-            .where(col(AlertDelivery.alert_id).in_(alert_ids))
-            .order_by(col(AlertDelivery.alert_id), col(AlertDelivery.id))
-        )
-    ).all()
+    connection = await session.connection()
+    rows = await connection.execute(
+        sa.select(*_DELIVERY_COLUMNS)
+        .where(DELIVERIES.c.alert_id.in_(alert_ids))
+        .order_by(DELIVERIES.c.alert_id, DELIVERIES.c.id)
+    )
     for row in rows:
-        grouped[row.alert_id].append(row)
+        record = DeliveryRecord(*row)
+        grouped[record.alert_id].append(record)
     return grouped

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import strawberry
 from strawberry.scalars import JSON
@@ -24,8 +24,6 @@ from account_alerts.domain.enums import (
     TransactionType,
     UserAction,
 )
-from account_alerts.store.alerts import AccountAlert as AlertRow
-from account_alerts.store.alerts import AlertDelivery as DeliveryRow
 
 
 @strawberry.type
@@ -201,6 +199,54 @@ _DETAILS: dict[AlertType, Any] = {
     AlertType.PAYMENT_DUE: PaymentDueDetails,
     AlertType.ACCOUNT_LOGIN: AccountLoginDetails,
 }
+
+
+class AlertRow(Protocol):
+    """What a view reads of an alert: a history record or a stored entity."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def alert_type(self) -> AlertType: ...
+    @property
+    def account_number(self) -> str | None: ...
+    @property
+    def status(self) -> AlertStatus: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def alert_data(self) -> dict[str, Any]: ...
+    @property
+    def channels_sent(self) -> list[str]: ...
+    @property
+    def sent_at(self) -> datetime | None: ...
+    @property
+    def acknowledged_at(self) -> datetime | None: ...
+    @property
+    def user_action(self) -> UserAction | None: ...
+    @property
+    def triggered_at(self) -> datetime: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def is_test(self) -> bool: ...
+
+
+class DeliveryRow(Protocol):
+    @property
+    def channel(self) -> NotificationChannel: ...
+    @property
+    def status(self) -> DeliveryStatus: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def last_error(self) -> str | None: ...
+    @property
+    def sent_at(self) -> datetime | None: ...
+    @property
+    def provider_message_id(self) -> str | None: ...
 
 
 @strawberry.type(name="AlertDelivery")
