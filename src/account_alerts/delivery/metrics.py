@@ -14,7 +14,8 @@ MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 DELIVERIES = Counter(
     "alerts_deliveries_total",
-    "Delivery attempts by channel and outcome (sent, retry, failed, skipped).",
+    "Deliveries handled, by channel and outcome: sent, retry, failed, skipped, or deferred"
+    " (not tried; left for the next claim).",
     ["channel", "outcome"],
     registry=REGISTRY,
 )

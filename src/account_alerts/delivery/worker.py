@@ -29,7 +29,6 @@ from account_alerts.domain.enums import DeliveryStatus, NotificationChannel
 from account_alerts.domain.retry_policy import backoff, exhausted
 from account_alerts.store import audit_trail, outbox
 from account_alerts.store.alerts import AlertDelivery
-from account_alerts.store.customers import Device
 from account_alerts.store.database import Database
 
 logger = logging.getLogger("account_alerts.worker")
@@ -92,9 +91,6 @@ class DeliveryWorker:
         self.slots = {
             channel: asyncio.Semaphore(settings.provider_concurrency) for channel in channels
         }
-        # A send not started by then waits for the next claim: the batch must be
-        # recorded well before its lease runs out, or another worker would send it again.
-        self.send_deadline = time.monotonic()
         self.wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -158,8 +154,11 @@ class DeliveryWorker:
             _Attempt(delivery, alert, user, devices.get(user.id, []))
             for delivery, alert, user in claimed
         ]
-        self.send_deadline = time.monotonic() + self.lease.total_seconds() / 2
-        await asyncio.gather(*(self._send(attempt) for attempt in attempts))
+        # A send not started by then waits for the next claim: the batch must be recorded
+        # well before its lease runs out, or another worker would send it again. Each
+        # batch has its own (the claim loops run side by side).
+        deadline = time.monotonic() + self.lease.total_seconds() / 2
+        await asyncio.gather(*(self._send(attempt, deadline) for attempt in attempts))
         await self._record_until_stored(attempts)
         return len(attempts)
 
@@ -183,14 +182,14 @@ class DeliveryWorker:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 5.0)
 
-    async def _send(self, attempt: _Attempt) -> None:
+    async def _send(self, attempt: _Attempt, deadline: float) -> None:
         channel = attempt.delivery.channel
+        breaker = self.breakers[channel]
         async with self.slots[channel]:
-            if time.monotonic() > self.send_deadline or self.breakers[channel].blocks(self.clock()):
+            if time.monotonic() > deadline or breaker.blocks(self.clock()):
                 attempt.deferred = True
                 return
             await self._send_now(attempt)
-        breaker = self.breakers[channel]
         if attempt.receipt is not None:
             breaker.succeeded()
         elif attempt.error is not None and attempt.error.transient:
@@ -368,8 +367,8 @@ class DeliveryWorker:
         for device in attempt.devices:
             if device.push_token == token:
                 await session.exec(
-                    sa.update(Device.__table__)  # type: ignore[attr-defined]
-                    .where(Device.__table__.c.id == device.id)  # type: ignore[attr-defined]
+                    sa.update(outbox.DEVICES)
+                    .where(outbox.DEVICES.c.id == device.id)
                     .values(push_token_active=False, updated_at=now)
                 )
                 audit_trail.record(
