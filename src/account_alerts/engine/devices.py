@@ -10,6 +10,7 @@ from sqlmodel import col, select
 from account_alerts.engine.actor import Actor
 from account_alerts.errors import BadUserInput
 from account_alerts.store import audit_trail
+from account_alerts.store.base import table_of
 from account_alerts.store.customers import Device, MobileUser
 from account_alerts.store.database import Database
 
@@ -39,7 +40,7 @@ async def register_push_device(
             await session.flush()
         # A token belongs to one installation: if it moved (a shared or resold phone), the
         # previous owner's record of it stops receiving pushes.
-        table = Device.__table__  # type: ignore[attr-defined]
+        table = table_of(Device)
         await session.exec(
             sa.update(table)
             .where(table.c.push_token == token, table.c.mobile_user_id != mobile_user_id)

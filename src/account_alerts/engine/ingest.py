@@ -62,6 +62,7 @@ from account_alerts.errors import ApiError, BadUserInput, NotFound
 from account_alerts.store import event_log, facts
 from account_alerts.store.alert_writer import DeliveryPlan, record_suppression, write_alert
 from account_alerts.store.alerts import AccountAlert, AccountAlertSettingsRow
+from account_alerts.store.base import table_of
 from account_alerts.store.customers import Account, Device, MobileUser
 from account_alerts.store.database import Database
 from account_alerts.store.events import (
@@ -72,9 +73,9 @@ from account_alerts.store.events import (
 from account_alerts.store.preferences import effective_preferences
 from account_alerts.store.row_buffer import RowBuffer
 
-TRANSACTIONS: sa.Table = TransactionRecord.__table__  # type: ignore[attr-defined]
-SNAPSHOTS: sa.Table = BalanceSnapshot.__table__  # type: ignore[attr-defined]
-LOGINS: sa.Table = LoginAttempt.__table__  # type: ignore[attr-defined]
+TRANSACTIONS = table_of(TransactionRecord)
+SNAPSHOTS = table_of(BalanceSnapshot)
+LOGINS = table_of(LoginAttempt)
 
 # Held until quiet hours end; security alerts never are.
 QUIET_HOURS_APPLY = frozenset({AlertType.LOW_BALANCE, AlertType.PAYMENT_DUE})
@@ -125,14 +126,13 @@ class Ingestor:
         # refuse a repeat, and the event is then judged again the careful way (which
         # finds the first one and answers as it did).
         optimistic = len(events) == 1
-        try:
+        outcomes: list[EventOutcome] | None = None
+        with contextlib.suppress(IntegrityError):
             outcomes = await self._ingest_all(events, actor, now, optimistic=optimistic)
-        except IntegrityError:
-            outcomes = []
-        if not outcomes and optimistic:
+        if outcomes is None and optimistic:
             with contextlib.suppress(IntegrityError):
                 outcomes = await self._ingest_all(events, actor, now, optimistic=False)
-        if not outcomes:
+        if outcomes is None:
             # Another request stored the same eventId or transaction at the same moment;
             # nothing of this call was kept, and sending it again gives the right answer.
             conflict = BadUserInput(
@@ -345,6 +345,15 @@ class _Batch:
         return user
 
 
+def _place(location: GeoPoint | None) -> dict[str, object]:
+    """The location columns of a stored transaction or sign-in."""
+    return {
+        "latitude": location.latitude if location else None,
+        "longitude": location.longitude if location else None,
+        "location_label": location.label if location else None,
+    }
+
+
 # Sign-ins belong to a customer, not an account.
 _NO_ACCOUNT = Account(account_number="", mobile_user_id=0, currency="")
 
@@ -525,9 +534,7 @@ class _Judging:
                 "successful": event.successful,
                 "device_id": event.device_id,
                 "ip_address": event.ip_address,
-                "latitude": event.location.latitude if event.location else None,
-                "longitude": event.location.longitude if event.location else None,
-                "location_label": event.location.label if event.location else None,
+                **_place(event.location),
                 "login_method": event.login_method,
                 "occurred_at": event.occurred_at,
                 "created_at": self.now,
@@ -587,9 +594,7 @@ class _Judging:
                 "balance_after": event.balance_after,
                 "device_id": event.device_id,
                 "ip_address": event.ip_address,
-                "latitude": event.location.latitude if event.location else None,
-                "longitude": event.location.longitude if event.location else None,
-                "location_label": event.location.label if event.location else None,
+                **_place(event.location),
                 "occurred_at": event.occurred_at,
                 "created_at": self.now,
             },

@@ -36,7 +36,7 @@ from account_alerts.errors import BadUserInput, NotFound
 from account_alerts.store import audit_trail, outbox
 from account_alerts.store.alert_writer import ALERT_CHANNEL
 from account_alerts.store.alerts import AccountAlert, AccountAlertSettingsRow
-from account_alerts.store.audit import AuditEntry
+from account_alerts.store.base import table_of
 from account_alerts.store.customers import Account
 from account_alerts.store.database import Database
 from account_alerts.store.payments import ScheduledPayment
@@ -289,19 +289,19 @@ async def _remind_zone(
         announced = [(users[key], alert_id) for alert_id, key in created]
         run.created.extend(announced)
         if announced:
-            await session.exec(
-                sa.insert(AuditEntry.__table__),  # type: ignore[attr-defined]
-                params=[
-                    {
-                        "occurred_at": run.now,
-                        "actor_role": "system",
-                        "actor_id": "scheduler",
-                        "action": "alert.triggered",
-                        "mobile_user_id": user_id,
-                        "subject_type": "alert",
-                        "subject_id": str(alert_id),
-                        "details": {"alertType": "PAYMENT_DUE", "job": "payment-due"},
-                    }
+            await audit_trail.insert_rows(
+                session,
+                [
+                    audit_trail.row(
+                        occurred_at=run.now,
+                        actor_role="system",
+                        actor_id="scheduler",
+                        action="alert.triggered",
+                        mobile_user_id=user_id,
+                        subject_type="alert",
+                        subject_id=str(alert_id),
+                        details={"alertType": "PAYMENT_DUE", "job": "payment-due"},
+                    )
                     for user_id, alert_id in announced
                 ],
             )
@@ -315,7 +315,7 @@ async def _remind_zone(
 
 async def _insert_new(session: AsyncSession, rows: list[dict[str, Any]]) -> list[tuple[int, str]]:
     """Insert the reminders not sent before; (alert id, reminder key) of those inserted."""
-    table = AccountAlert.__table__  # type: ignore[attr-defined]
+    table = table_of(AccountAlert)
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # One statement, many parameter sets: compiled once, not once per chunk of values.

@@ -18,6 +18,7 @@ from account_alerts.domain.masking import mask_email, mask_phone
 from account_alerts.engine.actor import Actor
 from account_alerts.errors import BadUserInput, RateLimited
 from account_alerts.store import audit_trail
+from account_alerts.store.base import table_of
 from account_alerts.store.customers import ChannelVerification, MobileUser
 from account_alerts.store.database import Database
 
@@ -86,7 +87,7 @@ async def start_verification(
         if started >= STARTS_PER_HOUR:
             raise RateLimited("too many verification codes requested; try again in an hour")
         # A new code replaces any earlier one for this channel.
-        table = ChannelVerification.__table__  # type: ignore[attr-defined]
+        table = table_of(ChannelVerification)
         await session.exec(
             sa.update(table)
             .where(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,9 +20,10 @@ from account_alerts.domain.enums import (
     UserAction,
 )
 from account_alerts.store.alerts import AccountAlert, AlertDelivery
+from account_alerts.store.base import columns_of, table_of
 
-ALERTS: sa.Table = AccountAlert.__table__  # type: ignore[attr-defined]
-DELIVERIES: sa.Table = AlertDelivery.__table__  # type: ignore[attr-defined]
+ALERTS = table_of(AccountAlert)
+DELIVERIES = table_of(AlertDelivery)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +58,8 @@ class DeliveryRecord:
     provider_message_id: str | None
 
 
-_ALERT_COLUMNS = [ALERTS.c[f.name] for f in fields(AlertRecord)]
-_DELIVERY_COLUMNS = [DELIVERIES.c[f.name] for f in fields(DeliveryRecord)]
+_ALERT_COLUMNS = columns_of(ALERTS, AlertRecord)
+_DELIVERY_COLUMNS = columns_of(DELIVERIES, DeliveryRecord)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Shared column helpers and the metadata naming convention (stable constraint names)."""
 
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +16,18 @@ SQLModel.metadata.naming_convention = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """A table model's Core table, for statements that need no ORM objects."""
+    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
+def columns_of(table: sa.Table, shape: type) -> list[sa.Column[Any]]:
+    """The columns of ``table`` named like the fields of the dataclass ``shape``, in its
+    order: ``shape(*row)`` then builds a record from each row selected with them."""
+    return [table.c[field.name] for field in fields(shape)]
 
 
 def utcnow() -> datetime:

@@ -6,14 +6,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from account_alerts.store.base import table_of
 from account_alerts.store.events import IngestedEvent
 from account_alerts.store.row_buffer import RowBuffer
 
-EVENTS: sa.Table = IngestedEvent.__table__  # type: ignore[attr-defined]
+EVENTS = table_of(IngestedEvent)
 
 
 async def find_many(session: AsyncSession, event_ids: Iterable[str]) -> Sequence[IngestedEvent]:

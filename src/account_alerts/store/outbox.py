@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,12 +13,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from account_alerts.domain.enums import AlertStatus, AlertType, DeliveryStatus, NotificationChannel
 from account_alerts.store.alerts import AccountAlert, AlertDelivery
+from account_alerts.store.base import columns_of, table_of
 from account_alerts.store.customers import Device, MobileUser
 
-DELIVERIES: sa.Table = AlertDelivery.__table__  # type: ignore[attr-defined]
-ALERTS: sa.Table = AccountAlert.__table__  # type: ignore[attr-defined]
-USERS: sa.Table = MobileUser.__table__  # type: ignore[attr-defined]
-DEVICES: sa.Table = Device.__table__  # type: ignore[attr-defined]
+DELIVERIES = table_of(AlertDelivery)
+ALERTS = table_of(AccountAlert)
+USERS = table_of(MobileUser)
+DEVICES = table_of(Device)
 
 
 async def claim_due(
@@ -109,16 +110,12 @@ class PushDevice:
     push_token: str | None
 
 
-def _columns(table: sa.Table, shape: type) -> list[sa.Column[Any]]:
-    return [table.c[field.name] for field in fields(shape)]
-
-
 _CLAIMED = (
     (DELIVERIES, ClaimedDelivery),
     (ALERTS, ClaimedAlert),
     (USERS, Recipient),
 )
-_CLAIMED_COLUMNS = [_columns(table, shape) for table, shape in _CLAIMED]
+_CLAIMED_COLUMNS = [columns_of(table, shape) for table, shape in _CLAIMED]
 
 
 async def load_claimed(
@@ -153,7 +150,7 @@ async def push_tokens(
     """Each customer's active push devices, the most recently updated first."""
     connection = await session.connection()
     devices = await connection.execute(
-        sa.select(DEVICES.c.mobile_user_id, *_columns(DEVICES, PushDevice))
+        sa.select(DEVICES.c.mobile_user_id, *columns_of(DEVICES, PushDevice))
         .where(DEVICES.c.mobile_user_id.in_(sorted(set(user_ids))), DEVICES.c.push_token_active)
         .order_by(DEVICES.c.updated_at.desc())
     )
@@ -178,13 +175,16 @@ async def refresh_alert_status(
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         await _refresh_on_postgresql(session, ids, now)
         return
-    lock = (
-        sa.select(ALERTS.c.id, ALERTS.c.status, ALERTS.c.channels_sent, ALERTS.c.sent_at)
-        .where(ALERTS.c.id.in_(ids))
-        .order_by(ALERTS.c.id)
-    )
+    # SQLite: the caller has written the deliveries in this transaction, so it holds the
+    # database's single write lock; no other writer can change these alerts meanwhile.
     connection = await session.connection()
-    alerts = (await connection.execute(lock)).all()
+    alerts = (
+        await connection.execute(
+            sa.select(ALERTS.c.id, ALERTS.c.status, ALERTS.c.channels_sent, ALERTS.c.sent_at)
+            .where(ALERTS.c.id.in_(ids))
+            .order_by(ALERTS.c.id)
+        )
+    ).all()
     deliveries = (
         await connection.execute(
             sa.select(

@@ -19,9 +19,6 @@ class RowBuffer:
     def add(self, table: sa.Table, row: dict[str, Any]) -> None:
         self._rows.setdefault(table, []).append(row)
 
-    def __len__(self) -> int:
-        return sum(len(rows) for rows in self._rows.values())
-
     async def flush(self, session: AsyncSession) -> None:
         """Insert what is buffered, in the order the tables were first written to."""
         if not self._rows:
