@@ -57,12 +57,7 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from account_alerts.api.app import (
-        SERVE_SCHEDULER_ENV,
-        SERVE_WORKER_ENV,
-        create_app,
-        tune_garbage_collector,
-    )
+    from account_alerts.api.app import SERVE_SCHEDULER_ENV, SERVE_WORKER_ENV
     from account_alerts.delivery import metrics
     from account_alerts.store.database import Database
 
@@ -79,28 +74,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if settings.is_production:
             raise SystemExit("account-alerts: --demo is refused in production")
         _print_demo(settings, args.host, args.port, Database(settings.database_url))
+    # Each process is a whole server: the API, a delivery worker and the scheduler (with
+    # --workers, safe side by side on PostgreSQL: SKIP LOCKED claims, the advisory lock).
+    # The migrations above ran once, here, before any of them started.
+    os.environ[SERVE_WORKER_ENV] = "0" if args.no_worker else "1"
+    os.environ[SERVE_SCHEDULER_ENV] = "0" if args.no_scheduler else "1"
     if args.workers > 1:
-        # Each process is a whole server: the API, a delivery worker and the scheduler
-        # (their claims and jobs are safe to run side by side on PostgreSQL). The
-        # migrations above ran once, here, before any of them started.
-        os.environ[SERVE_WORKER_ENV] = "0" if args.no_worker else "1"
-        os.environ[SERVE_SCHEDULER_ENV] = "0" if args.no_scheduler else "1"
         metrics.share_between_processes()
-        uvicorn.run(
-            "account_alerts.api.app:app_from_environment",
-            factory=True,
-            workers=args.workers,
-            host=args.host,
-            port=args.port,
-            log_level="info",
-            access_log=False,
-        )
-        return 0
-    app = create_app(
-        settings, run_worker=not args.no_worker, run_scheduler=not args.no_scheduler, listen=True
+    uvicorn.run(
+        "account_alerts.api.app:app_from_environment",
+        factory=True,
+        workers=args.workers,
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        access_log=False,
     )
-    tune_garbage_collector()
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)
     return 0
 
 

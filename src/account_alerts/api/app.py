@@ -38,7 +38,7 @@ from account_alerts.store.database import Database
 
 logger = logging.getLogger("account_alerts.api")
 
-# How `serve --workers N` tells its server processes what else to run.
+# How `account-alerts serve` tells its server process(es) what else to run.
 SERVE_WORKER_ENV = "ALERTS_SERVE_RUN_WORKER"
 SERVE_SCHEDULER_ENV = "ALERTS_SERVE_RUN_SCHEDULER"
 
@@ -185,8 +185,8 @@ def tune_garbage_collector() -> None:
 
 
 def app_from_environment() -> Starlette:
-    """One of the processes of `account-alerts serve --workers N`: settings from the
-    environment, migrations already applied by the parent."""
+    """What `account-alerts serve` runs, in each of its processes: settings from the
+    environment, migrations already applied by the command."""
     app = create_app(
         Settings(),
         run_worker=os.environ.get(SERVE_WORKER_ENV, "1") == "1",
