@@ -38,7 +38,7 @@ def build_app(payload: Any) -> Starlette:
 
 
 def app_from_environment() -> Starlette:
-    """For ``--workers`` above 1: each uvicorn process builds the app from the environment."""
+    """Each uvicorn process builds the app from the environment, as serve's do."""
     path = os.environ.get(PAYLOAD_ENV)
     return build_app(json.loads(Path(path).read_text()) if path else {"status": "ok"})
 
@@ -50,23 +50,17 @@ def main() -> None:
     parser.add_argument("--payload", type=Path, help="JSON document served at /payload")
     parser.add_argument("--workers", type=int, default=1, help="processes, as serve --workers")
     args = parser.parse_args()
-    if args.workers > 1:
-        if args.payload:
-            os.environ[PAYLOAD_ENV] = str(args.payload)
-        uvicorn.run(
-            "baseline_app:app_from_environment",
-            factory=True,
-            workers=args.workers,
-            host=args.host,
-            port=args.port,
-            log_level="info",
-            access_log=False,
-        )
-        return
-    payload = json.loads(args.payload.read_text()) if args.payload else {"status": "ok"}
+    if args.payload:
+        os.environ[PAYLOAD_ENV] = str(args.payload)
     # The same call as account_alerts.cli.cmd_serve.
     uvicorn.run(
-        build_app(payload), host=args.host, port=args.port, log_level="info", access_log=False
+        "baseline_app:app_from_environment",
+        factory=True,
+        workers=args.workers,
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        access_log=False,
     )
 
 

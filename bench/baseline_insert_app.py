@@ -83,7 +83,7 @@ def build_app(database_url: str) -> Starlette:
 
 
 def app_from_environment() -> Starlette:
-    """For ``--workers`` above 1: each uvicorn process builds the app from the environment."""
+    """Each uvicorn process builds the app from the environment, as serve's do."""
     return build_app(os.environ[DATABASE_URL_ENV])
 
 
@@ -94,25 +94,16 @@ def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--workers", type=int, default=1, help="processes, as serve --workers")
     args = parser.parse_args()
-    if args.workers > 1:
-        # The table first, once: processes starting together would race to create it.
-        engine = sa.create_engine(sync_url(args.database_url))
-        METADATA.create_all(engine)
-        engine.dispose()
-        os.environ[DATABASE_URL_ENV] = args.database_url
-        uvicorn.run(
-            "baseline_insert_app:app_from_environment",
-            factory=True,
-            workers=args.workers,
-            host=args.host,
-            port=args.port,
-            log_level="info",
-            access_log=False,
-        )
-        return
+    # The table first, once: processes starting together would race to create it.
+    engine = sa.create_engine(sync_url(args.database_url))
+    METADATA.create_all(engine)
+    engine.dispose()
+    os.environ[DATABASE_URL_ENV] = args.database_url
     # The same call as account_alerts.cli.cmd_serve.
     uvicorn.run(
-        build_app(args.database_url),
+        "baseline_insert_app:app_from_environment",
+        factory=True,
+        workers=args.workers,
         host=args.host,
         port=args.port,
         log_level="info",
