@@ -130,6 +130,27 @@ _T = TypeVar("_T")
 _Peer = TypeVar("_Peer", "FakeTwilio", "FakeFCM", "SmtpSink")
 
 
+class _LocalPeer:
+    """A provider's wire protocol served on 127.0.0.1 by a background server."""
+
+    def __init__(self, app: Starlette) -> None:
+        self._server = _BackgroundServer(app)
+        self.base_url = ""
+
+    def start(self) -> Self:
+        self.base_url = self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 class _Recorder(Generic[_T]):
     """Thread-safe record of what a peer accepted, with waiting."""
 
@@ -257,7 +278,7 @@ class TwilioMessage:
     resource: dict[str, Any]
 
 
-class FakeTwilio:
+class FakeTwilio(_LocalPeer):
     """The Twilio Messages API on a loopback port. Use ``twilio_client(fake)`` to talk to it.
 
     ``messages``: what was accepted; ``attempts``: every POST to Messages.json that passed auth
@@ -270,7 +291,7 @@ class FakeTwilio:
         self._attempts: _Recorder[dict[str, str]] = _Recorder()
         self._script = _Script()
         self._rejections: dict[str, tuple[int, str]] = {}
-        self._server = _BackgroundServer(
+        super().__init__(
             Starlette(
                 routes=[
                     Route(
@@ -286,21 +307,6 @@ class FakeTwilio:
                 ]
             )
         )
-        self.base_url = ""
-
-    # lifecycle
-    def start(self) -> Self:
-        self.base_url = self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def messages_url(self) -> str:
@@ -593,7 +599,7 @@ class FcmMessage:
     received_at: datetime
 
 
-class FakeFCM:
+class FakeFCM(_LocalPeer):
     """Google's OAuth2 token endpoint (``POST /token``) and the FCM HTTP v1 send API
     (``POST /v1/projects/{project}/messages:send``) on a loopback port.
 
@@ -613,7 +619,7 @@ class FakeFCM:
         self._token_script = _Script()
         self._token_failures: dict[str, tuple[int, str, str, str]] = {}
         self._ids = itertools.count(1)
-        self._server = _BackgroundServer(
+        super().__init__(
             Starlette(
                 routes=[
                     Route("/token", self._token, methods=["POST"]),
@@ -621,21 +627,6 @@ class FakeFCM:
                 ]
             )
         )
-        self.base_url = ""
-
-    # lifecycle
-    def start(self) -> Self:
-        self.base_url = self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def token_uri(self) -> str:
