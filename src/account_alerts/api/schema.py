@@ -25,6 +25,7 @@ from strawberry.types import ExecutionContext
 
 from account_alerts.api.admin import AdminMutation, AdminQuery
 from account_alerts.api.customer import CustomerMutation, CustomerQuery, CustomerSubscription
+from account_alerts.api.execution import LeafFieldsExecutionContext
 from account_alerts.api.scalars import DecimalScalar
 from account_alerts.api.service import ServiceMutation, ServiceQuery
 from account_alerts.config import Settings
@@ -104,6 +105,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
+        execution_context_class=LeafFieldsExecutionContext,
         scalar_overrides={Decimal: DecimalScalar},
     )
 
