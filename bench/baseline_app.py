@@ -18,11 +18,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from account_alerts.serving import serve
 
 PAYLOAD_ENV = "BENCH_BASELINE_PAYLOAD"
 
@@ -53,15 +54,7 @@ def main() -> None:
     if args.payload:
         os.environ[PAYLOAD_ENV] = str(args.payload)
     # The same call as account_alerts.cli.cmd_serve.
-    uvicorn.run(
-        "baseline_app:app_from_environment",
-        factory=True,
-        workers=args.workers,
-        host=args.host,
-        port=args.port,
-        log_level="info",
-        access_log=False,
-    )
+    serve("baseline_app:app_from_environment", args.host, args.port, args.workers)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-import uvicorn
 from sqlalchemy.dialects.postgresql import JSONB
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -32,6 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from account_alerts.config import Settings
+from account_alerts.serving import serve
 from account_alerts.store.database import Database, sync_url
 
 DATABASE_URL_ENV = "BENCH_BASELINE_DATABASE_URL"
@@ -100,15 +100,7 @@ def main() -> None:
     engine.dispose()
     os.environ[DATABASE_URL_ENV] = args.database_url
     # The same call as account_alerts.cli.cmd_serve.
-    uvicorn.run(
-        "baseline_insert_app:app_from_environment",
-        factory=True,
-        workers=args.workers,
-        host=args.host,
-        port=args.port,
-        log_level="info",
-        access_log=False,
-    )
+    serve("baseline_insert_app:app_from_environment", args.host, args.port, args.workers)
 
 
 if __name__ == "__main__":

@@ -55,10 +55,9 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from account_alerts.api.app import SERVE_SCHEDULER_ENV, SERVE_WORKER_ENV
     from account_alerts.delivery import metrics
+    from account_alerts.serving import serve
     from account_alerts.store.database import Database
 
     settings = _settings()
@@ -81,15 +80,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.environ[SERVE_SCHEDULER_ENV] = "0" if args.no_scheduler else "1"
     if args.workers > 1:
         metrics.share_between_processes()
-    uvicorn.run(
-        "account_alerts.api.app:app_from_environment",
-        factory=True,
-        workers=args.workers,
-        host=args.host,
-        port=args.port,
-        log_level="info",
-        access_log=False,
-    )
+    serve("account_alerts.api.app:app_from_environment", args.host, args.port, args.workers)
     return 0
 
 
