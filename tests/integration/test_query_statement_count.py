@@ -51,9 +51,21 @@ async def test_history_page_runs_a_fixed_number_of_statements(api: Api, db: Data
             channels=(NotificationChannel.PUSH, NotificationChannel.SMS),
         )
     counts = {}
+    checkouts: list[object] = []
+
+    def checkout(*_args: Any) -> None:
+        checkouts.append(None)
+
     for limit in (1, 10, 50):
-        with counting_statements(db) as statements:
-            body = await api.as_customer(7, PAGE, {"limit": limit})
+        checkouts.clear()
+        event.listen(db.engine.sync_engine.pool, "checkout", checkout)
+        try:
+            with counting_statements(db) as statements:
+                body = await api.as_customer(7, PAGE, {"limit": limit})
+        finally:
+            event.remove(db.engine.sync_engine.pool, "checkout", checkout)
+        # The page and its deliveries are read on one connection.
+        assert len(checkouts) == 1
         assert "errors" not in body, body
         items = body["data"]["accountAlerts"]["items"]
         assert len(items) == limit

@@ -102,12 +102,8 @@ class CustomerQuery:
                 limit=limit,
                 offset=offset,
             )
-        return AccountAlertsResult(
-            items=await AccountAlertView.many(info, rows),
-            total_count=total,
-            limit=limit,
-            offset=offset,
-        )
+            items = await AccountAlertView.many(info, rows, session=session)
+        return AccountAlertsResult(items=items, total_count=total, limit=limit, offset=offset)
 
     @strawberry.field(permission_classes=[IsCustomer], description="The app's badge count.")
     async def unacknowledged_alert_count(self, info: Info) -> int:

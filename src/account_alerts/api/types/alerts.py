@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Protocol
 
 import strawberry
+from sqlmodel.ext.asyncio.session import AsyncSession
 from strawberry.scalars import JSON
 
 from account_alerts.api.context import Info
@@ -24,6 +25,7 @@ from account_alerts.domain.enums import (
     TransactionType,
     UserAction,
 )
+from account_alerts.store.alert_history import deliveries_by_alert
 
 
 @strawberry.type
@@ -290,14 +292,21 @@ class AccountAlertView:
     deliveries: list[AlertDeliveryView]
 
     @classmethod
-    async def many(cls, info: Info, rows: Sequence[AlertRow]) -> list[AccountAlertView]:
-        """Views of ``rows``, their deliveries batch-loaded through the request's DataLoader
-        (one statement for the page) when the query asks for them."""
+    async def many(
+        cls, info: Info, rows: Sequence[AlertRow], *, session: AsyncSession | None = None
+    ) -> list[AccountAlertView]:
+        """Views of ``rows`` and, when the query asks for them, their deliveries in one
+        statement: in the caller's ``session`` if it has one open, else batched with the
+        request's other alerts through its DataLoader."""
         selected = _selected(info.selected_fields)
         wanted = any(getattr(field, "name", None) == "deliveries" for field in selected)
         ids = [row.id for row in rows if row.id is not None]
-        loaded = await info.context.loaders.deliveries.load_many(ids) if wanted and ids else []
-        by_alert = dict(zip(ids, loaded, strict=True)) if loaded else {}
+        by_alert: Mapping[int, Sequence[DeliveryRow]] = {}
+        if wanted and ids and session is not None:
+            by_alert = await deliveries_by_alert(session, ids)
+        elif wanted and ids:
+            loaded = await info.context.loaders.deliveries.load_many(ids)
+            by_alert = dict(zip(ids, loaded, strict=True))
         return [
             cls.from_row(row, [AlertDeliveryView.from_row(d) for d in by_alert.get(row.id, [])])
             for row in rows
