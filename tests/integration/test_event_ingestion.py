@@ -9,6 +9,7 @@ from sqlmodel import col, select
 
 from account_alerts.store.alerts import AccountAlert, AlertDelivery, SuspiciousActivity
 from account_alerts.store.audit import AuditEntry
+from account_alerts.store.customers import Account
 from account_alerts.store.database import Database
 from account_alerts.store.events import IngestedEvent, LoginAttempt, TransactionRecord
 from tests.conftest import Api, error_code
@@ -19,6 +20,7 @@ from tests.support.events import (
     RECORD_TRANSACTION,
     RECORD_TRANSACTIONS,
     SYNC_BALANCE,
+    SYNC_BALANCES,
     ZOMBA,
     balance,
     login,
@@ -380,3 +382,39 @@ async def test_sign_ins_of_unknown_customers_are_recorded(api: Api, db: Database
     async with db.session() as session:
         attempt = (await session.exec(select(LoginAttempt))).one()
     assert attempt.mobile_user_id == 4242
+
+
+async def _stored_balance(db: Database) -> tuple[str, datetime]:
+    async with db.session() as session:
+        account = (
+            await session.exec(select(Account).where(Account.account_number == ACCOUNT))
+        ).one()
+    assert account.balance is not None and account.balance_as_of is not None
+    return str(account.balance), account.balance_as_of
+
+
+async def test_the_account_keeps_the_newest_balance_whatever_the_arrival_order(
+    api: Api, db: Database
+) -> None:
+    await make_account(db, user_id=7, account_number=ACCOUNT)
+    await send(api, SYNC_BALANCE, balance(ACCOUNT, "9000", day(2)))
+    assert await _stored_balance(db) == ("9000.0000", day(2))
+    await send(api, SYNC_BALANCE, balance(ACCOUNT, "100", day(1)))  # older: judged, not kept
+    assert await _stored_balance(db) == ("9000.0000", day(2))
+    # A batch with several figures for the account keeps the newest of them.
+    body = await api.as_service(
+        SYNC_BALANCES,
+        {
+            "inputs": [
+                balance(ACCOUNT, "8000", day(4)),
+                balance(ACCOUNT, "7000", day(3)),
+                balance(ACCOUNT, "8500", day(5)),
+                balance(ACCOUNT, "6000", day(4.5)),
+            ]
+        },
+    )
+    assert all(item["accepted"] for item in body["data"]["syncBalances"]), body
+    assert await _stored_balance(db) == ("8500.0000", day(5))
+    # A debit's balanceAfter counts as a figure too.
+    await send(api, RECORD_TRANSACTION, transaction(ACCOUNT, "10", day(6), balance_after="8490"))
+    assert await _stored_balance(db) == ("8490.0000", day(6))

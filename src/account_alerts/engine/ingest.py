@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -272,7 +273,7 @@ class _Batch:
     ) -> _Batch:
         """``look_up_repeats=False`` skips looking for eventIds and transactions stored
         before: the caller relies on their unique keys to refuse a repeat instead."""
-        accounts, users = await _lock_customers(session, events)
+        accounts, users, rows = await _lock_customers(session, events)
         user_ids = sorted(users)
         stored = (
             await event_log.find_many(session, (e.event_id for e in events))
@@ -285,19 +286,9 @@ class _Batch:
             )
             for e in stored
         }
-        rows: dict[int, list[AccountAlertSettingsRow]] = {}
         devices: dict[int, dict[str, Device]] = {}
-        if user_ids:
-            for row in (
-                await session.exec(
-                    select(AccountAlertSettingsRow)
-                    .where(col(AccountAlertSettingsRow.mobile_user_id).in_(user_ids))
-                    .order_by(col(AccountAlertSettingsRow.id))
-                )
-            ).all():
-                rows.setdefault(row.mobile_user_id, []).append(row)
-            if any(getattr(e, "device_id", None) for e in events):
-                devices = await facts.devices_of(session, user_ids)
+        if user_ids and any(getattr(e, "device_id", None) for e in events):
+            devices = await facts.devices_of(session, user_ids)
         pairs = {
             (e.account_number, e.transaction_id) for e in events if isinstance(e, TransactionEvent)
         }
@@ -624,10 +615,12 @@ class _Judging:
             return
         # Out-of-order feeds: only a newer figure replaces the account's balance.
         if account.balance_as_of is None or at >= account.balance_as_of:
-            account.balance = balance
-            account.balance_as_of = at
-            account.updated_at = self.now
-            self.session.add(account)
+            values = {"balance": balance, "balance_as_of": at, "updated_at": self.now}
+            # Written with the batch's other plain rows; the loaded account shows the new
+            # figures to the rest of the batch without the session tracking a change.
+            for name, value in values.items():
+                set_committed_value(account, name, value)
+            self.buffer.update(table_of(Account), account.account_number, values)
 
     async def write(self, verdict: Verdict) -> list[AccountAlert]:
         subject = self.account.account_number if self.account else None
@@ -688,38 +681,51 @@ class _Judging:
 
 async def _lock_customers(
     session: AsyncSession, events: Sequence[Event]
-) -> tuple[dict[str, Account], dict[int, MobileUser]]:
+) -> tuple[dict[str, Account], dict[int, MobileUser], dict[int, list[AccountAlertSettingsRow]]]:
     """Load and lock the events' customers (and accounts) in id order: concurrent batches
-    cannot deadlock, and no other event of theirs is judged until this one commits."""
+    cannot deadlock, and no other event of theirs is judged until this one commits. Their
+    alert settings rows come in the same statement."""
     account_numbers = sorted(
         {e.account_number for e in events if isinstance(e, (TransactionEvent, BalanceSync))}
     )
     login_users = sorted({e.mobile_user_id for e in events if isinstance(e, LoginEvent)})
     accounts: dict[str, Account] = {}
     users: dict[int, MobileUser] = {}
+    settings: dict[int, dict[int, AccountAlertSettingsRow]] = {}
+    with_settings = col(AccountAlertSettingsRow.mobile_user_id) == col(MobileUser.id)
+    # NO KEY UPDATE: it serialises this customer's events but, unlike FOR UPDATE, does not
+    # wait for transactions that merely reference the customer (the reminder job inserting
+    # thousands of alerts). Only the customer row is locked, not the outer-joined rows.
     if account_numbers:
-        for account, user in (
+        for account, user, row in (
             await session.exec(
-                select(Account, MobileUser)
+                select(Account, MobileUser, AccountAlertSettingsRow)
                 .join(MobileUser, col(MobileUser.id) == col(Account.mobile_user_id))
+                .outerjoin(AccountAlertSettingsRow, with_settings)
                 .where(col(Account.account_number).in_(account_numbers))
-                .order_by(col(MobileUser.id))
-                # NO KEY UPDATE: it serialises this customer's events but, unlike FOR UPDATE,
-                # does not wait for transactions that merely reference the customer (the
-                # reminder job inserting thousands of alerts).
+                .order_by(col(MobileUser.id), col(AccountAlertSettingsRow.id))
                 .with_for_update(of=MobileUser, key_share=True)
             )
         ).all():
             accounts[account.account_number] = account
             users[user.id] = user
+            mine = settings.setdefault(user.id, {})
+            if row is not None and row.id is not None:
+                mine[row.id] = row
     if login_users:
-        for user in (
+        for user, row in (
             await session.exec(
-                select(MobileUser)
+                select(MobileUser, AccountAlertSettingsRow)
+                .outerjoin(AccountAlertSettingsRow, with_settings)
                 .where(col(MobileUser.id).in_(login_users))
-                .order_by(col(MobileUser.id))
-                .with_for_update(key_share=True)
+                .order_by(col(MobileUser.id), col(AccountAlertSettingsRow.id))
+                .with_for_update(of=MobileUser, key_share=True)
             )
         ).all():
             users[user.id] = user
-    return accounts, users
+            mine = settings.setdefault(user.id, {})
+            if row is not None and row.id is not None:
+                mine[row.id] = row
+    # In settings id order, as the statements order them.
+    rows = {user_id: list(by_id.values()) for user_id, by_id in settings.items() if by_id}
+    return accounts, users, rows
