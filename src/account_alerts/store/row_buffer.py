@@ -36,6 +36,18 @@ class RowBuffer:
         connection = await session.connection()
         pending, self._rows = self._rows, {}
         updates, self._updates = self._updates, {}
+        if connection.dialect.name == "postgresql" and _one_row_each(pending, updates):
+            # A single event's rows: one statement, one round trip (PostgreSQL runs the
+            # data-modifying parts of a WITH together; none of them reads another's rows).
+            parts: list[Any] = [sa.insert(table).values(rows[0]) for table, rows in pending.items()]
+            for (table, _), by_key in updates.items():
+                [(key, values)] = by_key.items()
+                [key_column] = table.primary_key.columns
+                parts.append(sa.update(table).where(key_column == key).values(values))
+            *first, last = parts
+            combined = last.add_cte(*(part.cte(f"write_{n}") for n, part in enumerate(first)))
+            await connection.execute(combined)
+            return
         for table, rows in pending.items():
             await connection.execute(sa.insert(table), rows)
         for (table, columns), by_key in updates.items():
@@ -53,3 +65,14 @@ class RowBuffer:
                     for key, values in by_key.items()
                 ],
             )
+
+
+def _one_row_each(
+    rows: dict[sa.Table, list[dict[str, Any]]],
+    updates: dict[tuple[sa.Table, tuple[str, ...]], dict[Any, dict[str, Any]]],
+) -> bool:
+    return (
+        len(rows) + len(updates) > 1
+        and all(len(table_rows) == 1 for table_rows in rows.values())
+        and all(len(by_key) == 1 for by_key in updates.values())
+    )
