@@ -679,6 +679,28 @@ class _Judging:
         )
 
 
+# The customer locks, built once (an expanding parameter takes the batch's keys). NO KEY
+# UPDATE serialises a customer's events but, unlike FOR UPDATE, does not wait for
+# transactions that merely reference the customer (the reminder job inserting thousands
+# of alerts). Only the customer row is locked, not the outer-joined settings rows.
+_WITH_SETTINGS = col(AccountAlertSettingsRow.mobile_user_id) == col(MobileUser.id)
+_LOCK_BY_ACCOUNT = (
+    select(Account, MobileUser, AccountAlertSettingsRow)
+    .join(MobileUser, col(MobileUser.id) == col(Account.mobile_user_id))
+    .outerjoin(AccountAlertSettingsRow, _WITH_SETTINGS)
+    .where(col(Account.account_number).in_(sa.bindparam("keys", expanding=True)))
+    .order_by(col(MobileUser.id), col(AccountAlertSettingsRow.id))
+    .with_for_update(of=MobileUser, key_share=True)
+)
+_LOCK_BY_USER = (
+    select(MobileUser, AccountAlertSettingsRow)
+    .outerjoin(AccountAlertSettingsRow, _WITH_SETTINGS)
+    .where(col(MobileUser.id).in_(sa.bindparam("keys", expanding=True)))
+    .order_by(col(MobileUser.id), col(AccountAlertSettingsRow.id))
+    .with_for_update(of=MobileUser, key_share=True)
+)
+
+
 async def _lock_customers(
     session: AsyncSession, events: Sequence[Event]
 ) -> tuple[dict[str, Account], dict[int, MobileUser], dict[int, list[AccountAlertSettingsRow]]]:
@@ -692,20 +714,9 @@ async def _lock_customers(
     accounts: dict[str, Account] = {}
     users: dict[int, MobileUser] = {}
     settings: dict[int, dict[int, AccountAlertSettingsRow]] = {}
-    with_settings = col(AccountAlertSettingsRow.mobile_user_id) == col(MobileUser.id)
-    # NO KEY UPDATE: it serialises this customer's events but, unlike FOR UPDATE, does not
-    # wait for transactions that merely reference the customer (the reminder job inserting
-    # thousands of alerts). Only the customer row is locked, not the outer-joined rows.
     if account_numbers:
         for account, user, row in (
-            await session.exec(
-                select(Account, MobileUser, AccountAlertSettingsRow)
-                .join(MobileUser, col(MobileUser.id) == col(Account.mobile_user_id))
-                .outerjoin(AccountAlertSettingsRow, with_settings)
-                .where(col(Account.account_number).in_(account_numbers))
-                .order_by(col(MobileUser.id), col(AccountAlertSettingsRow.id))
-                .with_for_update(of=MobileUser, key_share=True)
-            )
+            await session.exec(_LOCK_BY_ACCOUNT, params={"keys": account_numbers})
         ).all():
             accounts[account.account_number] = account
             users[user.id] = user
@@ -713,15 +724,7 @@ async def _lock_customers(
             if row is not None and row.id is not None:
                 mine[row.id] = row
     if login_users:
-        for user, row in (
-            await session.exec(
-                select(MobileUser, AccountAlertSettingsRow)
-                .outerjoin(AccountAlertSettingsRow, with_settings)
-                .where(col(MobileUser.id).in_(login_users))
-                .order_by(col(MobileUser.id), col(AccountAlertSettingsRow.id))
-                .with_for_update(of=MobileUser, key_share=True)
-            )
-        ).all():
+        for user, row in (await session.exec(_LOCK_BY_USER, params={"keys": login_users})).all():
             users[user.id] = user
             mine = settings.setdefault(user.id, {})
             if row is not None and row.id is not None:

@@ -6,6 +6,7 @@ reads those tables in the same transaction flushes the buffer first."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,31 +40,23 @@ class RowBuffer:
         if connection.dialect.name == "postgresql" and _one_row_each(pending, updates):
             # A single event's rows: one statement, one round trip (PostgreSQL runs the
             # data-modifying parts of a WITH together; none of them reads another's rows).
-            parts: list[Any] = [sa.insert(table).values(rows[0]) for table, rows in pending.items()]
-            for (table, _), by_key in updates.items():
+            shape: list[tuple[str, sa.Table, tuple[str, ...]]] = []
+            parameters: dict[str, Any] = {}
+            for table, [row] in pending.items():
+                parameters.update(_named(f"w{len(shape)}_", row))
+                shape.append(("insert", table, tuple(sorted(row))))
+            for (table, columns), by_key in updates.items():
                 [(key, values)] = by_key.items()
-                [key_column] = table.primary_key.columns
-                parts.append(sa.update(table).where(key_column == key).values(values))
-            *first, last = parts
-            combined = last.add_cte(*(part.cte(f"write_{n}") for n, part in enumerate(first)))
-            await connection.execute(combined)
+                parameters.update(_named(f"w{len(shape)}_", {**values, "key": key}))
+                shape.append(("update", table, columns))
+            await connection.execute(_combined(tuple(shape)), parameters)
             return
         for table, rows in pending.items():
             await connection.execute(sa.insert(table), rows)
         for (table, columns), by_key in updates.items():
-            [key_column] = table.primary_key.columns
-            # Parameters may not be named like the columns they set.
-            statement = (
-                sa.update(table)
-                .where(key_column == sa.bindparam("key_", type_=key_column.type))
-                .values({c: sa.bindparam(f"{c}_", type_=table.c[c].type) for c in columns})
-            )
             await connection.execute(
-                statement,
-                [
-                    {"key_": key, **{f"{c}_": value for c, value in values.items()}}
-                    for key, values in by_key.items()
-                ],
+                _update(table, columns, prefix="w_"),
+                [_named("w_", {**values, "key": key}) for key, values in by_key.items()],
             )
 
 
@@ -76,3 +69,40 @@ def _one_row_each(
         and all(len(table_rows) == 1 for table_rows in rows.values())
         and all(len(by_key) == 1 for by_key in updates.values())
     )
+
+
+# The statements are built once per shape: building one (its parameters, its cache key)
+# costs more than running it.
+
+
+def _named(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Parameters named with a prefix: never a column's own name, which an UPDATE's SET
+    reserves, nor the same name in two parts of one statement."""
+    return {f"{prefix}{name}": value for name, value in values.items()}
+
+
+def _insert(table: sa.Table, columns: tuple[str, ...], prefix: str) -> sa.Insert:
+    return sa.insert(table).values(
+        {c: sa.bindparam(f"{prefix}{c}", type_=table.c[c].type) for c in columns}
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _update(table: sa.Table, columns: tuple[str, ...], prefix: str) -> sa.Update:
+    """Set ``columns`` on the row whose primary key is the parameter ``{prefix}key``."""
+    [key_column] = table.primary_key.columns
+    return (
+        sa.update(table)
+        .where(key_column == sa.bindparam(f"{prefix}key", type_=key_column.type))
+        .values({c: sa.bindparam(f"{prefix}{c}", type_=table.c[c].type) for c in columns})
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _combined(shape: tuple[tuple[str, sa.Table, tuple[str, ...]], ...]) -> Any:
+    parts: list[Any] = [
+        (_insert if kind == "insert" else _update)(table, columns, f"w{n}_")
+        for n, (kind, table, columns) in enumerate(shape)
+    ]
+    *first, last = parts
+    return last.add_cte(*(part.cte(f"write_{n}") for n, part in enumerate(first)))
