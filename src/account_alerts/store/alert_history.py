@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -60,6 +61,11 @@ class DeliveryRecord:
 
 _ALERT_COLUMNS = columns_of(ALERTS, AlertRecord)
 _DELIVERY_COLUMNS = columns_of(DELIVERIES, DeliveryRecord)
+_DELIVERIES_OF = (
+    sa.select(*_DELIVERY_COLUMNS)
+    .where(DELIVERIES.c.alert_id.in_(sa.bindparam("alert_ids", expanding=True)))
+    .order_by(DELIVERIES.c.alert_id, DELIVERIES.c.id)
+)
 
 
 @dataclass(frozen=True)
@@ -70,34 +76,52 @@ class AlertFilter:
     start: datetime | None = None
     end: datetime | None = None
 
-    def conditions(self) -> list[sa.ColumnElement[bool]]:
-        conditions = [col(AccountAlert.mobile_user_id) == self.mobile_user_id]
-        if self.account_number is not None:
-            conditions.append(col(AccountAlert.account_number) == self.account_number)
-        if self.alert_type is not None:
-            conditions.append(col(AccountAlert.alert_type) == self.alert_type)
-        if self.start is not None:
-            conditions.append(col(AccountAlert.triggered_at) >= self.start)
-        if self.end is not None:
-            conditions.append(col(AccountAlert.triggered_at) <= self.end)
-        return conditions
+    def parameters(self) -> dict[str, Any]:
+        """The filters that are set, by name (None means "any")."""
+        values = {
+            "mobile_user_id": self.mobile_user_id,
+            "account_number": self.account_number,
+            "alert_type": self.alert_type,
+            "start": self.start,
+            "end": self.end,
+        }
+        return {name: value for name, value in values.items() if value is not None}
+
+
+# Each filter as a condition on a parameter of its own name.
+_CONDITIONS: dict[str, Callable[[], sa.ColumnElement[bool]]] = {
+    "mobile_user_id": lambda: ALERTS.c.mobile_user_id == sa.bindparam("mobile_user_id"),
+    "account_number": lambda: ALERTS.c.account_number == sa.bindparam("account_number"),
+    "alert_type": lambda: ALERTS.c.alert_type == sa.bindparam("alert_type"),
+    "start": lambda: ALERTS.c.triggered_at >= sa.bindparam("start"),
+    "end": lambda: ALERTS.c.triggered_at <= sa.bindparam("end"),
+}
+
+
+@functools.lru_cache(maxsize=len(_CONDITIONS) ** 2)
+def _page_statements(filters: tuple[str, ...]) -> tuple[sa.Select[Any], sa.Select[Any]]:
+    """The count and the page for one combination of filters, built once: building them
+    costs about as much as running them."""
+    conditions = [_CONDITIONS[name]() for name in filters]
+    count = sa.select(sa.func.count()).select_from(ALERTS).where(*conditions)
+    page = (
+        sa.select(*_ALERT_COLUMNS)
+        .where(*conditions)
+        .order_by(ALERTS.c.triggered_at.desc(), ALERTS.c.id.desc())
+        .limit(sa.bindparam("limit"))
+        .offset(sa.bindparam("offset"))
+    )
+    return count, page
 
 
 async def page_of_alerts(
     session: AsyncSession, where: AlertFilter, *, limit: int, offset: int
 ) -> tuple[list[AlertRecord], int]:
-    conditions = where.conditions()
-    total = (
-        await session.exec(select(sa.func.count()).select_from(AccountAlert).where(*conditions))
-    ).one()
+    parameters = where.parameters()
+    count, page = _page_statements(tuple(parameters))
     connection = await session.connection()
-    rows = await connection.execute(
-        sa.select(*_ALERT_COLUMNS)
-        .where(*conditions)
-        .order_by(ALERTS.c.triggered_at.desc(), ALERTS.c.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
+    total = (await connection.execute(count, parameters)).scalar_one()
+    rows = await connection.execute(page, {**parameters, "limit": limit, "offset": offset})
     return [AlertRecord(*row) for row in rows], int(total)
 
 
@@ -133,11 +157,7 @@ async def deliveries_by_alert(
     if not alert_ids:
         return grouped
     connection = await session.connection()
-    rows = await connection.execute(
-        sa.select(*_DELIVERY_COLUMNS)
-        .where(DELIVERIES.c.alert_id.in_(alert_ids))
-        .order_by(DELIVERIES.c.alert_id, DELIVERIES.c.id)
-    )
+    rows = await connection.execute(_DELIVERIES_OF, {"alert_ids": list(alert_ids)})
     for row in rows:
         record = DeliveryRecord(*row)
         grouped[record.alert_id].append(record)
