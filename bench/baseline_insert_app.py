@@ -10,8 +10,8 @@ exactly as ``account-alerts serve`` runs the real app.
                                         [--workers N]
 
 The engine is the one account_alerts.store.database.Database builds (its pool size,
-overflow and pre-ping, the default ALERTS_DB_POOL_SIZE), so the two differ in what they do
-per request, not in how they reach PostgreSQL.
+overflow and check of pooled connections, the default ALERTS_DB_POOL_SIZE), so the two
+differ in what they do per request, not in how they reach PostgreSQL.
 """
 
 from __future__ import annotations
