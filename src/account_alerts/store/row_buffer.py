@@ -28,7 +28,8 @@ class RowBuffer:
         self._updates.setdefault((table, tuple(sorted(values))), {})[key] = values
 
     async def flush(self, session: AsyncSession) -> None:
-        """Insert what is buffered, in the order the tables were first written to."""
+        """Write what is buffered: the inserts in the order their tables were first
+        written to, then the updates (a single event's rows: all in one statement)."""
         if not self._rows and not self._updates:
             return
         # ORM objects added before these rows (a customer first seen in this batch) must
