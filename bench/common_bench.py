@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -253,6 +253,40 @@ def met(value: float | None, target: float, *, at_most: bool = False) -> bool:
 def write_report(path: Path, report: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+
+
+def print_ratios_and_targets(report: dict[str, Any], width: int) -> None:
+    """The end of every benchmark's table: its ratios, then each target, met or not."""
+    print()
+    for name, value in report["ratios"].items():
+        print(f"  {name:<{width}} x{value}")
+    print()
+    print("targets")
+    for name, row in report["targets"].items():
+        print(
+            f"  {name:<{width}} target {row['target']!s:<8} measured {row['measured']!s:<10} "
+            f"{'met' if row['met'] else 'NOT met'}"
+        )
+
+
+def run_and_report(
+    prog: str,
+    output: Path,
+    run: Callable[[], dict[str, Any]],
+    print_table: Callable[[dict[str, Any]], None],
+) -> int:
+    """Run a benchmark (SIGTERM unwinds it like Ctrl-C), write its JSON report and print
+    its table; a BenchError is reported in one line with exit status 1."""
+    on_sigterm()
+    try:
+        report = run()
+    except BenchError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 1
+    write_report(output, report)
+    print_table(report)
+    print(f"\nwritten: {output}")
+    return 0
 
 
 def on_sigterm() -> None:

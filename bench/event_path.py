@@ -52,14 +52,14 @@ from common_bench import (
     latency_summary,
     machine_facts,
     met,
-    on_sigterm,
     pg_counters,
+    print_ratios_and_targets,
     ratio,
+    run_and_report,
     run_wrk_script,
     serve_command,
     server_env,
     service_token,
-    write_report,
     wrk_figures,
 )
 from dataset import DATABASE, DatasetShape, conninfo, seeded_cluster, server_version
@@ -637,16 +637,7 @@ def print_table(report: dict[str, Any]) -> None:
                 f"{lat.get('p50', 0):>8.2f} {lat.get('p99', 0):>8.2f} {lat.get('max', 0):>8.2f} "
                 f"{r['errors']:>5} {cpu['server']:>6.0f}% {cpu['postgresql']:>6.0f}%"
             )
-    print()
-    for name, value in report["ratios"].items():
-        print(f"  {name:<42} x{value}")
-    print()
-    print("targets")
-    for name, row in report["targets"].items():
-        print(
-            f"  {name:<22} target {row['target']:<8} measured {row['measured']!s:<10} "
-            f"{'met' if row['met'] else 'NOT met'}"
-        )
+    print_ratios_and_targets(report, width=42)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -659,16 +650,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    on_sigterm()
-    try:
-        report = run(args, wrk, argv)
-    except BenchError as exc:
-        print(f"event_path: {exc}", file=sys.stderr)
-        return 1
-    write_report(args.output, report)
-    print_table(report)
-    print(f"\nwritten: {args.output}")
-    return 0
+    return run_and_report("event_path", args.output, lambda: run(args, wrk, argv), print_table)
 
 
 if __name__ == "__main__":

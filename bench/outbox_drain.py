@@ -61,13 +61,13 @@ from common_bench import (
     machine_facts,
     make_reachable,
     met,
-    on_sigterm,
+    print_ratios_and_targets,
     ratio,
+    run_and_report,
     run_wrk_script,
     serve_command,
     server_env,
     service_token,
-    write_report,
     wrk_figures,
 )
 from dataset import DATABASE, DatasetShape, conninfo, seeded_cluster, server_version
@@ -723,16 +723,7 @@ def print_table(report: dict[str, Any]) -> None:
             f"p99 {lag.get('p99', 0):7.0f} ms, max {lag.get('max', 0):7.0f} ms "
             f"({lag.get('count', 0)} deliveries; {r[name]['deliveries']})"
         )
-    print()
-    for name, value in report["ratios"].items():
-        print(f"  {name:<34} x{value}")
-    print()
-    print("targets")
-    for name, row in report["targets"].items():
-        print(
-            f"  {name:<38} target {row['target']:<7} measured {row['measured']!s:<10} "
-            f"{'met' if row['met'] else 'NOT met'}"
-        )
+    print_ratios_and_targets(report, width=34)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -742,16 +733,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return child_httpx(args)
     if args.child_feeder:
         return child_feeder(args)
-    on_sigterm()
-    try:
-        report = run(args, argv)
-    except BenchError as exc:
-        print(f"outbox_drain: {exc}", file=sys.stderr)
-        return 1
-    write_report(args.output, report)
-    print_table(report)
-    print(f"\nwritten: {args.output}")
-    return 0
+    return run_and_report("outbox_drain", args.output, lambda: run(args, argv), print_table)
 
 
 if __name__ == "__main__":

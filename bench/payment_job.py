@@ -51,12 +51,12 @@ from common_bench import (
     latency_summary,
     machine_facts,
     met,
-    on_sigterm,
+    print_ratios_and_targets,
     ratio,
+    run_and_report,
     serve_command,
     server_env,
     service_token,
-    write_report,
 )
 from dataset import DATABASE, DatasetShape, conninfo, seeded_cluster, server_version
 from query_alerts import Server, free_port, postgres_cpu_seconds, postmaster_pid, running
@@ -635,16 +635,7 @@ def print_table(report: dict[str, Any]) -> None:
             f"{ep[name]['errors']} errors)"
         )
     print(f"  job under load: {ep['job_under_load']['seconds']:.2f} s")
-    print()
-    for name, value in report["ratios"].items():
-        print(f"  {name:<32} x{value}")
-    print()
-    print("targets")
-    for name, row in report["targets"].items():
-        print(
-            f"  {name:<30} target {row['target']:<6} measured {row['measured']!s:<8} "
-            f"{'met' if row['met'] else 'NOT met'}"
-        )
+    print_ratios_and_targets(report, width=32)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -652,16 +643,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv[1:])
     if args.child:
         return child(args)
-    on_sigterm()
-    try:
-        report = run(args, argv)
-    except BenchError as exc:
-        print(f"payment_job: {exc}", file=sys.stderr)
-        return 1
-    write_report(args.output, report)
-    print_table(report)
-    print(f"\nwritten: {args.output}")
-    return 0
+    return run_and_report("payment_job", args.output, lambda: run(args, argv), print_table)
 
 
 if __name__ == "__main__":
