@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -28,8 +29,11 @@ from query_alerts import (
     HOST,
     JWT_SECRET,
     BenchError,
+    Server,
     alerts_command,
+    free_port,
     machine,
+    running,
     server_env,
     wrk_version,
 )
@@ -85,6 +89,28 @@ def service_token(database_url: str, hours: float = 6) -> str:
 def serve_command(port: int, processes: int = 1) -> list[str]:
     """``account-alerts serve`` with delivery and the scheduler in other processes."""
     return [*alerts_command(port, processes), "--no-worker", "--no-scheduler"]
+
+
+def start_serve(
+    stack: ExitStack, database_url: str, log: Path, *, processes: int = 1, wait: bool = True
+) -> tuple[Server, str]:
+    """``account-alerts serve`` (``serve_command``) on a free port, stopped with ``stack``;
+    with ``wait``, once it answers /readyz. The server and its base URL."""
+    port = free_port()
+    url = f"http://{HOST}:{port}"
+    server = stack.enter_context(
+        running(
+            Server(
+                "account-alerts serve",
+                serve_command(port, processes),
+                server_env(database_url),
+                log,
+            )
+        )
+    )
+    if wait:
+        server.wait_ready(f"{url}/readyz")
+    return server, url
 
 
 def cli_command(*args: str) -> list[str]:

@@ -57,9 +57,9 @@ from common_bench import (
     ratio,
     run_and_report,
     run_wrk_script,
-    serve_command,
     server_env,
     service_token,
+    start_serve,
     wrk_figures,
 )
 from dataset import DATABASE, DatasetShape, conninfo, seeded_cluster, server_version
@@ -415,20 +415,11 @@ def run(args: argparse.Namespace, wrk: str, argv: Sequence[str]) -> dict[str, An
         )
 
         token = service_token(database_url)
-        alerts_port, baseline_port = free_port(), free_port()
-        alerts_url = f"http://{HOST}:{alerts_port}"
-        baseline_url = f"http://{HOST}:{baseline_port}"
-        env = server_env(database_url)
-        alerts = stack.enter_context(
-            running(
-                Server(
-                    "account-alerts serve",
-                    serve_command(alerts_port, args.server_processes),
-                    env,
-                    work / "alerts.log",
-                )
-            )
+        alerts, alerts_url = start_serve(
+            stack, database_url, work / "alerts.log", processes=args.server_processes, wait=False
         )
+        baseline_port = free_port()
+        baseline_url = f"http://{HOST}:{baseline_port}"
         baseline = stack.enter_context(
             running(
                 Server(
@@ -445,7 +436,7 @@ def run(args: argparse.Namespace, wrk: str, argv: Sequence[str]) -> dict[str, An
                         "--workers",
                         str(args.server_processes),
                     ],
-                    env,
+                    server_env(database_url),
                     work / "baseline.log",
                 )
             )

@@ -49,7 +49,6 @@ import common_openloop
 import psycopg
 from common_bench import (
     FIRST_USER_ID,
-    HOST,
     PHONE,
     RESULTS_DIR,
     WRK_DIR,
@@ -65,13 +64,13 @@ from common_bench import (
     ratio,
     run_and_report,
     run_wrk_script,
-    serve_command,
     server_env,
     service_token,
+    start_serve,
     wrk_figures,
 )
 from dataset import DATABASE, DatasetShape, conninfo, seeded_cluster, server_version
-from query_alerts import Server, free_port, postgres_cpu_seconds, postmaster_pid, running
+from query_alerts import Server, postgres_cpu_seconds, postmaster_pid, running
 
 from account_alerts.domain.enums import AlertType
 from account_alerts.domain.messages import render
@@ -564,19 +563,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
         first = max_alert_id(dsn) + 1
 
         # 4. lag through the pipeline
-        port = free_port()
-        url = f"http://{HOST}:{port}"
-        serve = stack.enter_context(
-            running(
-                Server(
-                    "account-alerts serve",
-                    serve_command(port),
-                    server_env(database_url),
-                    work / "serve.log",
-                )
-            )
-        )
-        serve.wait_ready(f"{url}/readyz")
+        _, url = start_serve(stack, database_url, work / "serve.log")
         token = service_token(database_url)
         probe: dict[str, Any] | None = None
         rate = LAG_RATE

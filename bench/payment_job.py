@@ -43,7 +43,6 @@ import common_openloop
 import psycopg
 from common_bench import (
     FIRST_USER_ID,
-    HOST,
     RESULTS_DIR,
     BenchError,
     bench_settings,
@@ -54,12 +53,11 @@ from common_bench import (
     print_ratios_and_targets,
     ratio,
     run_and_report,
-    serve_command,
-    server_env,
     service_token,
+    start_serve,
 )
 from dataset import DATABASE, DatasetShape, conninfo, seeded_cluster, server_version
-from query_alerts import Server, free_port, postgres_cpu_seconds, postmaster_pid, running
+from query_alerts import postgres_cpu_seconds, postmaster_pid
 
 ZONES = ("Africa/Blantyre", "Europe/London", "Asia/Dubai", "Asia/Kolkata", "America/New_York")
 # 14:00 UTC: 09:00 or 10:00 in New York, 19:30 in Kolkata; one local date everywhere.
@@ -512,19 +510,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
         print(f"  {orm['seconds']} s, peak RSS {orm['peak_rss_mib']} MiB")
 
         # The event path, idle and while the next day's run works.
-        port = free_port()
-        url = f"http://{HOST}:{port}"
-        serve = stack.enter_context(
-            running(
-                Server(
-                    "account-alerts serve",
-                    serve_command(port),
-                    server_env(database_url),
-                    work / "serve.log",
-                )
-            )
-        )
-        serve.wait_ready(f"{url}/readyz")
+        _, url = start_serve(stack, database_url, work / "serve.log")
         token = service_token(database_url)
         event_url = f"{url}/graphql"
         print(f"  event path idle: {args.event_rate:.0f} events/s for {args.idle_seconds:.0f} s")
