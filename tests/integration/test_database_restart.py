@@ -4,6 +4,8 @@ before use, not discovered by a failing request."""
 from __future__ import annotations
 
 import asyncio
+import os
+import resource
 
 import pytest
 import sqlalchemy as sa
@@ -36,3 +38,24 @@ async def test_pooled_connections_closed_by_a_restart_are_replaced(
         assert [await _select_one(db) for _ in range(6)] == [1] * 6
     finally:
         await db.engine.dispose()
+
+
+async def test_connections_on_high_descriptors_are_checked_too(database_url_pg: str) -> None:
+    # A busy server has many files and sockets open: the check must work above 1023.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"the open-files limit ({hard}) is below what this test needs")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    filler = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    db = Database(database_url_pg, pool_size=1)
+    try:
+        async with db.engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            assert raw.driver_connection.pgconn.socket > 1023
+        # Checked out again from the pool: the check looks at that descriptor.
+        assert [await _select_one(db) for _ in range(3)] == [1, 1, 1]
+    finally:
+        await db.engine.dispose()
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -49,8 +49,10 @@ def _drop_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
     connection = dbapi_connection.driver_connection
     if connection.closed or connection.broken:
         raise sa.exc.DisconnectionError("the connection is closed")
-    readable, _, _ = select.select([connection.pgconn.socket], [], [], 0)
-    if readable:
+    # poll, not select: select refuses descriptors above 1023, which a busy server has.
+    poller = select.poll()
+    poller.register(connection.pgconn.socket, select.POLLIN)
+    if poller.poll(0):
         raise sa.exc.DisconnectionError("the server closed the connection")
 
 
