@@ -17,6 +17,10 @@ from account_alerts.store import audit_trail
 from account_alerts.store.alerts import AccountAlert, AlertDelivery, SuspiciousActivity
 
 ALERT_CHANNEL = "alert_created"
+# Built once: a statement costs more to build than to run.
+_NOTIFY = sqlmodel.select(
+    sa.func.pg_notify(sa.literal(ALERT_CHANNEL), sa.bindparam("payload", type_=sa.Text))
+)
 
 
 @dataclass(frozen=True)
@@ -61,9 +65,7 @@ async def write_alert(
     assert alert.id is not None
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         # Heard by every process's live subscriptions, and only if this transaction commits.
-        await session.exec(
-            sqlmodel.select(sa.func.pg_notify(ALERT_CHANNEL, f"{mobile_user_id}:{alert.id}"))
-        )
+        await session.exec(_NOTIFY, params={"payload": f"{mobile_user_id}:{alert.id}"})
     for channel in decision.channels:
         session.add(
             AlertDelivery(
