@@ -74,6 +74,7 @@ from account_alerts.store.events import (
 from account_alerts.store.preferences import effective_preferences
 from account_alerts.store.row_buffer import RowBuffer
 
+ACCOUNTS = table_of(Account)
 TRANSACTIONS = table_of(TransactionRecord)
 SNAPSHOTS = table_of(BalanceSnapshot)
 LOGINS = table_of(LoginAttempt)
@@ -620,7 +621,7 @@ class _Judging:
             # figures to the rest of the batch without the session tracking a change.
             for name, value in values.items():
                 set_committed_value(account, name, value)
-            self.buffer.update(table_of(Account), account.account_number, values)
+            self.buffer.update(ACCOUNTS, account.account_number, values)
 
     async def write(self, verdict: Verdict) -> list[AccountAlert]:
         subject = self.account.account_number if self.account else None
@@ -713,22 +714,24 @@ async def _lock_customers(
     login_users = sorted({e.mobile_user_id for e in events if isinstance(e, LoginEvent)})
     accounts: dict[str, Account] = {}
     users: dict[int, MobileUser] = {}
+    # Per customer, their settings rows by id (a customer comes once per account).
     settings: dict[int, dict[int, AccountAlertSettingsRow]] = {}
+
+    def keep(user: MobileUser, row: AccountAlertSettingsRow | None) -> None:
+        users[user.id] = user
+        mine = settings.setdefault(user.id, {})
+        if row is not None and row.id is not None:
+            mine[row.id] = row
+
     if account_numbers:
         for account, user, row in (
             await session.exec(_LOCK_BY_ACCOUNT, params={"keys": account_numbers})
         ).all():
             accounts[account.account_number] = account
-            users[user.id] = user
-            mine = settings.setdefault(user.id, {})
-            if row is not None and row.id is not None:
-                mine[row.id] = row
+            keep(user, row)
     if login_users:
         for user, row in (await session.exec(_LOCK_BY_USER, params={"keys": login_users})).all():
-            users[user.id] = user
-            mine = settings.setdefault(user.id, {})
-            if row is not None and row.id is not None:
-                mine[row.id] = row
+            keep(user, row)
     # In settings id order, as the statements order them.
     rows = {user_id: list(by_id.values()) for user_id, by_id in settings.items() if by_id}
     return accounts, users, rows

@@ -302,11 +302,12 @@ class AccountAlertView:
         wanted = any(getattr(field, "name", None) == "deliveries" for field in selected)
         ids = [row.id for row in rows if row.id is not None]
         by_alert: Mapping[int, Sequence[DeliveryRow]] = {}
-        if wanted and ids and session is not None:
-            by_alert = await deliveries_by_alert(session, ids)
-        elif wanted and ids:
-            loaded = await info.context.loaders.deliveries.load_many(ids)
-            by_alert = dict(zip(ids, loaded, strict=True))
+        if wanted and ids:
+            if session is not None:
+                by_alert = await deliveries_by_alert(session, ids)
+            else:
+                loaded = await info.context.loaders.deliveries.load_many(ids)
+                by_alert = dict(zip(ids, loaded, strict=True))
         return [
             cls.from_row(row, [AlertDeliveryView.from_row(d) for d in by_alert.get(row.id, [])])
             for row in rows
