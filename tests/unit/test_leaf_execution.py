@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 import strawberry
@@ -150,3 +150,176 @@ def test_plain_leaves_skip_the_general_path(monkeypatch: pytest.MonkeyPatch) -> 
     assert not errors and len(data["items"]) == 2
     # Only the root field and the field with a resolver of its own took the general path.
     assert built == ["items", "shout", "shout"]
+
+
+# -- plain subtrees: objects, lists and unions below a resolver, completed in one go ------
+
+
+@strawberry.type
+class Tag:
+    label: str
+    weight: int | None
+
+
+@strawberry.type
+class Card:
+    number: str
+    tags: list[Tag]
+    colour: Colour
+
+
+@strawberry.type
+class Note:
+    text: str
+
+
+@strawberry.type
+class Guarded:
+    @strawberry.field
+    def secret(self) -> str:
+        return "s"
+
+
+class Deny(strawberry.BasePermission):
+    message = "not for you"
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        return False
+
+
+@strawberry.type
+class Holder:
+    title: str
+    card: Card | None
+    cards: list[Card]
+    attachment: Annotated[Card | Note, strawberry.union("Attachment")]
+    hidden: str = strawberry.field(permission_classes=[Deny], default="visible")
+
+
+@dataclass
+class BadCard:
+    number: Any
+    tags: Any
+    colour: Any
+
+
+def _holders() -> list[Holder]:
+    card = Card(
+        number="1234",
+        tags=[Tag(label="x", weight=1), Tag(label="y", weight=None)],
+        colour=Colour.BLUE,
+    )
+    return [
+        Holder(title="h1", card=card, cards=[card, card], attachment=card),
+        Holder(title="h2", card=None, cards=[], attachment=Note(text="n")),
+    ]
+
+
+@strawberry.type
+class TreeQuery:
+    @strawberry.field
+    def holders(self) -> list[Holder]:
+        return _holders()
+
+    @strawberry.field
+    def odd(self) -> list[Holder]:
+        # Values a plain completion must hand back: a null in a non-null nested field, a
+        # row that is not the Strawberry type, a value that is not a list.
+        null_label = Card(number="9", tags=[Tag(label=None, weight=2)], colour=Colour.RED)  # type: ignore[arg-type]
+        return [
+            Holder(title="o1", card=null_label, cards=[], attachment=Note(text="a")),
+            Holder(
+                title="o2", card=BadCard("8", [], Colour.RED), cards=[], attachment=Note(text="b")
+            ),  # type: ignore[arg-type]
+            Holder(title="o3", card=None, cards="not a list", attachment=Note(text="c")),  # type: ignore[arg-type]
+        ]
+
+    @strawberry.field
+    def guarded(self) -> Guarded:
+        return Guarded()
+
+
+def _tree_schema(fast: bool) -> strawberry.Schema:
+    return strawberry.Schema(
+        query=TreeQuery,
+        execution_context_class=LeafFieldsExecutionContext if fast else None,
+    )
+
+
+def _tree_answer(schema: strawberry.Schema, query: str, variables: Any = None) -> Any:
+    result = schema.execute_sync(query, variable_values=variables)
+    errors = sorted(
+        (e.message, tuple(e.path or ()), tuple((loc.line, loc.column) for loc in e.locations or ()))
+        for e in result.errors or []
+    )
+    return result.data, errors
+
+
+TREE_QUERIES = [
+    "{ holders { title card { number colour tags { label weight } } } }",
+    "{ holders { cards { number t: tags { label } } c2: cards { colour } } }",
+    "{ holders { __typename attachment { __typename ... on Card { number }"
+    " ... on Note { text } } } }",
+    "{ holders { ...H } } fragment H on Holder { title card { ...C } }"
+    " fragment C on Card { number tags { label } }",
+    "{ holders { hidden title } }",
+    "{ holders { title card { tags { label } } } }",
+    "{ odd { title card { number tags { label weight } } } }",
+    "{ odd { cards { number } } }",
+    "{ odd { attachment { ... on Note { text } } } }",
+    "{ guarded { secret } }",
+]
+
+
+@pytest.mark.parametrize("query", TREE_QUERIES)
+def test_plain_subtrees_answer_as_graphql_core(query: str) -> None:
+    expected = _tree_answer(_tree_schema(fast=False), query)
+    assert _tree_answer(_tree_schema(fast=True), query) == expected
+
+
+@pytest.mark.parametrize("show", [True, False])
+def test_directives_keep_the_general_path(show: bool) -> None:
+    query = (
+        "query($show: Boolean!) { holders { card { number tags @include(if: $show) { label } } } }"
+    )
+    expected = _tree_answer(_tree_schema(fast=False), query, {"show": show})
+    assert _tree_answer(_tree_schema(fast=True), query, {"show": show}) == expected
+    first_card = expected[0]["holders"][0]["card"]
+    assert ("tags" in first_card) is show
+
+
+def test_a_permission_on_a_plain_field_is_still_checked() -> None:
+    data, errors = _tree_answer(_tree_schema(fast=True), "{ holders { title hidden } }")
+    assert data is None
+    assert errors and all(message == "not for you" for message, _, _ in errors)
+
+
+def test_a_null_deep_in_a_subtree_is_reported_at_its_path() -> None:
+    data, errors = _tree_answer(
+        _tree_schema(fast=True), "{ odd { title card { number tags { label } } } }"
+    )
+    assert data is not None and data["odd"][0]["card"] is None
+    assert errors[0][:2] == (
+        "Cannot return null for non-nullable field Tag.label.",
+        ("odd", 0, "card", "tags", 0, "label"),
+    )
+
+
+def test_plain_subtrees_skip_the_general_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[str] = []
+    general = LeafFieldsExecutionContext.build_resolve_info
+
+    def counting(self: Any, field_def: Any, field_nodes: Any, *args: Any) -> Any:
+        built.append(field_nodes[0].name.value)
+        return general(self, field_def, field_nodes, *args)
+
+    monkeypatch.setattr(LeafFieldsExecutionContext, "build_resolve_info", counting)
+    data, errors = _tree_answer(
+        _tree_schema(fast=True),
+        "{ holders { title card { number tags { label } } cards { colour }"
+        " attachment { __typename ... on Note { text } } } }",
+    )
+    assert not errors and data["holders"][0]["card"]["tags"][1] == {"label": "y"}
+    assert data["holders"][1]["attachment"] == {"__typename": "Note", "text": "n"}
+    # Only the root field, which has a resolver, went the general way.
+    assert built == ["holders"]

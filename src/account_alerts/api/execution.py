@@ -1,37 +1,76 @@
-"""Executing a GraphQL document, with a short path for plain leaf fields.
+"""Executing a GraphQL document, with short paths for plain fields.
 
-A history page is some 800 fields, and most of them are scalars and enums read straight
-off a row (``title``, ``status``, ``sentAt`` ...). graphql-core handles each one the
-general way: a resolve-info object, the resolver behind Strawberry's wrapper, two
-awaitable checks and the value completion's dispatch on the field's type. For a field
-that has no resolver of its own, no arguments, a scalar or enum type and no middleware,
-all of that comes to "read the attribute, coerce it for output": this context does just
-that, and hands anything else — or anything unusual about the value (null on a
-non-null field, an error, an awaitable, a value the scalar refuses) — to graphql-core's
-own path, so errors and their locations are exactly what graphql-core would give.
+A history page is some 800 fields, and nearly all of them are read straight off the
+objects the root resolver returned: scalars and enums (``title``, ``status``,
+``sentAt`` ...), the ``details`` union, the ``deliveries`` list. graphql-core handles
+each one the general way: a path entry, a resolve-info object, the resolver behind
+Strawberry's wrapper, two awaitable checks and the value completion's dispatch on the
+field's type. This context takes two short cuts where that general way comes to
+"read the attribute and shape it for output":
+
+- a *plain leaf* (no resolver of its own, no arguments, no field extensions, a scalar
+  or enum type, no resolve hook) is read and coerced in place;
+- a *plain subtree* (a field whose whole selection below it is plain: objects, lists,
+  unions of Strawberry types and plain leaves, with no directives, no arguments and no
+  resolvers anywhere in it) is completed by a completer compiled once per field of a
+  document and kept across requests, one Python call per value.
+
+Both hand anything unusual — null on a non-null field, an error as a value, an
+awaitable, a value of an unexpected class or one the scalar refuses — back to
+graphql-core's own path for that field. Nothing on a short path has side effects (they
+only read attributes), so the field is then executed again the general way, and errors
+and their paths and locations are exactly what graphql-core gives.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import EnumMeta
 from operator import attrgetter
 from typing import Any
 
 from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
     GraphQLEnumType,
+    GraphQLField,
+    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLOutputType,
     GraphQLScalarType,
+    GraphQLString,
+    GraphQLUnionType,
+    InlineFragmentNode,
+    SelectionSetNode,
     Undefined,
 )
-from graphql.execution.collect_fields import GroupedFieldSet
+from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter as StrawberrySchemaConverter
+from strawberry.types.cast import get_strawberry_type_cast
 from strawberry.types.field import StrawberryField
 
 # (read the value, coerce it for output, non-null) for a plain leaf field; None otherwise.
 LeafPlan = tuple[Callable[[Any], Any], Callable[[Any], Any], bool] | None
+# A field's value -> its completed output; raises _NotPlain for graphql-core to handle.
+Completer = Callable[[Any], Any]
+# (read the value off the parent, complete it) for a plain subtree; None otherwise.
+SubtreePlan = tuple[Callable[[Any], Any], Completer] | None
+
+# Compiled subtrees of the documents seen lately, across requests. The key holds the
+# ids of the field nodes; the entry keeps the nodes themselves, so that no id is reused
+# while its entry lives, and a hit is checked against them.
+_SUBTREE_PLANS: dict[tuple[Any, ...], tuple[tuple[FieldNode, ...], SubtreePlan]] = {}
+_SUBTREE_PLANS_MAX = 2048
+
+
+class _NotPlain(Exception):
+    """A value the short path leaves to graphql-core."""
+
+
+_NOT_PLAIN_SIGNAL = _NotPlain()
 
 
 class LeafFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -47,8 +86,8 @@ class LeafFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         grouped_field_set: GroupedFieldSet,
         position_context: Any,
     ) -> Any:
-        # graphql-core's loop (ExecutionContext.execute_fields), with plain leaf fields
-        # answered in place: no Path, no resolve info, no awaitable to wait for.
+        # graphql-core's loop (ExecutionContext.execute_fields), with plain leaves and
+        # plain subtrees answered in place: no Path, no resolve info, no awaitable.
         results: dict[str, Any] = {}
         is_awaitable = self.is_awaitable
         plans = self._leaf_plans
@@ -65,6 +104,15 @@ class LeafFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     if value is not _NOT_PLAIN:
                         results[response_name] = value
                         continue
+                else:
+                    subtree = self._subtree_plan(parent_type, field_details_list)
+                    if subtree is not None:
+                        read, complete = subtree
+                        try:
+                            results[response_name] = complete(read(source_value))
+                            continue
+                        except Exception:  # noqa: S110 - graphql-core's path reports it
+                            pass
                 result = self.execute_field(
                     parent_type,
                     source_value,
@@ -94,37 +142,278 @@ class LeafFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
         return get_results()
 
+    # -- plain leaves ------------------------------------------------------------------
+
     def _leaf_plan(self, parent_type: GraphQLObjectType, field_name: str) -> LeafPlan:
         field_def = self.schema.get_field(parent_type, field_name)
-        if field_def is None or field_def.args:
-            return None
-        resolve = field_def.resolve
-        # Strawberry marks the resolver of a field that has no resolver of its own.
-        if resolve is None or not getattr(resolve, "_is_default", False):
-            return None
-        if self.middleware_manager is not None and (
-            self.middleware_manager.get_field_resolver(resolve) is not resolve
-        ):
+        if field_def is None or not self._is_plain(field_def):
             return None
         field_type = field_def.type
         non_null = isinstance(field_type, GraphQLNonNull)
         leaf = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
         if not isinstance(leaf, (GraphQLScalarType, GraphQLEnumType)):
             return None
-        definition = field_def.extensions.get(StrawberrySchemaConverter.DEFINITION_BACKREF)
-        if (
-            isinstance(definition, StrawberryField)
-            and definition.base_resolver is None
-            and definition.default_resolver is getattr
-        ):
-            # What Strawberry's resolver would do, without its two calls around it.
-            read: Callable[[Any], Any] = attrgetter(definition.python_name)
-        else:
+        read = _attribute_reader(field_def)
+        if read is None:
+            resolve = field_def.resolve
+            assert resolve is not None
 
             def read(source: Any) -> Any:
                 return resolve(source, None)
 
         return read, leaf.coerce_output_value, non_null
+
+    def _is_plain(self, field_def: GraphQLField) -> bool:
+        """No arguments, Strawberry's resolver for a field without one of its own, no
+        field extensions (permissions) and no resolve hook around it."""
+        if field_def.args:
+            return False
+        resolve = field_def.resolve
+        # Strawberry marks the resolver of a field that has no resolver of its own.
+        if resolve is None or not getattr(resolve, "_is_default", False):
+            return False
+        definition = field_def.extensions.get(StrawberrySchemaConverter.DEFINITION_BACKREF)
+        if isinstance(definition, StrawberryField) and definition.extensions:
+            return False
+        return self.middleware_manager is None or (
+            self.middleware_manager.get_field_resolver(resolve) is resolve
+        )
+
+    # -- plain subtrees ----------------------------------------------------------------
+
+    def _subtree_plan(
+        self, parent_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> SubtreePlan:
+        nodes = tuple(details.node for details in field_details_list)
+        key = (parent_type, self.middleware_manager is None, *map(id, nodes))
+        cached = _SUBTREE_PLANS.get(key)
+        if cached is not None and all(a is b for a, b in zip(cached[0], nodes, strict=True)):
+            return cached[1]
+        try:
+            plan = self._compile_subtree(parent_type, field_details_list)
+        except _NotPlain:
+            plan = None
+        if len(_SUBTREE_PLANS) >= _SUBTREE_PLANS_MAX:
+            _SUBTREE_PLANS.clear()
+        _SUBTREE_PLANS[key] = (nodes, plan)
+        return plan
+
+    def _compile_subtree(
+        self, parent_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> SubtreePlan:
+        field_def = self.schema.get_field(parent_type, field_details_list[0].node.name.value)
+        if field_def is None or not self._is_plain(field_def):
+            return None
+        read = _attribute_reader(field_def)
+        if read is None or not self._plain_selection(field_details_list):
+            return None
+        return read, self._completer(field_def.type, field_details_list)
+
+    def _plain_selection(self, field_details_list: FieldDetailsList) -> bool:
+        """No directives (@skip, @include, @defer: they depend on the variables), no
+        arguments and no fragment variables anywhere below these fields."""
+        for details in field_details_list:
+            if details.defer_usage is not None or details.fragment_variable_values:
+                return False
+            node = details.node
+            if node.directives or node.arguments:
+                return False
+            if node.selection_set is not None and not self._plain_selection_set(
+                node.selection_set, set()
+            ):
+                return False
+        return True
+
+    def _plain_selection_set(self, selection_set: SelectionSetNode, seen: set[str]) -> bool:
+        for selection in selection_set.selections:
+            if selection.directives:
+                return False
+            if isinstance(selection, FieldNode):
+                if selection.arguments:
+                    return False
+                inner = selection.selection_set
+            elif isinstance(selection, InlineFragmentNode):
+                inner = selection.selection_set
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                details = self.fragments.get(name)
+                if details is None or details.variable_signatures:
+                    return False
+                fragment = details.definition
+                if fragment.directives or fragment.variable_definitions:
+                    return False
+                if name in seen:
+                    continue
+                seen.add(name)
+                inner = fragment.selection_set
+            else:
+                return False
+            if inner is not None and not self._plain_selection_set(inner, seen):
+                return False
+        return True
+
+    def _completer(
+        self, field_type: GraphQLOutputType, field_details_list: FieldDetailsList
+    ) -> Completer:
+        """A completer for values of ``field_type`` with this selection; raises _NotPlain
+        when some part of it is not plain."""
+        non_null = isinstance(field_type, GraphQLNonNull)
+        inner = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
+        if isinstance(inner, GraphQLList):
+            return _list_completer(self._completer(inner.of_type, field_details_list), non_null)
+        if isinstance(inner, (GraphQLScalarType, GraphQLEnumType)):
+            return _leaf_completer(inner, non_null, self.is_awaitable)
+        if isinstance(inner, GraphQLObjectType):
+            origin = _origin_of(inner)
+            return _object_completer(
+                origin, self._object_fields(inner, field_details_list), non_null
+            )
+        if isinstance(inner, GraphQLUnionType):
+            members: dict[type, Completer] = {}
+            for member in inner.types:
+                origin = _origin_of(member)
+                members[origin] = _object_completer(
+                    origin, self._object_fields(member, field_details_list), True
+                )
+            return _union_completer(members, non_null)
+        raise _NOT_PLAIN_SIGNAL  # interfaces and anything else: graphql-core's way
+
+    def _object_fields(
+        self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> list[tuple[str, Callable[[Any], Any], Completer]]:
+        if object_type.is_type_of is not None:
+            raise _NOT_PLAIN_SIGNAL
+        grouped_field_set, new_defer_usages, _ = self.collect_subfields(
+            object_type, field_details_list
+        )
+        if new_defer_usages:
+            raise _NOT_PLAIN_SIGNAL
+        fields: list[tuple[str, Callable[[Any], Any], Completer]] = []
+        for response_name, sub_details in grouped_field_set.items():
+            name = sub_details[0].node.name.value
+            if name == "__typename":
+                fields.append((response_name, _constant(object_type.name), _identity))
+                continue
+            field_def = self.schema.get_field(object_type, name)
+            if field_def is None or not self._is_plain(field_def):
+                raise _NOT_PLAIN_SIGNAL
+            read = _attribute_reader(field_def)
+            if read is None:
+                raise _NOT_PLAIN_SIGNAL
+            fields.append((response_name, read, self._completer(field_def.type, sub_details)))
+        return fields
+
+
+def _attribute_reader(field_def: GraphQLField) -> Callable[[Any], Any] | None:
+    """What Strawberry's resolver of a basic field does, without its two calls around
+    it; None when the field is not a plain attribute of a Strawberry type."""
+    definition = field_def.extensions.get(StrawberrySchemaConverter.DEFINITION_BACKREF)
+    if (
+        isinstance(definition, StrawberryField)
+        and definition.base_resolver is None
+        and not definition.extensions
+        and definition.default_resolver is getattr
+    ):
+        return attrgetter(definition.python_name)
+    return None
+
+
+def _origin_of(object_type: GraphQLObjectType) -> type:
+    definition = object_type.extensions.get(StrawberrySchemaConverter.DEFINITION_BACKREF)
+    origin = getattr(definition, "origin", None)
+    if not isinstance(origin, type):
+        raise _NOT_PLAIN_SIGNAL
+    return origin
+
+
+def _constant(value: Any) -> Callable[[Any], Any]:
+    def read(_source: Any) -> Any:
+        return value
+
+    return read
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _leaf_completer(
+    leaf: GraphQLScalarType | GraphQLEnumType,
+    non_null: bool,
+    is_awaitable: Callable[[Any], bool],
+) -> Completer:
+    coerce = leaf.coerce_output_value
+    # The common cases without a call: a str for String, a member of the enum's class.
+    same: type | None = str if leaf is GraphQLString else None
+    names: dict[Any, str] = {}
+    wrapped = getattr(leaf, "wrapped_cls", None)
+    if isinstance(leaf, GraphQLEnumType) and isinstance(wrapped, EnumMeta):
+        by_value = {value.value: name for name, value in leaf.values.items()}
+        members: list[Any] = list(wrapped)
+        names = {member: by_value[member.value] for member in members if member.value in by_value}
+
+    def complete(value: Any) -> Any:
+        if value is None:
+            if non_null:
+                raise _NOT_PLAIN_SIGNAL
+            return None
+        kind = type(value)
+        if kind is same:
+            return value
+        if names and kind is wrapped:
+            return names[value]
+        if isinstance(value, Exception) or is_awaitable(value):
+            raise _NOT_PLAIN_SIGNAL
+        coerced = coerce(value)
+        if coerced is None or coerced is Undefined:
+            raise _NOT_PLAIN_SIGNAL
+        return coerced
+
+    return complete
+
+
+def _object_completer(
+    origin: type, fields: list[tuple[str, Callable[[Any], Any], Completer]], non_null: bool
+) -> Completer:
+    def complete(value: Any) -> Any:
+        if value is None:
+            if non_null:
+                raise _NOT_PLAIN_SIGNAL
+            return None
+        # Exactly the Strawberry type's class: not an error, an awaitable or a cast.
+        if type(value) is not origin or get_strawberry_type_cast(value) is not None:
+            raise _NOT_PLAIN_SIGNAL
+        return {name: finish(read(value)) for name, read, finish in fields}
+
+    return complete
+
+
+def _list_completer(item: Completer, non_null: bool) -> Completer:
+    def complete(value: Any) -> Any:
+        if value is None:
+            if non_null:
+                raise _NOT_PLAIN_SIGNAL
+            return None
+        kind = type(value)
+        if kind is not list and kind is not tuple:
+            raise _NOT_PLAIN_SIGNAL
+        return [item(entry) for entry in value]
+
+    return complete
+
+
+def _union_completer(members: dict[type, Completer], non_null: bool) -> Completer:
+    def complete(value: Any) -> Any:
+        if value is None:
+            if non_null:
+                raise _NOT_PLAIN_SIGNAL
+            return None
+        member = members.get(type(value))
+        if member is None:
+            raise _NOT_PLAIN_SIGNAL
+        return member(value)
+
+    return complete
 
 
 _NOT_PLAIN = object()
