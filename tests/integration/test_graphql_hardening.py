@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from datetime import timedelta
@@ -15,6 +16,7 @@ from sqlmodel import select
 from account_alerts.api.app import create_app
 from account_alerts.config import Settings
 from account_alerts.domain.enums import AlertType, Role
+from account_alerts.store.alerts import AccountAlert
 from account_alerts.store.customers import Account
 from account_alerts.store.database import Database
 from tests.conftest import TEST_SECRET, Api, Clock, error_code
@@ -186,6 +188,49 @@ async def test_an_unknown_field_is_reported_as_bad_input(api: Api) -> None:
 async def test_an_unknown_argument_is_reported_as_bad_input(api: Api) -> None:
     body = await api.as_customer(7, "{ accountAlerts(userId: 8) { totalCount } }")
     assert "userId" in assert_refused_before_running(body)
+
+
+async def test_a_body_that_is_not_json_is_refused_with_400(api: Api) -> None:
+    for body in (b"{not json", b'{"query": "{ unacknowledgedAlertCount }"', b"NaN"):
+        response = await api.client.post(
+            "/graphql",
+            content=body,
+            headers={
+                "Authorization": f"Bearer {api.token(7)}",
+                "Content-Type": "application/json",
+            },
+        )
+        assert response.status_code == 400, body
+        assert "Unable to parse request body as JSON" in response.text
+
+
+async def test_text_beyond_ascii_crosses_the_wire_intact(api: Api, db: Database) -> None:
+    await make_account(db, account_number="1000777001", user_id=7)
+    alert_id = await make_alert(
+        db,
+        user_id=7,
+        account_number="1000777001",
+        alert_type=AlertType.LARGE_TRANSACTION,
+        triggered_at=api.clock(),
+    )
+    async with db.transaction() as session:
+        alert = await session.get(AccountAlert, alert_id)
+        assert alert is not None
+        alert.title = "Malipiro aakulu — K 75 000 ✓"
+        alert.alert_data = {**alert.alert_data, "transactionDescription": "Café “Chez Léa” 🍽"}
+    response = await api.client.post(
+        "/graphql",
+        json={
+            "query": "{ accountAlerts { items { title details { ... on "
+            "LargeTransactionDetails { transactionDescription } } } } }"
+        },
+        headers={"Authorization": f"Bearer {api.token(7)}"},
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    item = json.loads(response.content.decode("utf-8"))["data"]["accountAlerts"]["items"][0]
+    assert item["title"] == "Malipiro aakulu — K 75 000 ✓"
+    assert item["details"]["transactionDescription"] == "Café “Chez Léa” 🍽"
 
 
 # Production lockdown

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -73,7 +74,13 @@ class Database:
         target = async_url(url)
         self.dialect_name = make_url(target).get_backend_name()
         # SQLite: a ping costs nothing. PostgreSQL: see _drop_if_closed.
-        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": self.dialect_name != "postgresql"}
+        kwargs: dict[str, Any] = {
+            "echo": echo,
+            "pool_pre_ping": self.dialect_name != "postgresql",
+            # JSON columns (alert details, channels) are read with orjson: a history page
+            # decodes a hundred documents.
+            "json_deserializer": orjson.loads,
+        }
         if self.dialect_name == "sqlite":
             # One connection: SQLite has a single writer, and queuing here beats
             # "database is locked" when a read transaction tries to become a write.
