@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     )
     sink_file: Path | None = None
     db_pool_size: int = Field(default=20, ge=1)
+    # Single events that arrive while one of their caller's is being written are written
+    # together in the next transaction, up to this many (1: each on its own).
+    event_group_max: int = Field(default=100, ge=1, le=500)
     public_url: str = "http://localhost:8000"
     # Delivery worker.
     worker_batch_size: int = Field(default=500, ge=1, le=1000)

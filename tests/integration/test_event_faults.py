@@ -88,10 +88,14 @@ async def _service_client(address: str, settings: Settings) -> httpx.AsyncClient
     )
 
 
+# With group commit the simultaneous events of one process share transactions; without
+# it each races the others in the database, on its own connection.
+@pytest.mark.parametrize("group_max", [100, 1], ids=["grouped", "one-per-transaction"])
 async def test_simultaneous_events_on_one_account_stay_correct(
-    settings: Settings, db: Database, clock: Clock
+    settings: Settings, db: Database, clock: Clock, group_max: int
 ) -> None:
     await make_account(db, user_id=7, account_number=ACCOUNT)
+    settings = settings.model_copy(update={"event_group_max": group_max})
     app = create_app(settings, database=db, clock=clock)
     async with serving(app) as address, await _service_client(address, settings) as client:
         debits = [

@@ -1,0 +1,219 @@
+"""Group commit: single events that arrive while one is being written share the next
+transaction, and each still gets exactly the answer and the rows it would get alone."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import event as sa_event
+from sqlmodel import select
+
+from account_alerts.api.app import create_app
+from account_alerts.config import Settings
+from account_alerts.domain.enums import Role
+from account_alerts.store import event_log
+from account_alerts.store.alerts import AccountAlert, AlertDelivery
+from account_alerts.store.audit import AuditEntry
+from account_alerts.store.database import Database
+from account_alerts.store.events import IngestedEvent, TransactionRecord
+from tests.conftest import TEST_SECRET, Clock, error_code
+from tests.support.events import RECORD_TRANSACTION, transaction
+from tests.support.factories import make_account
+
+ACCOUNTS = [f"100000{n:04d}" for n in range(1, 6)]
+
+
+def day(hours: float = 0) -> datetime:
+    base = datetime.now(UTC).replace(hour=6, minute=0, second=0, microsecond=0) - timedelta(days=2)
+    return base + timedelta(hours=hours)
+
+
+class Service:
+    """A bank service posting single events at once, and the transactions they took."""
+
+    def __init__(self, client: httpx.AsyncClient, db: Database) -> None:
+        self.client = client
+        self.commits = 0
+        sa_event.listen(db.engine.sync_engine, "commit", self._commit)
+
+    def _commit(self, _conn: Any) -> None:
+        self.commits += 1
+
+    async def post(self, event: dict[str, Any]) -> dict[str, Any]:
+        response = await self.client.post(
+            "/graphql", json={"query": RECORD_TRANSACTION, "variables": {"input": event}}
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def post_all(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return list(await asyncio.gather(*(self.post(e) for e in events)))
+
+
+async def _service(settings: Settings, db: Database, clock: Clock) -> AsyncIterator[Service]:
+    from account_alerts.api.auth import issue_token
+
+    for number, account in enumerate(ACCOUNTS, start=1):
+        await make_account(db, user_id=number, account_number=account)
+    app = create_app(settings, database=db, clock=clock)
+    token = issue_token(settings, subject="core-banking", role=Role.SERVICE)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://alerts.test",
+        headers={"Authorization": f"Bearer {token}"},
+    ) as client:
+        yield Service(client, db)
+
+
+@pytest.fixture
+async def service(settings: Settings, db: Database, clock: Clock) -> AsyncIterator[Service]:
+    async for made in _service(settings, db, clock):
+        yield made
+
+
+async def _rows(db: Database) -> dict[str, int]:
+    tables: list[Any] = [AccountAlert, AlertDelivery, AuditEntry, IngestedEvent, TransactionRecord]
+    async with db.session() as session:
+        return {t.__tablename__: len((await session.exec(select(t))).all()) for t in tables}
+
+
+async def test_events_arriving_together_share_transactions_and_keep_their_answers(
+    service: Service, db: Database
+) -> None:
+    events = [
+        transaction(account, amount, day(i / 10), balance_after="100000")
+        for i, (account, amount) in enumerate(
+            (ACCOUNTS[i % len(ACCOUNTS)], "75000" if i % 4 == 0 else "10") for i in range(40)
+        )
+    ]
+    results = await service.post_all(events)
+    # The first is written at once; the rest waited for it and went in one more.
+    assert service.commits <= 3
+    for event, body in zip(events, results, strict=True):
+        assert "errors" not in body, body
+        result = body["data"]["recordTransaction"]
+        assert result["eventId"] == event["eventId"]
+        assert result["accepted"] and not result["duplicate"]
+        kinds = [alert["alertType"] for alert in result["alerts"]]
+        assert kinds == (["LARGE_TRANSACTION"] if event["amount"] == "75000" else [])
+        if kinds:
+            assert result["alerts"][0]["accountNumber"].endswith(event["accountNumber"][-4:])
+    rows = await _rows(db)
+    assert rows["ingested_events"] == 40
+    assert rows["transactions"] == 40
+    assert rows["account_alerts"] == 10
+    # Every alert has its outbox rows (PUSH and SMS by default) and its audit trail.
+    assert rows["alert_deliveries"] == 20
+    async with db.session() as session:
+        triggered = (
+            await session.exec(select(AuditEntry).where(AuditEntry.action == "alert.triggered"))
+        ).all()
+    assert len(triggered) == 10
+
+
+async def test_a_refused_event_in_a_group_stops_none_of_the_others(
+    service: Service, db: Database
+) -> None:
+    good = [transaction(ACCOUNTS[i % 5], "10", day(i / 10)) for i in range(12)]
+    unknown = transaction("1999999999", "10", day(2))
+    wrong_currency = transaction(ACCOUNTS[0], "10", day(2), currency="USD")
+    zero = transaction(ACCOUNTS[1], "0", day(2))
+    events = [good[0], *good[1:6], unknown, *good[6:9], wrong_currency, zero, *good[9:]]
+    results = dict(zip((e["eventId"] for e in events), await service.post_all(events), strict=True))
+    assert error_code(results[unknown["eventId"]]) == "NOT_FOUND"
+    assert error_code(results[wrong_currency["eventId"]]) == "BAD_USER_INPUT"
+    assert error_code(results[zero["eventId"]]) == "BAD_USER_INPUT"
+    for event in good:
+        body = results[event["eventId"]]
+        assert "errors" not in body, body
+        assert body["data"]["recordTransaction"]["accepted"]
+    rows = await _rows(db)
+    assert rows["ingested_events"] == len(good)
+    assert rows["transactions"] == len(good)
+
+
+async def test_repeats_in_one_group_are_duplicates_of_the_first(
+    service: Service, db: Database
+) -> None:
+    first = transaction(ACCOUNTS[2], "75000", day(1), event_id="the-same-event")
+    changed = {**first, "amount": "76000"}
+    others = [transaction(ACCOUNTS[3], "10", day(i / 10)) for i in range(3)]
+    results = await service.post_all([*others, first, first, changed, first])
+    answers = [
+        body["data"]["recordTransaction"] if "errors" not in body else body for body in results
+    ]
+    repeats = [answers[3], answers[4], answers[6]]
+    assert [r["duplicate"] for r in repeats] == [False, True, True]
+    assert len({tuple(a["id"] for a in r["alerts"]) for r in repeats}) == 1
+    assert error_code(results[5]) == "BAD_USER_INPUT"
+    assert "already used for a different event" in results[5]["errors"][0]["message"]
+    assert (await _rows(db))["account_alerts"] == 1
+
+
+async def test_a_failure_in_a_group_fails_only_its_own_event(
+    service: Service, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doomed = transaction(ACCOUNTS[4], "75000", day(3), event_id="doomed-event")
+    events = [transaction(ACCOUNTS[i % 4], "75000", day(i / 10)) for i in range(9)]
+    events.insert(5, doomed)
+    original = event_log.record
+
+    def record(*args: Any, **kwargs: Any) -> None:
+        if kwargs.get("event_id") == "doomed-event":
+            raise RuntimeError("disk full")
+        original(*args, **kwargs)
+
+    monkeypatch.setattr(event_log, "record", record)
+    results = await service.post_all(events)
+    for event, body in zip(events, results, strict=True):
+        if event is doomed:
+            assert error_code(body) == "INTERNAL_SERVER_ERROR"
+            assert "disk full" not in str(body)
+        else:
+            assert "errors" not in body, body
+            assert [a["alertType"] for a in body["data"]["recordTransaction"]["alerts"]] == [
+                "LARGE_TRANSACTION"
+            ]
+    rows = await _rows(db)
+    assert rows["ingested_events"] == 9
+    assert rows["account_alerts"] == 9
+    async with db.session() as session:
+        stored = (await session.exec(select(TransactionRecord.event_id))).all()
+    assert "doomed-event" not in stored
+
+
+async def test_group_commit_can_be_switched_off(
+    settings: Settings, db: Database, clock: Clock
+) -> None:
+    alone = Settings(
+        database_url=settings.database_url,
+        jwt_secret=SecretStr(TEST_SECRET),
+        event_group_max=1,
+    )
+    async for service in _service(alone, db, clock):
+        events = [transaction(ACCOUNTS[i % 5], "10", day(i / 10)) for i in range(10)]
+        results = await service.post_all(events)
+        assert all("errors" not in body for body in results)
+        assert service.commits == 10
+
+
+async def test_a_group_is_no_larger_than_the_setting(
+    settings: Settings, db: Database, clock: Clock
+) -> None:
+    small = Settings(
+        database_url=settings.database_url, jwt_secret=SecretStr(TEST_SECRET), event_group_max=4
+    )
+    async for service in _service(small, db, clock):
+        events = [transaction(ACCOUNTS[i % 5], "10", day(i / 10)) for i in range(13)]
+        results = await service.post_all(events)
+        assert all("errors" not in body for body in results)
+        # One alone, then the 12 that waited in groups of 4.
+        assert service.commits == 4
+        assert (await _rows(db))["ingested_events"] == 13
