@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import os
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr, ValidationError
 
-from account_alerts.api.auth import InvalidToken, bearer_token, issue_token, verify_token
+from account_alerts.api.auth import (
+    InvalidToken,
+    TokenVerifier,
+    bearer_token,
+    issue_token,
+    verify_token,
+)
 from account_alerts.config import DEVELOPMENT_JWT_SECRET, Environment, Settings
 from account_alerts.domain.enums import Role
 
@@ -403,3 +410,70 @@ def test_a_psycopg3_or_sqlite_url_is_kept_as_given() -> None:
 def test_an_unknown_time_zone_refuses_to_start() -> None:
     with pytest.raises(ValidationError, match="time zone"):
         Settings(timezone="Mars/Olympus")
+
+
+# The app's verifier: tokens found good are remembered until they expire
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_remembered_token_is_verified_once(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decoded: list[str] = []
+    real_decode = jwt.decode
+
+    def counting(token: str, *args: Any, **kwargs: Any) -> Any:
+        decoded.append(token)
+        return real_decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting)
+    verifier = TokenVerifier(settings)
+    token = signed(claims(sub="7"))
+    callers = {verifier.verify(token) for _ in range(5)}
+    assert callers == {verify_token(token, settings)}
+    assert decoded.count(token) == 2  # the verifier's one, and verify_token's above
+
+
+def test_a_remembered_token_is_refused_once_it_expires(settings: Settings) -> None:
+    clock = FakeTime()
+    verifier = TokenVerifier(settings, clock=clock)
+    token = signed(claims(sub="7", exp=int(clock.now) + 60))
+    assert verifier.verify(token).mobile_user_id == 7
+    clock.now += 60 + settings.jwt_leeway_seconds - 1
+    assert verifier.verify(token).mobile_user_id == 7  # still within the leeway
+    clock.now += 2
+    with pytest.raises(InvalidToken, match="expired"):
+        verifier.verify(token)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        signed(claims(), key="someone-elses-secret-that-is-long-enough-0123"),
+        signed(claims(exp=int(time.time()) - 3600)),
+        "not.a.token",
+    ],
+)
+def test_a_refused_token_is_refused_every_time(settings: Settings, token: str) -> None:
+    verifier = TokenVerifier(settings)
+    first = refusal(token, settings)
+    for _ in range(3):
+        with pytest.raises(InvalidToken) as caught:
+            verifier.verify(token)
+        assert str(caught.value) == first
+    assert not verifier._good
+
+
+def test_the_verifier_forgets_the_oldest_tokens_first(settings: Settings) -> None:
+    verifier = TokenVerifier(settings, size=3)
+    tokens = [signed(claims(sub=str(n))) for n in range(1, 6)]
+    for token in tokens:
+        verifier.verify(token)
+    assert list(verifier._good) == tokens[2:]

@@ -22,7 +22,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from account_alerts.api.auth import Caller, InvalidToken, bearer_token, verify_token
+from account_alerts.api.auth import Caller, InvalidToken, TokenVerifier, bearer_token
 from account_alerts.api.context import Context, Services
 from account_alerts.api.schema import build_schema
 from account_alerts.api.webhooks import TWILIO_STATUS_PATH, twilio_status_endpoint
@@ -45,10 +45,10 @@ SERVE_WORKER_ENV = "ALERTS_SERVE_RUN_WORKER"
 SERVE_SCHEDULER_ENV = "ALERTS_SERVE_RUN_SCHEDULER"
 
 
-def _authenticate(header: str | None, settings: Settings) -> tuple[Caller | None, str | None]:
+def _authenticate(header: str | None, tokens: TokenVerifier) -> tuple[Caller | None, str | None]:
     try:
         token = bearer_token(header)
-        return (verify_token(token, settings), None) if token else (None, None)
+        return (tokens.verify(token), None) if token else (None, None)
     except InvalidToken as exc:
         return None, str(exc)
 
@@ -62,6 +62,7 @@ class AlertsGraphQL(GraphQL[Context, None]):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         )
         self.services = services
+        self.tokens = TokenVerifier(services.settings)
 
     def decode_json(self, data: str | bytes) -> object:
         # orjson's decode error is a json.JSONDecodeError: Strawberry answers it with 400.
@@ -80,7 +81,7 @@ class AlertsGraphQL(GraphQL[Context, None]):
         if isinstance(request, WebSocket):
             # Browsers cannot set headers on a websocket: the token comes in connection_init.
             return Context(services=self.services, caller=None, auth_error=None)
-        caller, error = _authenticate(request.headers.get("authorization"), self.services.settings)
+        caller, error = _authenticate(request.headers.get("authorization"), self.tokens)
         return Context(services=self.services, caller=caller, auth_error=error)
 
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
@@ -93,7 +94,7 @@ class AlertsGraphQL(GraphQL[Context, None]):
             header = params.get("Authorization") or params.get("authorization")
             if header is None and params.get("token"):
                 header = f"Bearer {params['token']}"
-        caller, error = _authenticate(header, self.services.settings)
+        caller, error = _authenticate(header, self.tokens)
         context.caller, context.auth_error = caller, error
         return None
 

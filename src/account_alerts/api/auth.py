@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -43,6 +45,11 @@ def bearer_token(authorization: str | None) -> str | None:
 
 
 def verify_token(token: str, settings: Settings) -> Caller:
+    return _verified(token, settings)[0]
+
+
+def _verified(token: str, settings: Settings) -> tuple[Caller, float]:
+    """The caller a trusted token names, and its expiry (Unix time)."""
     try:
         claims = jwt.decode(
             token,
@@ -82,7 +89,39 @@ def verify_token(token: str, settings: Settings) -> Caller:
             authenticated_at = datetime.fromtimestamp(auth_time, UTC)
         except (OverflowError, ValueError, OSError) as exc:
             raise InvalidToken("the token's auth_time must be a Unix timestamp") from exc
-    return Caller(subject=subject, role=role, auth_time=authenticated_at)
+    return Caller(subject=subject, role=role, auth_time=authenticated_at), float(claims["exp"])
+
+
+class TokenVerifier:
+    """verify_token, remembering the tokens it has lately found good: a bank service, or
+    the mobile app, sends the same token with every request until it expires, and what
+    its signature and claims say does not change in between. Only tokens found good are
+    remembered (a refused one is checked again each time, and refused again); a
+    remembered one is refused as expired once ``exp`` (plus the leeway) has passed, by
+    the same clock PyJWT reads. Tokens are credentials the process held already; they
+    are kept in memory only, at most ``size`` of them, the oldest forgotten first."""
+
+    def __init__(
+        self, settings: Settings, *, size: int = 4096, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.settings = settings
+        self.size = size
+        self.clock = clock
+        self._good: dict[str, tuple[Caller, float]] = {}
+
+    def verify(self, token: str) -> Caller:
+        known = self._good.get(token)
+        if known is not None:
+            caller, valid_until = known
+            if self.clock() < valid_until:
+                return caller
+            del self._good[token]
+            raise InvalidToken("the token has expired; sign in again")
+        caller, expires = _verified(token, self.settings)
+        if len(self._good) >= self.size:
+            del self._good[next(iter(self._good))]
+        self._good[token] = (caller, expires + self.settings.jwt_leeway_seconds)
+        return caller
 
 
 def issue_token(
