@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Iterator
 from decimal import Decimal
@@ -10,16 +11,10 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from graphql.language.parser import parse
+from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
+from strawberry.schema.schema import validate_document
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
@@ -44,35 +39,60 @@ def _is_expected(error: GraphQLError) -> bool:
     return original is None or isinstance(original, (ApiError, GraphQLError, ValueError))
 
 
-class ErrorCodes(SchemaExtension):
+def _with_error_codes(result: Any) -> None:
     """Every error carries an ``extensions.code``; internals never reach the client."""
+    for error in (result.errors if result else None) or []:
+        extensions = error.extensions if error.extensions is not None else {}
+        if "code" in extensions:
+            continue
+        if _is_expected(error):
+            extensions["code"] = "BAD_USER_INPUT"
+        else:
+            extensions["code"] = "INTERNAL_SERVER_ERROR"
+            error.message = "internal server error; it has been logged"
+        error.extensions = extensions
+
+
+class Hardening(SchemaExtension):
+    """The request's limits, caches and error codes, as one extension (Strawberry runs
+    every hook of every extension for every request, so five of its own cost more than
+    the work they do):
+
+    - the token limit on parsing, and the parse cached by document text; a document
+      that fails to parse is left to Strawberry, so syntax errors (and the token limit)
+      are reported like any other bad request;
+    - the depth and alias limits (and, in production, no introspection) as validation
+      rules, and validation cached by document and rules;
+    - an ``extensions.code`` on every error, internals never shown."""
+
+    rules: tuple[type[ASTValidationRule], ...] = ()
+    max_tokens: int = 2000
 
     def on_operation(self) -> Iterator[None]:
+        context = self.execution_context
+        context.parse_options["max_tokens"] = self.max_tokens
+        context.validation_rules = (*context.validation_rules, *self.rules)
         yield
-        result = self.execution_context.result
-        for error in (result.errors if result else None) or []:
-            extensions = error.extensions if error.extensions is not None else {}
-            if "code" in extensions:
-                continue
-            if _is_expected(error):
-                extensions["code"] = "BAD_USER_INPUT"
-            else:
-                extensions["code"] = "INTERNAL_SERVER_ERROR"
-                error.message = "internal server error; it has been logged"
-            error.extensions = extensions
-
-
-class CachedParse(ParserCache):
-    """Parses through the cache, but leaves a document that fails to parse to Strawberry,
-    so syntax errors (and the token limit) are reported like any other bad request."""
+        _with_error_codes(self.execution_context.result)
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
         with contextlib.suppress(GraphQLError):
-            context.graphql_document = self.cached_parse_document(
-                context.query, **context.parse_options
-            )
+            context.graphql_document = _cached_parse(context.query, **context.parse_options)
         yield
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        context.pre_execution_errors = _cached_validate(
+            context.schema._schema, context.graphql_document, context.validation_rules
+        )
+        yield
+
+
+# Shared by every request (and schema): keyed by the document text and parse options,
+# and by (schema, document, rules) for validation, whose rule classes are built once.
+_cached_parse = functools.lru_cache(maxsize=256)(parse)
+_cached_validate = functools.lru_cache(maxsize=256)(validate_document)
 
 
 class AlertsSchema(strawberry.Schema):
@@ -85,26 +105,24 @@ class AlertsSchema(strawberry.Schema):
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
-    # The limit rules are built once: a new rule class per request would make every
-    # request miss the validation cache.
-    limits = [
+    # The rules are built once: a new rule class per request would make every request
+    # miss the validation cache.
+    rules: list[type[ASTValidationRule]] = [
         *QueryDepthLimiter(max_depth=settings.graphql_max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
     ]
-    extensions: list[Any] = [
-        ErrorCodes,
-        lambda: CachedParse(maxsize=256),
-        lambda: AddValidationRules(limits),
-        lambda: ValidationCache(maxsize=256),
-        lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
-    ]
     if settings.is_production:
-        extensions.append(DisableIntrospection)
+        rules.append(NoSchemaIntrospectionCustomRule)
+    hardening = type(
+        "Hardening",
+        (Hardening,),
+        {"rules": tuple(rules), "max_tokens": settings.graphql_max_tokens},
+    )
     return AlertsSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=extensions,
+        extensions=[hardening],
         execution_context_class=LeafFieldsExecutionContext,
         scalar_overrides={Decimal: DecimalScalar},
     )
