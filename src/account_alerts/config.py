@@ -54,9 +54,12 @@ class Settings(BaseSettings):
     )
     sink_file: Path | None = None
     db_pool_size: int = Field(default=20, ge=1)
-    # Single events that arrive while one of their caller's is being written are written
-    # together in the next transaction, up to this many (1: each on its own).
-    event_group_max: int = Field(default=100, ge=1, le=500)
+    # Group commit: single events that arrive while event_group_writers transactions of
+    # their caller's are in flight are written together in the next one, up to
+    # event_group_max of them (1: each on its own). Larger groups hold more customers'
+    # locks for longer, which other processes' groups then wait for.
+    event_group_max: int = Field(default=16, ge=1, le=500)
+    event_group_writers: int = Field(default=1, ge=1, le=32)
     public_url: str = "http://localhost:8000"
     # Delivery worker.
     worker_batch_size: int = Field(default=500, ge=1, le=1000)

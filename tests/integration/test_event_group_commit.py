@@ -4,6 +4,7 @@ transaction, and each still gets exactly the answer and the rows it would get al
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -85,7 +86,7 @@ async def _rows(db: Database) -> dict[str, int]:
 
 
 async def test_events_arriving_together_share_transactions_and_keep_their_answers(
-    service: Service, db: Database
+    service: Service, db: Database, settings: Settings
 ) -> None:
     events = [
         transaction(account, amount, day(i / 10), balance_after="100000")
@@ -94,8 +95,10 @@ async def test_events_arriving_together_share_transactions_and_keep_their_answer
         )
     ]
     results = await service.post_all(events)
-    # The first is written at once; the rest waited for it and went in one more.
-    assert service.commits <= 3
+    # The first ones are written at once; the rest waited for them and went in groups.
+    writers, largest = settings.event_group_writers, settings.event_group_max
+    assert service.commits == writers + math.ceil((len(events) - writers) / largest)
+    assert service.commits < len(events) / 2
     for event, body in zip(events, results, strict=True):
         assert "errors" not in body, body
         result = body["data"]["recordTransaction"]
@@ -204,16 +207,37 @@ async def test_group_commit_can_be_switched_off(
         assert service.commits == 10
 
 
+# One alone (two with two writers), then those that waited, in groups of at most 4.
+@pytest.mark.parametrize(("writers", "commits"), [(1, 1 + 3), (2, 2 + 3)])
 async def test_a_group_is_no_larger_than_the_setting(
-    settings: Settings, db: Database, clock: Clock
+    settings: Settings, db: Database, clock: Clock, writers: int, commits: int
 ) -> None:
     small = Settings(
-        database_url=settings.database_url, jwt_secret=SecretStr(TEST_SECRET), event_group_max=4
+        database_url=settings.database_url,
+        jwt_secret=SecretStr(TEST_SECRET),
+        event_group_max=4,
+        event_group_writers=writers,
     )
     async for service in _service(small, db, clock):
         events = [transaction(ACCOUNTS[i % 5], "10", day(i / 10)) for i in range(13)]
         results = await service.post_all(events)
         assert all("errors" not in body for body in results)
-        # One alone, then the 12 that waited in groups of 4.
-        assert service.commits == 4
+        assert service.commits == commits
         assert (await _rows(db))["ingested_events"] == 13
+
+
+async def test_an_event_stored_before_is_a_duplicate_in_a_group_too(
+    service: Service, db: Database
+) -> None:
+    earlier = transaction(ACCOUNTS[0], "75000", day(1))
+    first = (await service.post(earlier))["data"]["recordTransaction"]
+    others = [transaction(ACCOUNTS[i % 5], "10", day(2 + i / 10)) for i in range(6)]
+    results = await service.post_all([*others[:3], earlier, *others[3:]])
+    answers = [body["data"]["recordTransaction"] for body in results]
+    again = answers[3]
+    assert again["duplicate"] and again["accepted"]
+    assert [a["id"] for a in again["alerts"]] == [a["id"] for a in first["alerts"]]
+    assert all(a["accepted"] and not a["duplicate"] for a in answers[:3] + answers[4:])
+    rows = await _rows(db)
+    assert rows["ingested_events"] == 7
+    assert rows["account_alerts"] == 1

@@ -110,30 +110,31 @@ class Ingestor:
         self.settings = settings
         self.broker = broker
         self.clock = clock
-        # Group commit of single events, per caller (see ingest).
-        self._writing: set[Actor] = set()
+        # Group commit of single events, per caller (see ingest): transactions in flight.
+        self._writing: dict[Actor, int] = {}
         self._waiting: dict[Actor, list[tuple[Event, asyncio.Future[EventOutcome]]]] = {}
         self._group_tasks: set[asyncio.Task[None]] = set()
 
     async def ingest(self, event: Event, actor: Actor) -> EventOutcome:
         """One event; a refused event raises its ApiError and stores nothing.
 
-        Group commit: an event that arrives while another of the same caller's is being
-        written waits for that transaction to end, then is judged and written together
-        with every event that arrived meanwhile (at most ``event_group_max``), in one
-        transaction, exactly as a batch is: in arrival order, each with its own outcome,
-        a refused one storing nothing and stopping none of the others. An event that
-        arrives alone is written at once, on its own. Under load this shares the
+        Group commit: an event that arrives while ``event_group_writers`` transactions of
+        the same caller's are in flight waits for one of them to end, then is judged and
+        written together with every event that arrived meanwhile (at most
+        ``event_group_max``), in one transaction, exactly as a batch is: in arrival order,
+        each with its own outcome, a refused one storing nothing and stopping none of the
+        others. Otherwise it is written at once, on its own. Under load this shares the
         transaction's fixed costs (locking, round trips, the commit) among the events
         that were waiting anyway."""
+        writing = self._writing.get(actor, 0)
         if self.settings.event_group_max <= 1:
             outcome = (await self.ingest_many([event], actor))[0]
-        elif actor in self._writing:
+        elif writing >= self.settings.event_group_writers:
             waiter: asyncio.Future[EventOutcome] = asyncio.get_running_loop().create_future()
             self._waiting.setdefault(actor, []).append((event, waiter))
             outcome = await waiter
         else:
-            self._writing.add(actor)
+            self._writing[actor] = writing + 1
             try:
                 outcome = (await self.ingest_many([event], actor))[0]
             finally:
@@ -143,10 +144,9 @@ class Ingestor:
         return outcome
 
     def _hand_over(self, actor: Actor) -> None:
-        """The caller's write has ended: the events that waited for it go next."""
+        """One of the caller's writes has ended: the events that waited go next."""
         if not self._waiting.get(actor):
-            self._writing.discard(actor)
-            self._waiting.pop(actor, None)
+            self._done_writing(actor)
             return
         task = asyncio.get_running_loop().create_task(self._write_waiting(actor))
         self._group_tasks.add(task)
@@ -160,9 +160,11 @@ class Ingestor:
             results = await self._write_group([event for event, _ in group], actor)
         except BaseException:
             # Cancelled (the server is stopping): nobody is left waiting for ever.
-            for _, waiter in group + self._waiting.pop(actor, []):
+            for _, waiter in group:
                 waiter.cancel()
-            self._writing.discard(actor)
+            if not self._done_writing(actor):
+                for _, waiter in self._waiting.pop(actor, []):
+                    waiter.cancel()
             raise
         self._hand_over(actor)
         for (_, waiter), result in zip(group, results, strict=True):
@@ -173,6 +175,17 @@ class Ingestor:
             else:
                 waiter.set_exception(result)
 
+    def _done_writing(self, actor: Actor) -> int:
+        """One write of the caller's fewer; how many are still in flight."""
+        left = self._writing.get(actor, 1) - 1
+        if left:
+            self._writing[actor] = left
+        else:
+            self._writing.pop(actor, None)
+            if not self._waiting.get(actor):
+                self._waiting.pop(actor, None)
+        return left
+
     async def _write_group(
         self, events: Sequence[Event], actor: Actor
     ) -> list[EventOutcome | Exception]:
@@ -181,7 +194,7 @@ class Ingestor:
         trouble is not its neighbours'."""
         if len(events) > 1:
             try:
-                outcomes = await self._attempt(events, actor)
+                outcomes = await self._attempt(events, actor, optimistic=True)
             except Exception:
                 outcomes = None
             if outcomes is not None:
@@ -210,15 +223,20 @@ class Ingestor:
             return [EventOutcome(e.event_id, accepted=False, error=conflict) for e in events]
         return outcomes
 
-    async def _attempt(self, events: Sequence[Event], actor: Actor) -> list[EventOutcome] | None:
+    async def _attempt(
+        self, events: Sequence[Event], actor: Actor, *, optimistic: bool | None = None
+    ) -> list[EventOutcome] | None:
         """The events written, or None when a concurrent request's unique keys refused
-        them (nothing of them was kept)."""
+        them (nothing of them was kept).
+
+        Single events (alone or grouped) are written optimistically: they are almost
+        always new, so rather than look up their eventIds and transaction ids first, the
+        unique keys on them refuse a repeat, and the events are then judged again the
+        careful way (which finds the first one and answers as it did). A batch a service
+        sent is more often a repeat, and is looked up first."""
         now = self.clock()
-        # A single event is written optimistically: it is almost always new, so rather
-        # than look up its eventId and transaction id first, the unique keys on them
-        # refuse a repeat, and the event is then judged again the careful way (which
-        # finds the first one and answers as it did).
-        optimistic = len(events) == 1
+        if optimistic is None:
+            optimistic = len(events) == 1
         outcomes: list[EventOutcome] | None = None
         with contextlib.suppress(IntegrityError):
             outcomes = await self._ingest_all(events, actor, now, optimistic=optimistic)

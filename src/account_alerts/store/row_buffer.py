@@ -29,7 +29,7 @@ class RowBuffer:
 
     async def flush(self, session: AsyncSession) -> None:
         """Write what is buffered: the inserts in the order their tables were first
-        written to, then the updates (a single event's rows: all in one statement)."""
+        written to, then the updates (a few events' rows: all in one statement)."""
         if not self._rows and not self._updates:
             return
         # ORM objects added before these rows (a customer first seen in this batch) must
@@ -38,18 +38,20 @@ class RowBuffer:
         connection = await session.connection()
         pending, self._rows = self._rows, {}
         updates, self._updates = self._updates, {}
-        if connection.dialect.name == "postgresql" and _one_row_each(pending, updates):
-            # A single event's rows: one statement, one round trip (PostgreSQL runs the
-            # data-modifying parts of a WITH together; none of them reads another's rows).
+        if connection.dialect.name == "postgresql" and _fits_one_statement(pending, updates):
+            # A few events' rows: one statement, one round trip (PostgreSQL runs the
+            # data-modifying parts of a WITH together; none of them reads another's rows,
+            # and no row is updated twice).
             shape: list[tuple[str, sa.Table, tuple[str, ...]]] = []
             parameters: dict[str, Any] = {}
-            for table, [row] in pending.items():
-                parameters.update(_named(f"w{len(shape)}_", row))
-                shape.append(("insert", table, tuple(sorted(row))))
+            for table, rows in pending.items():
+                for row in rows:
+                    parameters.update(_named(f"w{len(shape)}_", row))
+                    shape.append(("insert", table, tuple(sorted(row))))
             for (table, columns), by_key in updates.items():
-                [(key, values)] = by_key.items()
-                parameters.update(_named(f"w{len(shape)}_", {**values, "key": key}))
-                shape.append(("update", table, columns))
+                for key, values in by_key.items():
+                    parameters.update(_named(f"w{len(shape)}_", {**values, "key": key}))
+                    shape.append(("update", table, columns))
             await connection.execute(_combined(tuple(shape)), parameters)
             return
         for table, rows in pending.items():
@@ -61,15 +63,17 @@ class RowBuffer:
             )
 
 
-def _one_row_each(
+# Beyond this many rows (a service's batch), one statement per table: a statement of
+# its own shape for every mix of rows would fill the statement caches.
+ONE_STATEMENT_ROWS = 64
+
+
+def _fits_one_statement(
     rows: dict[sa.Table, list[dict[str, Any]]],
     updates: dict[tuple[sa.Table, tuple[str, ...]], dict[Any, dict[str, Any]]],
 ) -> bool:
-    return (
-        len(rows) + len(updates) > 1
-        and all(len(table_rows) == 1 for table_rows in rows.values())
-        and all(len(by_key) == 1 for by_key in updates.values())
-    )
+    count = sum(map(len, rows.values())) + sum(map(len, updates.values()))
+    return 1 < count <= ONE_STATEMENT_ROWS
 
 
 # The statements are built once per shape: building one (its parameters, its cache key)
@@ -99,7 +103,7 @@ def _update(table: sa.Table, columns: tuple[str, ...], prefix: str) -> sa.Update
     )
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=256)
 def _combined(shape: tuple[tuple[str, sa.Table, tuple[str, ...]], ...]) -> Any:
     parts: list[Any] = [
         (_insert if kind == "insert" else _update)(table, columns, f"w{n}_")
