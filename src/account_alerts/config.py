@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     # event_group_max of them (1: each on its own). Larger groups hold more customers'
     # locks for longer, which other processes' groups then wait for.
     event_group_max: int = Field(default=16, ge=1, le=500)
-    event_group_writers: int = Field(default=2, ge=1, le=32)
+    event_group_writers: int = Field(default=1, ge=1, le=32)
     public_url: str = "http://localhost:8000"
     # Delivery worker.
     worker_batch_size: int = Field(default=500, ge=1, le=1000)
