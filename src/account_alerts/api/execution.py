@@ -52,17 +52,16 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter as Strawberr
 from strawberry.types.cast import get_strawberry_type_cast
 from strawberry.types.field import StrawberryField
 
-# (read the value, coerce it for output, non-null) for a plain leaf field; None otherwise.
-LeafPlan = tuple[Callable[[Any], Any], Callable[[Any], Any], bool] | None
 # A field's value -> its completed output; raises _NotPlain for graphql-core to handle.
 Completer = Callable[[Any], Any]
-# (read the value off the parent, complete it) for a plain subtree; None otherwise.
-SubtreePlan = tuple[Callable[[Any], Any], Completer] | None
+# (read the value off the parent, complete it) for a plain leaf or subtree; None when
+# the field takes graphql-core's general path.
+Plan = tuple[Callable[[Any], Any], Completer] | None
 
 # Compiled subtrees of the documents seen lately, across requests. The key holds the
 # ids of the field nodes; the entry keeps the nodes themselves, so that no id is reused
 # while its entry lives, and a hit is checked against them.
-_SUBTREE_PLANS: dict[tuple[Any, ...], tuple[tuple[FieldNode, ...], SubtreePlan]] = {}
+_SUBTREE_PLANS: dict[tuple[Any, ...], tuple[tuple[FieldNode, ...], Plan]] = {}
 _SUBTREE_PLANS_MAX = 2048
 
 
@@ -76,7 +75,7 @@ _NOT_PLAIN_SIGNAL = _NotPlain()
 class LeafFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._leaf_plans: dict[tuple[GraphQLObjectType, str], LeafPlan] = {}
+        self._leaf_plans: dict[tuple[GraphQLObjectType, str], Plan] = {}
 
     def execute_fields(
         self,
@@ -99,20 +98,15 @@ class LeafFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     plan = plans[key]
                 except KeyError:
                     plan = plans[key] = self._leaf_plan(*key)
+                if plan is None:
+                    plan = self._subtree_plan(parent_type, field_details_list)
                 if plan is not None:
-                    value = _plain_leaf_value(plan, source_value, is_awaitable)
-                    if value is not _NOT_PLAIN:
-                        results[response_name] = value
+                    read, complete = plan
+                    try:
+                        results[response_name] = complete(read(source_value))
                         continue
-                else:
-                    subtree = self._subtree_plan(parent_type, field_details_list)
-                    if subtree is not None:
-                        read, complete = subtree
-                        try:
-                            results[response_name] = complete(read(source_value))
-                            continue
-                        except Exception:  # noqa: S110 - graphql-core's path reports it
-                            pass
+                    except Exception:  # noqa: S110 - graphql-core's path reports it
+                        pass
                 result = self.execute_field(
                     parent_type,
                     source_value,
@@ -144,7 +138,7 @@ class LeafFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     # -- plain leaves ------------------------------------------------------------------
 
-    def _leaf_plan(self, parent_type: GraphQLObjectType, field_name: str) -> LeafPlan:
+    def _leaf_plan(self, parent_type: GraphQLObjectType, field_name: str) -> Plan:
         field_def = self.schema.get_field(parent_type, field_name)
         if field_def is None or not self._is_plain(field_def):
             return None
@@ -161,7 +155,7 @@ class LeafFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
             def read(source: Any) -> Any:
                 return resolve(source, None)
 
-        return read, leaf.coerce_output_value, non_null
+        return read, _leaf_completer(leaf, non_null, self.is_awaitable)
 
     def _is_plain(self, field_def: GraphQLField) -> bool:
         """No arguments, Strawberry's resolver for a field without one of its own, no
@@ -183,7 +177,7 @@ class LeafFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     def _subtree_plan(
         self, parent_type: GraphQLObjectType, field_details_list: FieldDetailsList
-    ) -> SubtreePlan:
+    ) -> Plan:
         nodes = tuple(details.node for details in field_details_list)
         key = (parent_type, self.middleware_manager is None, *map(id, nodes))
         cached = _SUBTREE_PLANS.get(key)
@@ -200,7 +194,7 @@ class LeafFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     def _compile_subtree(
         self, parent_type: GraphQLObjectType, field_details_list: FieldDetailsList
-    ) -> SubtreePlan:
+    ) -> Plan:
         field_def = self.schema.get_field(parent_type, field_details_list[0].node.name.value)
         if field_def is None or not self._is_plain(field_def):
             return None
@@ -305,13 +299,13 @@ class LeafFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
 
 def _attribute_reader(field_def: GraphQLField) -> Callable[[Any], Any] | None:
-    """What Strawberry's resolver of a basic field does, without its two calls around
-    it; None when the field is not a plain attribute of a Strawberry type."""
+    """What Strawberry's resolver of a basic field (one that _is_plain accepts) does,
+    without its two calls around it; None when the field is not a plain attribute of a
+    Strawberry type."""
     definition = field_def.extensions.get(StrawberrySchemaConverter.DEFINITION_BACKREF)
     if (
         isinstance(definition, StrawberryField)
         and definition.base_resolver is None
-        and not definition.extensions
         and definition.default_resolver is getattr
     ):
         return attrgetter(definition.python_name)
@@ -414,27 +408,3 @@ def _union_completer(members: dict[type, Completer], non_null: bool) -> Complete
         return member(value)
 
     return complete
-
-
-_NOT_PLAIN = object()
-
-
-def _plain_leaf_value(
-    plan: tuple[Callable[[Any], Any], Callable[[Any], Any], bool],
-    source: Any,
-    is_awaitable: Callable[[Any], bool],
-) -> Any:
-    """The field's output value, or _NOT_PLAIN when graphql-core must complete it."""
-    read, coerce, non_null = plan
-    try:
-        value = read(source)
-        if value is None:
-            return _NOT_PLAIN if non_null else None
-        if isinstance(value, Exception) or is_awaitable(value):
-            return _NOT_PLAIN
-        coerced = coerce(value)
-    except Exception:  # graphql-core's path reports it, with its location
-        return _NOT_PLAIN
-    if coerced is None or coerced is Undefined:
-        return _NOT_PLAIN
-    return coerced
