@@ -12,6 +12,7 @@ import jwt
 from account_alerts.config import Settings
 from account_alerts.domain.enums import Role
 
+EXPIRED = "the token has expired; sign in again"
 # Mobile user ids are the specification's INTEGER, as GraphQL's Int.
 MAX_MOBILE_USER_ID = 2**31 - 1
 
@@ -61,7 +62,7 @@ def _verified(token: str, settings: Settings) -> tuple[Caller, float]:
             options={"require": ["exp", "sub"], "verify_aud": settings.jwt_audience is not None},
         )
     except jwt.ExpiredSignatureError as exc:
-        raise InvalidToken("the token has expired; sign in again") from exc
+        raise InvalidToken(EXPIRED) from exc
     except jwt.InvalidAlgorithmError as exc:
         raise InvalidToken("the token is signed with an algorithm that is not accepted") from exc
     except jwt.InvalidSignatureError as exc:
@@ -116,7 +117,7 @@ class TokenVerifier:
             if self.clock() < valid_until:
                 return caller
             del self._good[token]
-            raise InvalidToken("the token has expired; sign in again")
+            raise InvalidToken(EXPIRED)
         caller, expires = _verified(token, self.settings)
         if len(self._good) >= self.size:
             del self._good[next(iter(self._good))]
