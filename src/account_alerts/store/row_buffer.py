@@ -63,8 +63,8 @@ class RowBuffer:
             )
 
 
-# Beyond this many rows (a service's batch), one statement per table: a statement of
-# its own shape for every mix of rows would fill the statement caches.
+# Beyond this many rows (about 20 events: a large batch), one statement per table: a
+# statement of its own shape for every mix of rows would fill the statement caches.
 ONE_STATEMENT_ROWS = 64
 
 
