@@ -14,10 +14,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -67,6 +68,7 @@ from account_alerts.store.alerts import AccountAlert, AccountAlertSettingsRow
 from account_alerts.store.base import table_of
 from account_alerts.store.customers import Account, Device, MobileUser
 from account_alerts.store.database import Database
+from account_alerts.store.direct import INTEGRITY_ERRORS, Direct, Entities
 from account_alerts.store.events import (
     BalanceSnapshot,
     LoginAttempt,
@@ -238,10 +240,10 @@ class Ingestor:
         if optimistic is None:
             optimistic = len(events) == 1
         outcomes: list[EventOutcome] | None = None
-        with contextlib.suppress(IntegrityError):
+        with contextlib.suppress(*INTEGRITY_ERRORS):
             outcomes = await self._ingest_all(events, actor, now, optimistic=optimistic)
         if outcomes is None and optimistic:
-            with contextlib.suppress(IntegrityError):
+            with contextlib.suppress(*INTEGRITY_ERRORS):
                 outcomes = await self._ingest_all(events, actor, now, optimistic=False)
         if outcomes is None:
             return None
@@ -256,8 +258,8 @@ class Ingestor:
         self, events: Sequence[Event], actor: Actor, now: datetime, *, optimistic: bool
     ) -> list[EventOutcome]:
         outcomes: list[EventOutcome] = []
-        async with self.db.transaction() as session:
-            batch = await _Batch.load(session, events, look_up_repeats=not optimistic)
+        async with self.db.event_transaction() as (session, direct):
+            batch = await _Batch.load(session, direct, events, look_up_repeats=not optimistic)
             for event in events:
                 try:
                     outcomes.append(await self._ingest(session, batch, event, actor, now))
@@ -373,11 +375,16 @@ class _Batch:
 
     @classmethod
     async def load(
-        cls, session: AsyncSession, events: Sequence[Event], *, look_up_repeats: bool = True
+        cls,
+        session: AsyncSession,
+        direct: Direct | None,
+        events: Sequence[Event],
+        *,
+        look_up_repeats: bool = True,
     ) -> _Batch:
         """``look_up_repeats=False`` skips looking for eventIds and transactions stored
         before: the caller relies on their unique keys to refuse a repeat instead."""
-        accounts, users, rows = await _lock_customers(session, events)
+        accounts, users, rows = await _lock_customers(session, direct, events)
         user_ids = sorted(users)
         stored = (
             await event_log.find_many(session, (e.event_id for e in events))
@@ -412,7 +419,7 @@ class _Batch:
                     )
                 ).all()
             )
-        return cls(accounts, users, recorded, rows, devices, transactions)
+        return cls(accounts, users, recorded, rows, devices, transactions, RowBuffer(direct))
 
     def account_of(self, event: Event) -> Account:
         if isinstance(event, LoginEvent):
@@ -783,30 +790,52 @@ class _Judging:
         )
 
 
-# The customer locks, built once (an expanding parameter takes the batch's keys). NO KEY
-# UPDATE serialises a customer's events but, unlike FOR UPDATE, does not wait for
-# transactions that merely reference the customer (the reminder job inserting thousands
-# of alerts). Only the customer row is locked, not the outer-joined settings rows.
-_WITH_SETTINGS = col(AccountAlertSettingsRow.mobile_user_id) == col(MobileUser.id)
-_LOCK_BY_ACCOUNT = (
-    select(Account, MobileUser, AccountAlertSettingsRow)
-    .join(MobileUser, col(MobileUser.id) == col(Account.mobile_user_id))
-    .outerjoin(AccountAlertSettingsRow, _WITH_SETTINGS)
-    .where(col(Account.account_number).in_(sa.bindparam("keys", expanding=True)))
-    .order_by(col(MobileUser.id), col(AccountAlertSettingsRow.id))
-    .with_for_update(of=MobileUser, key_share=True)
-)
-_LOCK_BY_USER = (
-    select(MobileUser, AccountAlertSettingsRow)
-    .outerjoin(AccountAlertSettingsRow, _WITH_SETTINGS)
-    .where(col(MobileUser.id).in_(sa.bindparam("keys", expanding=True)))
-    .order_by(col(MobileUser.id), col(AccountAlertSettingsRow.id))
-    .with_for_update(of=MobileUser, key_share=True)
-)
+# The customer locks, built once. NO KEY UPDATE serialises a customer's events but, unlike
+# FOR UPDATE, does not wait for transactions that merely reference the customer (the
+# reminder job inserting thousands of alerts). Only the customer row is locked, not the
+# outer-joined settings rows. Each row holds an account's columns (by account), the
+# customer's and one settings row's (NULL when there is none), in table order.
+_ACCOUNTS = Entities(Account)
+_USERS = Entities(MobileUser)
+_SETTINGS = Entities(AccountAlertSettingsRow)
+USERS = table_of(MobileUser)
+SETTINGS = table_of(AccountAlertSettingsRow)
+
+
+def _lock_statement(by_account: bool, *, as_array: bool) -> sa.Select[Any]:
+    """``as_array``: the keys as one array parameter (PostgreSQL, one statement for any
+    number of keys); otherwise an expanding IN list."""
+    key = ACCOUNTS.c.account_number if by_account else USERS.c.id
+    keys = (
+        key == sa.any_(sa.bindparam("keys", type_=postgresql.ARRAY(key.type)))
+        if as_array
+        else key.in_(sa.bindparam("keys", expanding=True))
+    )
+    with_settings = USERS.outerjoin(SETTINGS, SETTINGS.c.mobile_user_id == USERS.c.id)
+    source = (
+        ACCOUNTS.join(with_settings, USERS.c.id == ACCOUNTS.c.mobile_user_id)
+        if by_account
+        else with_settings
+    )
+    columns = [*(ACCOUNTS.c if by_account else []), *USERS.c, *SETTINGS.c]
+    return (
+        sa.select(*columns)
+        .select_from(source)
+        .where(keys)
+        .order_by(USERS.c.id, SETTINGS.c.id)
+        .with_for_update(of=USERS, key_share=True)
+    )
+
+
+_LOCKS = {
+    (by_account, as_array): _lock_statement(by_account, as_array=as_array)
+    for by_account in (True, False)
+    for as_array in (True, False)
+}
 
 
 async def _lock_customers(
-    session: AsyncSession, events: Sequence[Event]
+    session: AsyncSession, direct: Direct | None, events: Sequence[Event]
 ) -> tuple[dict[str, Account], dict[int, MobileUser], dict[int, list[AccountAlertSettingsRow]]]:
     """Load and lock the events' customers (and accounts) in id order: concurrent batches
     cannot deadlock, and no other event of theirs is judged until this one commits. Their
@@ -820,21 +849,36 @@ async def _lock_customers(
     # Per customer, their settings rows by id (a customer comes once per account).
     settings: dict[int, dict[int, AccountAlertSettingsRow]] = {}
 
-    def keep(user: MobileUser, row: AccountAlertSettingsRow | None) -> None:
-        users[user.id] = user
-        mine = settings.setdefault(user.id, {})
-        if row is not None and row.id is not None:
-            mine[row.id] = row
+    async def locked(by_account: bool, keys: Sequence[Any]) -> Sequence[Sequence[Any]]:
+        statement = _LOCKS[(by_account, direct is not None)]
+        if direct is not None:
+            return await direct.rows(statement, {"keys": list(keys)})
+        connection = await session.connection()
+        rows: Sequence[Sequence[Any]] = (
+            await connection.execute(statement, {"keys": list(keys)})
+        ).all()
+        return rows
+
+    def keep(row: Sequence[Any]) -> None:
+        user_id = row[0]
+        user = users.get(user_id)
+        if user is None:
+            user = users[user_id] = _USERS.make(row[: _USERS.width])
+        mine = settings.setdefault(user_id, {})
+        values = row[_USERS.width :]
+        settings_id = values[0]
+        if settings_id is not None and settings_id not in mine:
+            mine[settings_id] = _SETTINGS.make(values)
 
     if account_numbers:
-        for account, user, row in (
-            await session.exec(_LOCK_BY_ACCOUNT, params={"keys": account_numbers})
-        ).all():
-            accounts[account.account_number] = account
-            keep(user, row)
+        for row in await locked(True, account_numbers):
+            number = row[0]
+            if number not in accounts:
+                accounts[number] = _ACCOUNTS.make(row[: _ACCOUNTS.width])
+            keep(row[_ACCOUNTS.width :])
     if login_users:
-        for user, row in (await session.exec(_LOCK_BY_USER, params={"keys": login_users})).all():
-            keep(user, row)
+        for row in await locked(False, login_users):
+            keep(row)
     # In settings id order, as the statements order them.
     rows = {user_id: list(by_id.values()) for user_id, by_id in settings.items() if by_id}
     return accounts, users, rows

@@ -8,11 +8,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from account_alerts.store.direct import Direct
 
 
 def async_url(url: str) -> str:
@@ -112,6 +115,29 @@ class Database:
         """One unit of work: commits on success, rolls back on any exception."""
         async with self._sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def event_transaction(self) -> AsyncIterator[tuple[AsyncSession, Direct | None]]:
+        """One unit of work for the event path: a session and, on PostgreSQL, the same
+        transaction's driver connection (``store.direct``) for the statements every event
+        runs. The transaction is the connection's; the session joins it and costs nothing
+        until something uses it (what it holds is flushed before the commit). Commits on
+        success, rolls back on any exception. Elsewhere it is ``transaction()``."""
+        if not self.is_postgresql:
+            async with self.transaction() as session:
+                yield session, None
+            return
+        async with self.engine.connect() as connection, connection.begin():
+            driver = (await connection.get_raw_connection()).driver_connection
+            assert isinstance(driver, psycopg.AsyncConnection)
+            session = self._sessions(bind=connection)
+            try:
+                yield session, Direct(driver, self.engine.dialect)
+                if session.new or session.dirty or session.deleted:
+                    await session.flush()
+            finally:
+                if session.identity_map:
+                    await session.close()
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

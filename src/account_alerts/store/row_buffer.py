@@ -12,9 +12,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from account_alerts.store.direct import Direct
+
 
 class RowBuffer:
-    def __init__(self) -> None:
+    def __init__(self, direct: Direct | None = None) -> None:
+        # On PostgreSQL, the transaction's driver connection: a few events' rows go to it
+        # directly (store.direct).
+        self.direct = direct
         self._rows: dict[sa.Table, list[dict[str, Any]]] = {}
         # (table, updated columns) -> primary key -> the latest values for that row.
         self._updates: dict[tuple[sa.Table, tuple[str, ...]], dict[Any, dict[str, Any]]] = {}
@@ -34,11 +39,12 @@ class RowBuffer:
             return
         # ORM objects added before these rows (a customer first seen in this batch) must
         # exist before rows that refer to them.
-        await session.flush()
-        connection = await session.connection()
+        if session.new or session.dirty or session.deleted:
+            await session.flush()
         pending, self._rows = self._rows, {}
         updates, self._updates = self._updates, {}
-        if connection.dialect.name == "postgresql" and _fits_one_statement(pending, updates):
+        direct = self.direct
+        if direct is not None and _fits_one_statement(pending, updates):
             # A few events' rows: one statement, one round trip (PostgreSQL runs the
             # data-modifying parts of a WITH together; none of them reads another's rows,
             # and no row is updated twice).
@@ -52,8 +58,9 @@ class RowBuffer:
                 for key, values in by_key.items():
                     parameters.update(_named(f"w{len(shape)}_", {**values, "key": key}))
                     shape.append(("update", table, columns))
-            await connection.execute(_combined(tuple(shape)), parameters)
+            await direct.execute(_combined(tuple(shape)), parameters)
             return
+        connection = await session.connection()
         for table, rows in pending.items():
             await connection.execute(sa.insert(table), rows)
         for (table, columns), by_key in updates.items():
@@ -73,7 +80,7 @@ def _fits_one_statement(
     updates: dict[tuple[sa.Table, tuple[str, ...]], dict[Any, dict[str, Any]]],
 ) -> bool:
     count = sum(map(len, rows.values())) + sum(map(len, updates.values()))
-    return 1 < count <= ONE_STATEMENT_ROWS
+    return count <= ONE_STATEMENT_ROWS
 
 
 # The statements are built once per shape: building one (its parameters, its cache key)

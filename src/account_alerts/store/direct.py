@@ -1,0 +1,133 @@
+"""Statements of the event path sent straight to psycopg, on a connection SQLAlchemy checked
+out of its pool (PostgreSQL only).
+
+A lone event's transaction is a customer lock and one write. Through an ORM session each
+of them costs several times what PostgreSQL needs to run it (the session's bookkeeping,
+the execution context, ORM loading, a greenlet per call), which under load is the largest
+part of the event's cost. Here a statement is compiled by SQLAlchemy once, and each run
+converts its parameters and results with the same type processors SQLAlchemy would use,
+then goes to the driver directly. The pool, the checkout's check of the connection and
+the returning of it stay SQLAlchemy's."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import psycopg
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlmodel import SQLModel
+
+# The driver's errors for a violated constraint; the callers treat them as SQLAlchemy's.
+INTEGRITY_ERRORS: tuple[type[Exception], ...] = (sa.exc.IntegrityError, psycopg.IntegrityError)
+
+Processor = Callable[[Any], Any] | None
+Model = TypeVar("Model", bound=SQLModel)
+
+
+class DirectStatement:
+    """One SQLAlchemy Core statement, compiled for a PostgreSQL dialect once."""
+
+    def __init__(self, statement: sa.ClauseElement, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)
+        if compiled.insert_prefetch or compiled.update_prefetch:
+            # Column defaults SQLAlchemy would compute at execution: not done here.
+            raise ValueError("a statement with client-side defaults cannot run directly")
+        self.sql: str = compiled.string
+        escaped = getattr(compiled, "escaped_bind_names", None) or {}
+        self._binds: list[tuple[str, str, Processor]] = [
+            (key, escaped.get(key, key), bind.type._cached_bind_processor(dialect))
+            for key, bind in compiled.binds.items()
+        ]
+        self._columns = [column.type for column in getattr(statement, "selected_columns", [])]
+        self._dialect = dialect
+        self._results: list[Processor] | None = None
+
+    def parameters(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """``values`` by parameter name, converted as SQLAlchemy converts them."""
+        out: dict[str, Any] = {}
+        for key, name, process in self._binds:
+            value = values[key]
+            out[name] = process(value) if process is not None and value is not None else value
+        return out
+
+    async def execute(
+        self, connection: psycopg.AsyncConnection[Any], values: Mapping[str, Any]
+    ) -> None:
+        await connection.execute(self.sql, self.parameters(values))
+
+    async def rows(
+        self, connection: psycopg.AsyncConnection[Any], values: Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        """The statement's rows, each column converted to what SQLAlchemy would return."""
+        cursor = await connection.execute(self.sql, self.parameters(values))
+        rows = await cursor.fetchall()
+        if self._results is None:
+            description = cursor.description or []
+            self._results = [
+                kind._cached_result_processor(self._dialect, column.type_code)
+                for kind, column in zip(self._columns, description, strict=True)
+            ]
+        processors = self._results
+        if not any(processors):
+            return rows
+        return [
+            tuple(
+                value if process is None or value is None else process(value)
+                for value, process in zip(row, processors, strict=True)
+            )
+            for row in rows
+        ]
+
+
+@functools.lru_cache(maxsize=512)
+def compiled(statement: sa.ClauseElement, dialect: Dialect) -> DirectStatement:
+    """``statement`` compiled for ``dialect``, once (statements are built once, too)."""
+    return DirectStatement(statement, dialect)
+
+
+@dataclass(frozen=True)
+class Direct:
+    """The driver connection of a transaction in progress, and its dialect."""
+
+    connection: psycopg.AsyncConnection[Any]
+    dialect: Dialect
+
+    async def execute(self, statement: sa.ClauseElement, values: Mapping[str, Any]) -> None:
+        await compiled(statement, self.dialect).execute(self.connection, values)
+
+    async def rows(
+        self, statement: sa.ClauseElement, values: Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        return await compiled(statement, self.dialect).rows(self.connection, values)
+
+
+class Entities:
+    """Rows of one table's columns (in table order) made into detached ORM objects: the
+    objects an ORM query would have loaded, without the ORM's loading machinery. They
+    behave as loaded objects of a closed session do; a session they are added to treats
+    them as stored rows, not new ones."""
+
+    def __init__(self, model: type[Model]) -> None:
+        mapper = sa.inspect(model)
+        table = model.__table__  # type: ignore[attr-defined]
+        self.model = model
+        self.columns: list[sa.Column[Any]] = list(table.columns)
+        self._keys = [mapper.get_property_by_column(column).key for column in self.columns]
+        self._new = mapper.class_manager.new_instance
+
+    @property
+    def width(self) -> int:
+        return len(self._keys)
+
+    def make(self, values: Sequence[Any]) -> Any:
+        instance = self._new()
+        instance.__dict__.update(zip(self._keys, values, strict=True))
+        make_transient_to_detached(instance)
+        return instance

@@ -1,0 +1,176 @@
+"""The event path's statements sent to psycopg directly (PostgreSQL) read and write exactly
+what the same statements through SQLAlchemy's ORM do."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, time
+from decimal import Decimal
+
+import pytest
+from sqlmodel import select
+
+from account_alerts.domain.enums import LoginAlertMode, PaymentReminderInterval, TransactionType
+from account_alerts.domain.events import LoginEvent, TransactionEvent
+from account_alerts.engine.ingest import _lock_customers
+from account_alerts.store.alerts import AccountAlertSettingsRow
+from account_alerts.store.customers import Account, MobileUser
+from account_alerts.store.database import Database
+from account_alerts.store.events import TransactionRecord
+from account_alerts.store.row_buffer import RowBuffer
+from tests.support.factories import make_account
+
+WHEN = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
+
+
+@pytest.fixture
+async def pg(database_url_pg: str) -> AsyncIterator[Database]:
+    db = Database(database_url_pg)
+    yield db
+    await db.dispose()
+
+
+async def _customer(db: Database) -> None:
+    await make_account(db, user_id=41, account_number="4100000001", time_zone="Africa/Blantyre")
+    await make_account(db, user_id=41, account_number="4100000002")
+    await make_account(db, user_id=42, account_number="4200000001")
+    async with db.transaction() as session:
+        user = await session.get(MobileUser, 41)
+        assert user is not None
+        user.phone, user.phone_verified_at, user.locked_reason = "+265991234567", WHEN, None
+        account = await session.get(Account, "4100000001")
+        assert account is not None
+        account.balance, account.balance_as_of = Decimal("1234.5600"), WHEN
+        session.add(
+            AccountAlertSettingsRow(
+                mobile_user_id=41,
+                account_number="4100000001",
+                low_balance_threshold=Decimal("150.2500"),
+                low_balance_channels=["SMS", "PUSH"],
+                large_transaction_enabled=False,
+                payment_reminder_interval=PaymentReminderInterval.THREE_DAYS,
+                login_alert_mode=LoginAlertMode.EVERY_LOGIN,
+                quiet_hours_enabled=True,
+                quiet_hours_start=time(22, 30),
+                quiet_hours_end=time(6, 15),
+            )
+        )
+        session.add(
+            AccountAlertSettingsRow(
+                mobile_user_id=41, account_number="4100000002", suspicious_activity_channels=[]
+            )
+        )
+
+
+def _events() -> list[TransactionEvent | LoginEvent]:
+    debit = TransactionEvent(
+        event_id="e1",
+        account_number="4100000001",
+        transaction_id="t1",
+        transaction_type=TransactionType.DEBIT,
+        amount=Decimal("10"),
+        currency="MWK",
+        occurred_at=WHEN,
+    )
+    other = replace(debit, event_id="e2", account_number="4200000001")
+    sign_in = LoginEvent(event_id="e3", mobile_user_id=41, successful=True, occurred_at=WHEN)
+    return [debit, other, sign_in]
+
+
+def _values(objects: object) -> object:
+    """Every column of every object, with its Python type."""
+    if isinstance(objects, dict):
+        return {key: _values(value) for key, value in sorted(objects.items())}
+    if isinstance(objects, list):
+        return [_values(value) for value in objects]
+    model = type(objects)
+    return {
+        column.name: (getattr(objects, column.name), type(getattr(objects, column.name)))
+        for column in model.__table__.columns  # type: ignore[attr-defined]
+    }
+
+
+async def test_the_customer_lock_reads_what_the_orm_reads(pg: Database) -> None:
+    await _customer(pg)
+    async with pg.event_transaction() as (session, direct):
+        assert direct is not None
+        straight = await _lock_customers(session, direct, _events())
+    async with pg.event_transaction() as (session, _):
+        through_orm = await _lock_customers(session, None, _events())
+    assert [_values(part) for part in straight] == [_values(part) for part in through_orm]
+    accounts, users, rows = straight
+    assert sorted(accounts) == ["4100000001", "4200000001"]
+    assert accounts["4100000001"].balance == Decimal("1234.5600")
+    assert accounts["4100000001"].balance_as_of == WHEN
+    assert users[41].phone_verified_at == WHEN and users[42].phone is None
+    first = rows[41][0]
+    assert first.payment_reminder_interval is PaymentReminderInterval.THREE_DAYS
+    assert first.login_alert_mode is LoginAlertMode.EVERY_LOGIN
+    assert first.low_balance_channels == ["SMS", "PUSH"]
+    assert (first.quiet_hours_start, first.quiet_hours_end) == (time(22, 30), time(6, 15))
+    assert [row.account_number for row in rows[41]] == ["4100000001", "4100000002"]
+    assert 42 not in rows
+
+
+async def test_rows_written_directly_read_back_as_written(pg: Database) -> None:
+    await _customer(pg)
+    async with pg.event_transaction() as (session, direct):
+        buffer = RowBuffer(direct)
+        buffer.add(
+            TransactionRecord.__table__,  # type: ignore[attr-defined]
+            {
+                "event_id": "w1",
+                "account_number": "4100000001",
+                "mobile_user_id": 41,
+                "transaction_id": "T-1",
+                "transaction_type": TransactionType.CREDIT,
+                "amount": Decimal("12.3456"),
+                "currency": "MWK",
+                "latitude": -13.9626,
+                "longitude": 33.7741,
+                "occurred_at": WHEN,
+                "created_at": WHEN,
+            },
+        )
+        buffer.update(
+            Account.__table__,  # type: ignore[attr-defined]
+            "4100000002",
+            {"balance": Decimal("99.5"), "balance_as_of": WHEN, "updated_at": WHEN},
+        )
+        await buffer.flush(session)
+    async with pg.session() as session:
+        record = (await session.exec(select(TransactionRecord))).one()
+        account = await session.get(Account, "4100000002")
+    assert record.transaction_type is TransactionType.CREDIT
+    assert record.amount == Decimal("12.3456") and record.occurred_at == WHEN
+    assert (record.latitude, record.longitude) == (-13.9626, 33.7741)
+    assert account is not None and account.balance == Decimal("99.5000")
+    assert account.balance_as_of == WHEN
+
+
+async def test_a_failed_direct_statement_rolls_back_and_the_connection_is_reused(
+    pg: Database,
+) -> None:
+    await _customer(pg)
+    row = {"event_id": "w1", "account_number": "4100000001", "mobile_user_id": 41}
+    row |= {"transaction_id": "T-1", "transaction_type": TransactionType.DEBIT}
+    row |= {"amount": Decimal(1), "currency": "MWK", "occurred_at": WHEN, "created_at": WHEN}
+    table = TransactionRecord.__table__  # type: ignore[attr-defined]
+    accounts = Account.__table__  # type: ignore[attr-defined]
+    with pytest.raises(Exception, match="duplicate key"):
+        async with pg.event_transaction() as (session, direct):
+            buffer = RowBuffer(direct)
+            buffer.update(accounts, "4100000001", {"balance": Decimal(5)})
+            buffer.add(table, row)
+            buffer.add(table, {**row, "event_id": "w2"})  # the same transaction id again
+            await buffer.flush(session)
+    async with pg.event_transaction() as (session, direct):
+        assert direct is not None
+        buffer = RowBuffer(direct)
+        buffer.add(table, row)
+        await buffer.flush(session)
+    async with pg.session() as session:
+        assert [r.event_id for r in (await session.exec(select(TransactionRecord))).all()] == ["w1"]
+        account = await session.get(Account, "4100000001")
+        assert account is not None and account.balance == Decimal("1234.5600")
