@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     # locks for longer, which other processes' groups then wait for.
     event_group_max: int = Field(default=16, ge=1, le=500)
     event_group_writers: int = Field(default=1, ge=1, le=32)
+    # An event that would be written alone while other requests are in progress in the
+    # process waits up to this long for those that are events of its caller's too, and
+    # shares its transaction with them (0: never waits).
+    event_group_wait_ms: float = Field(default=2.0, ge=0, le=50)
     public_url: str = "http://localhost:8000"
     # Delivery worker.
     worker_batch_size: int = Field(default=500, ge=1, le=1000)

@@ -75,7 +75,9 @@ async def _service(settings: Settings, db: Database, clock: Clock) -> AsyncItera
 
 @pytest.fixture
 async def service(settings: Settings, db: Database, clock: Clock) -> AsyncIterator[Service]:
-    async for made in _service(settings, db, clock):
+    # No waiting for company (see the tests of that below): groups form only behind a
+    # transaction in flight, so their number is known.
+    async for made in _service(settings.model_copy(update={"event_group_wait_ms": 0}), db, clock):
         yield made
 
 
@@ -217,6 +219,7 @@ async def test_a_group_is_no_larger_than_the_setting(
         jwt_secret=SecretStr(TEST_SECRET),
         event_group_max=4,
         event_group_writers=writers,
+        event_group_wait_ms=0,
     )
     async for service in _service(small, db, clock):
         events = [transaction(ACCOUNTS[i % 5], "10", day(i / 10)) for i in range(13)]
@@ -241,3 +244,83 @@ async def test_an_event_stored_before_is_a_duplicate_in_a_group_too(
     rows = await _rows(db)
     assert rows["ingested_events"] == 7
     assert rows["account_alerts"] == 1
+
+
+# A lone event while other requests are in progress: it waits for those that bring events.
+
+
+def _waiting(settings: Settings, milliseconds: float) -> Settings:
+    # model_copy does not validate: a wait far beyond the setting's bound shows that the
+    # event did not sit out the whole of it.
+    return settings.model_copy(update={"event_group_wait_ms": milliseconds})
+
+
+async def test_a_lone_event_waits_for_the_events_in_progress_and_shares_their_transaction(
+    settings: Settings, db: Database, clock: Clock
+) -> None:
+    async for service in _service(_waiting(settings, 600_000), db, clock):
+        ingestor = service.client._transport.app.state.services.ingestor  # type: ignore[attr-defined]
+        ingestor.requests_in_flight = lambda: 5
+        events = [transaction(ACCOUNTS[i], "75000", day(i / 10)) for i in range(5)]
+        results = await asyncio.wait_for(service.post_all(events), timeout=30)
+        assert service.commits == 1  # the first waited for the other four, then all went
+        for event, body in zip(events, results, strict=True):
+            assert "errors" not in body, body
+            result = body["data"]["recordTransaction"]
+            assert result["eventId"] == event["eventId"] and result["accepted"]
+            assert [a["alertType"] for a in result["alerts"]] == ["LARGE_TRANSACTION"]
+        assert (await _rows(db))["account_alerts"] == 5
+
+
+async def test_the_wait_for_company_is_bounded(
+    settings: Settings, db: Database, clock: Clock
+) -> None:
+    async for service in _service(_waiting(settings, 300), db, clock):
+        ingestor = service.client._transport.app.state.services.ingestor  # type: ignore[attr-defined]
+        # Another request is in progress, but it brings no event.
+        ingestor.requests_in_flight = lambda: 2
+        started = asyncio.get_running_loop().time()
+        body = await service.post(transaction(ACCOUNTS[0], "10", day()))
+        waited = asyncio.get_running_loop().time() - started
+        assert body["data"]["recordTransaction"]["accepted"], body
+        assert waited >= 0.3
+        assert service.commits == 1
+
+
+async def test_nothing_waits_once_the_requests_in_progress_have_ended(
+    settings: Settings, db: Database, clock: Clock
+) -> None:
+    # The app's own count of requests in progress: after a burst it is back to the one
+    # request asking, so a lone event is written at once (or this would wait ten minutes).
+    async for service in _service(_waiting(settings, 600_000), db, clock):
+        burst = [transaction(ACCOUNTS[i % 5], "10", day(i / 10)) for i in range(12)]
+        results = await asyncio.wait_for(service.post_all(burst), timeout=30)
+        assert all(body["data"]["recordTransaction"]["accepted"] for body in results)
+        ingestor = service.client._transport.app.state.services.ingestor  # type: ignore[attr-defined]
+        assert ingestor.requests_in_flight() == 0
+        body = await asyncio.wait_for(service.post(transaction(ACCOUNTS[0], "10", day(5))), 30)
+        assert body["data"]["recordTransaction"]["accepted"], body
+        assert (await _rows(db))["ingested_events"] == 13
+
+
+async def test_a_server_stopping_while_an_event_waits_for_company_leaves_nobody_hanging(
+    settings: Settings, db: Database, clock: Clock
+) -> None:
+    async for service in _service(_waiting(settings, 600_000), db, clock):
+        ingestor = service.client._transport.app.state.services.ingestor  # type: ignore[attr-defined]
+        ingestor.requests_in_flight = lambda: 3
+        posts = [
+            asyncio.ensure_future(service.post(transaction(ACCOUNTS[i], "10", day(i / 10))))
+            for i in range(2)
+        ]
+        while len(ingestor._waiting.get(next(iter(ingestor._waiting), None), [])) < 2:
+            await asyncio.sleep(0.01)
+        for task in list(ingestor._group_tasks):
+            task.cancel()
+        done, pending = await asyncio.wait(posts, timeout=30)
+        assert not pending
+        # Each caller hears that its event was not recorded (and may send it again).
+        for post in done:
+            assert post.cancelled() or post.exception() or "errors" in post.result()
+        assert (await _rows(db))["ingested_events"] == 0
+        assert not ingestor._writing and not ingestor._waiting

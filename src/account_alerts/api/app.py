@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
@@ -99,6 +100,24 @@ class AlertsGraphQL(GraphQL[Context, None]):
         return None
 
 
+class InFlight:
+    """An ASGI app's HTTP requests in progress, counted (group commit asks)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.count = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        self.count += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.count -= 1
+
+
 def create_app(
     settings: Settings,
     *,
@@ -123,6 +142,8 @@ def create_app(
         channels=channels or build_channels(settings, now),
     )
     graphql = AlertsGraphQL(services)
+    graphql_http = InFlight(graphql)
+    services.ingestor.requests_in_flight = lambda: graphql_http.count
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -178,7 +199,7 @@ def create_app(
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
             Route(TWILIO_STATUS_PATH, twilio_status_endpoint(services), methods=["POST"]),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", graphql_http, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
         ],
         lifespan=lifespan,
