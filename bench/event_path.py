@@ -90,25 +90,38 @@ TARGET_BASELINE_SHARE = 0.5
 
 
 class StatementCounter:
-    """Counts what the app's engine sends: statements by verb, commits, checkouts."""
+    """Counts what the app sends PostgreSQL: statements by verb (at the driver, so those
+    the event path sends psycopg directly count too), commits, pool checkouts."""
 
     def __init__(self, engine: Any) -> None:
         self.counts: Counter[str] = Counter()
         self.texts: Counter[str] = Counter()
-        sa_event.listen(engine, "before_cursor_execute", self._statement)
         sa_event.listen(engine, "commit", self._commit)
         sa_event.listen(engine, "rollback", self._rollback)
         sa_event.listen(engine, "checkout", self._checkout)
+        counter = self
+        execute, executemany = psycopg.AsyncCursor.execute, psycopg.AsyncCursor.executemany
 
-    def _statement(
-        self,
-        _conn: Any,
-        _cursor: Any,
-        statement: str,
-        _parameters: Any,
-        _context: Any,
-        executemany: bool,
-    ) -> None:
+        async def counted_execute(cursor: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+            counter._statement(query, cursor, executemany=False)
+            return await execute(cursor, query, *args, **kwargs)
+
+        async def counted_executemany(cursor: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+            counter._statement(query, cursor, executemany=True)
+            return await executemany(cursor, query, *args, **kwargs)
+
+        psycopg.AsyncCursor.execute = counted_execute  # type: ignore[method-assign]
+        psycopg.AsyncCursor.executemany = counted_executemany  # type: ignore[method-assign]
+        self._restore = (execute, executemany)
+
+    def close(self) -> None:
+        psycopg.AsyncCursor.execute, psycopg.AsyncCursor.executemany = self._restore  # type: ignore[method-assign]
+
+    def _statement(self, query: Any, cursor: Any, *, executemany: bool) -> None:
+        if isinstance(query, str | bytes):
+            statement = query if isinstance(query, str) else query.decode()
+        else:  # psycopg.sql objects
+            statement = query.as_string(cursor)
         verb = statement.lstrip().split(None, 1)[0].upper()
         if verb in ("BEGIN", "COMMIT", "ROLLBACK"):
             return
@@ -229,6 +242,7 @@ async def count_statements(
                     {"sql": text, "per_call": round(count / calls, 2)} for text, count in texts
                 ],
             }
+    counter.close()
     await db.dispose()
     return results
 
