@@ -249,6 +249,10 @@ async def test_an_event_stored_before_is_a_duplicate_in_a_group_too(
 # A lone event while other requests are in progress: it waits for those that bring events.
 
 
+def _ingestor(service: Service) -> Any:
+    return service.client._transport.app.state.services.ingestor  # type: ignore[attr-defined]
+
+
 def _waiting(settings: Settings, milliseconds: float) -> Settings:
     # model_copy does not validate: a wait far beyond the setting's bound shows that the
     # event did not sit out the whole of it.
@@ -259,7 +263,7 @@ async def test_a_lone_event_waits_for_the_events_in_progress_and_shares_their_tr
     settings: Settings, db: Database, clock: Clock
 ) -> None:
     async for service in _service(_waiting(settings, 600_000), db, clock):
-        ingestor = service.client._transport.app.state.services.ingestor  # type: ignore[attr-defined]
+        ingestor = _ingestor(service)
         ingestor.requests_in_flight = lambda: 5
         events = [transaction(ACCOUNTS[i], "75000", day(i / 10)) for i in range(5)]
         results = await asyncio.wait_for(service.post_all(events), timeout=30)
@@ -276,7 +280,7 @@ async def test_the_wait_for_company_is_bounded(
     settings: Settings, db: Database, clock: Clock
 ) -> None:
     async for service in _service(_waiting(settings, 300), db, clock):
-        ingestor = service.client._transport.app.state.services.ingestor  # type: ignore[attr-defined]
+        ingestor = _ingestor(service)
         # Another request is in progress, but it brings no event.
         ingestor.requests_in_flight = lambda: 2
         started = asyncio.get_running_loop().time()
@@ -296,7 +300,7 @@ async def test_nothing_waits_once_the_requests_in_progress_have_ended(
         burst = [transaction(ACCOUNTS[i % 5], "10", day(i / 10)) for i in range(12)]
         results = await asyncio.wait_for(service.post_all(burst), timeout=30)
         assert all(body["data"]["recordTransaction"]["accepted"] for body in results)
-        ingestor = service.client._transport.app.state.services.ingestor  # type: ignore[attr-defined]
+        ingestor = _ingestor(service)
         assert ingestor.requests_in_flight() == 0
         body = await asyncio.wait_for(service.post(transaction(ACCOUNTS[0], "10", day(5))), 30)
         assert body["data"]["recordTransaction"]["accepted"], body
@@ -307,7 +311,7 @@ async def test_a_server_stopping_while_an_event_waits_for_company_leaves_nobody_
     settings: Settings, db: Database, clock: Clock
 ) -> None:
     async for service in _service(_waiting(settings, 600_000), db, clock):
-        ingestor = service.client._transport.app.state.services.ingestor  # type: ignore[attr-defined]
+        ingestor = _ingestor(service)
         ingestor.requests_in_flight = lambda: 3
         posts = [
             asyncio.ensure_future(service.post(transaction(ACCOUNTS[i], "10", day(i / 10))))
