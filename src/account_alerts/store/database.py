@@ -136,7 +136,7 @@ class Database:
                 if session.new or session.dirty or session.deleted:
                     await session.flush()
             finally:
-                if session.identity_map:
+                if session.identity_map or session.in_transaction():
                     await session.close()
 
     async def ping(self) -> None:
