@@ -130,9 +130,11 @@ class Ingestor:
         written together with every event that arrived meanwhile (at most
         ``event_group_max``), in one transaction, exactly as a batch is: in arrival order,
         each with its own outcome, a refused one storing nothing and stopping none of the
-        others. Otherwise it is written at once, on its own. Under load this shares the
-        transaction's fixed costs (locking, round trips, the commit) among the events
-        that were waiting anyway."""
+        others. One that finds no transaction of its caller's in flight is written at
+        once, on its own, unless other requests are in progress: then it waits a moment
+        for those that bring events too (``_gather_then_write``). Under load this shares
+        the transaction's fixed costs (locking, round trips, the commit) among events
+        that arrived together."""
         writing = self._writing.get(actor, 0)
         if self.settings.event_group_max <= 1:
             outcome = (await self.ingest_many([event], actor))[0]
@@ -141,9 +143,10 @@ class Ingestor:
             waiting = self._waiting.setdefault(actor, [])
             waiting.append((event, waiter))
             gathering = self._gathering.get(actor)
-            everyone = min(self.settings.event_group_max, self.requests_in_flight())
-            if gathering is not None and not gathering.done() and len(waiting) >= everyone:
-                gathering.set_result(None)  # every request in progress has brought its event
+            if gathering is not None and not gathering.done():
+                everyone = min(self.settings.event_group_max, self.requests_in_flight())
+                if len(waiting) >= everyone:  # every request in progress brought its event
+                    gathering.set_result(None)
             outcome = await waiter
         elif self.settings.event_group_wait_ms > 0 and self.requests_in_flight() > 1:
             self._writing[actor] = writing + 1
@@ -181,10 +184,7 @@ class Ingestor:
         try:
             await gathered
         except BaseException:
-            # Cancelled (the server is stopping): nobody is left waiting for ever.
-            if not self._done_writing(actor):
-                for _, waiter in self._waiting.pop(actor, []):
-                    waiter.cancel()
+            self._abandon(actor)
             raise
         finally:
             timer.cancel()
@@ -205,12 +205,9 @@ class Ingestor:
         try:
             results = await self._write_group([event for event, _ in group], actor)
         except BaseException:
-            # Cancelled (the server is stopping): nobody is left waiting for ever.
             for _, waiter in group:
                 waiter.cancel()
-            if not self._done_writing(actor):
-                for _, waiter in self._waiting.pop(actor, []):
-                    waiter.cancel()
+            self._abandon(actor)
             raise
         self._hand_over(actor)
         for (_, waiter), result in zip(group, results, strict=True):
@@ -220,6 +217,13 @@ class Ingestor:
                 waiter.set_result(result)
             else:
                 waiter.set_exception(result)
+
+    def _abandon(self, actor: Actor) -> None:
+        """A write of the caller's was cancelled (the server is stopping): if it was the
+        last in flight, nobody is left waiting for ever."""
+        if not self._done_writing(actor):
+            for _, waiter in self._waiting.pop(actor, []):
+                waiter.cancel()
 
     def _done_writing(self, actor: Actor) -> int:
         """One write of the caller's fewer; how many are still in flight."""

@@ -117,9 +117,7 @@ class Entities:
     def __init__(self, model: type[Model]) -> None:
         mapper = sa.inspect(model)
         table = model.__table__  # type: ignore[attr-defined]
-        self.model = model
-        self.columns: list[sa.Column[Any]] = list(table.columns)
-        self._keys = [mapper.get_property_by_column(column).key for column in self.columns]
+        self._keys = [mapper.get_property_by_column(column).key for column in table.columns]
         self._new = mapper.class_manager.new_instance
 
     @property
