@@ -129,6 +129,7 @@ async def test_sink_writes_one_line_per_channel_and_never_twice(
     assert await delivery.drain() == 0
     assert len(sink_lines(path)) == 2
     [alert] = await alerts(db)
+    assert {line["alertId"] for line in lines} == {str(alert.id)}
     assert alert.status.value == "SENT" and sorted(alert.channels_sent) == ["PUSH", "SMS"]
     sent = await deliveries(db)
     assert {d.status.value for d in sent.values()} == {"SENT"}

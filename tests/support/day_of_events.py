@@ -12,7 +12,10 @@ The oracle re-states the alert rules in plain Python, reading only those inputs 
 customers' settings; it imports nothing from the application, so the engine and the
 oracle can only agree by both being right.
 
-The rules, as the oracle applies them (event time throughout, events in time order):
+The rules, as the oracle applies them (event time throughout, events in time order; events
+of one customer stamped with the same second are taken in arrival order, and "before" an
+event includes those that arrived earlier at the same instant — core banking stamps to the
+second, so a share of each day's moments hold two events):
 
 - LOW_BALANCE: a DEBIT with balanceAfter below the threshold, or a balance sync below it;
   not if a LOW_BALANCE alert of the same account was triggered less than 24 h before.
@@ -100,6 +103,9 @@ FORCED_BURSTS = {
     280: "edge_in",
 }
 H = 3600
+# Moments that may be followed by another event stamped with the same second, and how often.
+SHARES_A_SECOND = frozenset({"first_login", "login", "activity", "salary", "trip_login"})
+SAME_SECOND_SHARE = 0.2
 # A few customers live a scripted day around the rules' edges, whatever the seed draws:
 # (second of the day, what happens, its figure). "*_to" names the balance afterwards.
 SCRIPTS: dict[int, list[tuple[int, str, Any]]] = {
@@ -358,6 +364,17 @@ class _CustomerDay:
         for _ in range(rng.randint(3, 5) if busy else rng.randint(0, 1)):
             self._take(rng.randint(start + 60, DAY_SECONDS - 60), "activity")
         self.slots.sort(key=lambda slot: slot.second)
+        self._share_seconds()
+
+    def _share_seconds(self) -> None:
+        """Core systems stamp to the second: after some sign-ins and everyday moments comes
+        a second event in the same second (arrival order decides which is "before")."""
+        shared: list[_Slot] = []
+        for slot in self.slots:
+            shared.append(slot)
+            if slot.what in SHARES_A_SECOND and self.rng.random() < SAME_SECOND_SHARE:
+                shared.append(_Slot(slot.second, "activity"))
+        self.slots = shared
 
     def _plan_burst(self, at: int) -> None:
         rng = self.rng
@@ -772,7 +789,7 @@ class Oracle:
 
     def _known(self, user: int, device: str | None, at: datetime) -> bool:
         devices = self.past[user].devices
-        return device is not None and device in devices and devices[device] < at
+        return device is not None and device in devices and devices[device] <= at
 
     def _unusual(self, user: int, at: datetime, where: tuple[float, float] | None) -> bool:
         if where is None or not self.prefs[user].unusual_location:
@@ -780,7 +797,7 @@ class Oracle:
         usual = {
             (_two_decimals(lat), _two_decimals(lon))
             for when, (lat, lon) in self.past[user].places
-            if at - USUAL_WINDOW <= when < at
+            if at - USUAL_WINDOW <= when <= at
         }
         if not usual:
             return False
@@ -813,7 +830,7 @@ class Oracle:
 
         device, where = tx["deviceId"], _point(tx["location"])
         detections = []
-        has_history = any(first < at for first in self.past[user].devices.values())
+        has_history = any(first <= at for first in self.past[user].devices.values())
         if (
             prefs.new_device_transaction
             and device is not None

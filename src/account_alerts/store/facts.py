@@ -51,7 +51,8 @@ async def usual_places(
     window: timedelta,
     logins_only: bool = False,
 ) -> list[GeoPoint]:
-    """Distinct places of successful sign-ins (and transactions) in ``window`` before."""
+    """Distinct places of successful sign-ins (and transactions) in ``window`` before.
+    Those stored at the same instant count: they arrived first (arrival order)."""
     since = before - window
     login_lat, login_lon = _places(col(LoginAttempt.latitude), col(LoginAttempt.longitude))
     logins = select(login_lat, login_lon).where(
@@ -59,7 +60,7 @@ async def usual_places(
         col(LoginAttempt.successful).is_(True),
         col(LoginAttempt.latitude).is_not(None),
         col(LoginAttempt.occurred_at) >= since,
-        col(LoginAttempt.occurred_at) < before,
+        col(LoginAttempt.occurred_at) <= before,
     )
     query: Any = logins
     if not logins_only:
@@ -68,7 +69,7 @@ async def usual_places(
             col(TransactionRecord.mobile_user_id) == mobile_user_id,
             col(TransactionRecord.latitude).is_not(None),
             col(TransactionRecord.occurred_at) >= since,
-            col(TransactionRecord.occurred_at) < before,
+            col(TransactionRecord.occurred_at) <= before,
         )
         query = sa.union(logins, transactions)
     else:
@@ -154,9 +155,11 @@ async def alerts_in_window(
     return int(total)
 
 
+# "Before" includes the same instant: a device already stored at ``at`` arrived first, and
+# events stamped to the same second are ordered by arrival.
 def first_seen_before(seen: dict[str, datetime], device_id: str | None, at: datetime) -> bool:
-    return device_id is not None and device_id in seen and seen[device_id] < at
+    return device_id is not None and device_id in seen and seen[device_id] <= at
 
 
 def any_seen_before(seen: dict[str, datetime], at: datetime) -> bool:
-    return any(first < at for first in seen.values())
+    return any(first <= at for first in seen.values())

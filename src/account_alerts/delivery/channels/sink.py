@@ -56,7 +56,8 @@ class SinkChannel(Channel):
             {
                 "channel": message.channel.value,
                 "to": mask_destination(message.channel, message.to),
-                "alertId": message.alert_id,
+                # The alert's GraphQL ID, as the app and the API show it.
+                "alertId": None if message.alert_id is None else str(message.alert_id),
                 "alertType": message.alert_type.value if message.alert_type else None,
                 "title": message.title,
                 "body": message.body,
