@@ -11,9 +11,12 @@ from decimal import Decimal
 import pytest
 from sqlmodel import select
 
+from account_alerts.domain.activity_profile import ActivityProfile
 from account_alerts.domain.enums import LoginAlertMode, PaymentReminderInterval, TransactionType
 from account_alerts.domain.events import LoginEvent, TransactionEvent
+from account_alerts.domain.geo import GeoPoint
 from account_alerts.engine.ingest import _lock_customers
+from account_alerts.store.activity_profiles import ActivityProfileRow
 from account_alerts.store.alerts import AccountAlertSettingsRow
 from account_alerts.store.customers import Account, MobileUser
 from account_alerts.store.database import Database
@@ -22,6 +25,9 @@ from account_alerts.store.row_buffer import RowBuffer
 from tests.support.factories import make_account
 
 WHEN = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
+PROFILE = ActivityProfile()
+PROFILE.saw_device("phone-41", WHEN)
+PROFILE.saw_place(GeoPoint(-15.7861, 35.0058), WHEN, login=True)
 
 
 @pytest.fixture
@@ -61,6 +67,7 @@ async def _customer(db: Database) -> None:
                 mobile_user_id=41, account_number="4100000002", suspicious_activity_channels=[]
             )
         )
+        session.add(ActivityProfileRow(mobile_user_id=41, profile=PROFILE.to_json()))
 
 
 def _events() -> list[TransactionEvent | LoginEvent]:
@@ -98,8 +105,10 @@ async def test_the_customer_lock_reads_what_the_orm_reads(pg: Database) -> None:
         straight = await _lock_customers(session, direct, _events())
     async with pg.event_transaction() as (session, _):
         through_orm = await _lock_customers(session, None, _events())
-    assert [_values(part) for part in straight] == [_values(part) for part in through_orm]
-    accounts, users, rows = straight
+    *entities, profiles = straight
+    assert [_values(part) for part in entities] == [_values(part) for part in through_orm[:3]]
+    assert profiles == through_orm[3] == {41: PROFILE.to_json(), 42: None}
+    accounts, users, rows = entities
     assert sorted(accounts) == ["4100000001", "4200000001"]
     assert accounts["4100000001"].balance == Decimal("1234.5600")
     assert accounts["4100000001"].balance_as_of == WHEN

@@ -8,6 +8,7 @@ from collections import Counter
 from datetime import UTC, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import select
 
 from account_alerts.store.alerts import AccountAlert
@@ -139,3 +140,27 @@ async def test_a_day_of_events_raises_exactly_the_expected_alerts(
             assert result["error"] is None, (event.payload, result)
             assert [alert["id"] for alert in result["alerts"]] == live[event.event_id]
     assert sorted(await stored_alerts(db)) == sorted(stored)
+
+
+async def test_a_day_judged_from_the_stored_history_alone_raises_the_same_alerts(
+    api: Api, db: Database, clock: Clock
+) -> None:
+    """Customers' activity profiles forgotten after every batch: each is built again from
+    the stored history, and the day's alerts are the oracle's all the same."""
+    base = (clock.now - timedelta(days=3)).replace(hour=0, minute=0, second=0, microsecond=0)
+    day = generate_day(base, customers=120)
+    for customer in day.customers:
+        account = {"accountNumber": customer.account, "mobileUserId": customer.user}
+        await api.as_service(UPSERT_ACCOUNT, {"input": {**account, "currency": "MWK"}})
+        if customer.settings:
+            await api.as_customer(
+                customer.user, UPDATE_SETTINGS, {"a": customer.account, "s": customer.settings}
+            )
+    for batch in in_batches(day.events, 25):
+        await send(api, batch)
+        async with db.transaction() as session:
+            await session.exec(sa.text("DELETE FROM activity_profiles"))  # type: ignore[call-overload]
+    actual = [alert for _, alert in await stored_alerts(db)]
+    expected = expected_alerts(day)
+    assert len(expected) > 100
+    assert Counter(actual) == Counter(expected), difference(expected, actual, day)

@@ -25,6 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from account_alerts.config import Settings
 from account_alerts.delivery.in_app import AlertBroker
+from account_alerts.domain.activity_profile import ActivityProfile
 from account_alerts.domain.alert_settings import AlertPreferences
 from account_alerts.domain.decisions import (
     Detection,
@@ -62,7 +63,8 @@ from account_alerts.domain.rules.suspicious_activity import (
 from account_alerts.engine.actor import Actor
 from account_alerts.engine.preferences import thresholds_for
 from account_alerts.errors import ApiError, BadUserInput, NotFound
-from account_alerts.store import event_log, facts
+from account_alerts.store import activity_profiles, event_log, facts
+from account_alerts.store.activity_profiles import PROFILES
 from account_alerts.store.alert_writer import DeliveryPlan, record_suppression, write_alert
 from account_alerts.store.alerts import AccountAlert, AccountAlertSettingsRow
 from account_alerts.store.base import table_of
@@ -78,6 +80,7 @@ from account_alerts.store.preferences import effective_preferences
 from account_alerts.store.row_buffer import RowBuffer
 
 ACCOUNTS = table_of(Account)
+DEVICES = table_of(Device)
 TRANSACTIONS = table_of(TransactionRecord)
 SNAPSHOTS = table_of(BalanceSnapshot)
 LOGINS = table_of(LoginAttempt)
@@ -313,6 +316,7 @@ class Ingestor:
                     outcomes.append(await self._ingest(session, batch, event, actor, now))
                 except ApiError as error:
                     outcomes.append(EventOutcome(event.event_id, accepted=False, error=error))
+            batch.keep_profiles(now)
             await batch.buffer.flush(session)
         return outcomes
 
@@ -351,7 +355,7 @@ class Ingestor:
             user=user,
             account=account if not isinstance(event, LoginEvent) else None,
             rows=batch.rows.get(user.id, []),
-            devices=batch.devices.setdefault(user.id, {}),
+            profile=await batch.profile_of(session, user.id),
             actor=actor,
             now=now,
             event_id=event.event_id,
@@ -422,9 +426,11 @@ class _Batch:
     users: dict[int, MobileUser]
     recorded: dict[str, _Recorded]
     rows: dict[int, list[AccountAlertSettingsRow]]
-    devices: dict[int, dict[str, Device]]
+    # The customers' activity profiles as stored (None: not built yet), and as in use.
+    stored_profiles: dict[int, dict[str, Any] | None]
     transactions: set[tuple[str, str]]
     buffer: RowBuffer = field(default_factory=RowBuffer)
+    profiles: dict[int, ActivityProfile] = field(default_factory=dict)
 
     @classmethod
     async def load(
@@ -437,8 +443,7 @@ class _Batch:
     ) -> _Batch:
         """``look_up_repeats=False`` skips looking for eventIds and transactions stored
         before: the caller relies on their unique keys to refuse a repeat instead."""
-        accounts, users, rows = await _lock_customers(session, direct, events)
-        user_ids = sorted(users)
+        accounts, users, rows, profiles = await _lock_customers(session, direct, events)
         stored = (
             await event_log.find_many(session, (e.event_id for e in events))
             if look_up_repeats
@@ -450,9 +455,6 @@ class _Batch:
             )
             for e in stored
         }
-        devices: dict[int, dict[str, Device]] = {}
-        if user_ids and any(getattr(e, "device_id", None) for e in events):
-            devices = await facts.devices_of(session, user_ids)
         pairs = {
             (e.account_number, e.transaction_id) for e in events if isinstance(e, TransactionEvent)
         }
@@ -472,7 +474,7 @@ class _Batch:
                     )
                 ).all()
             )
-        return cls(accounts, users, recorded, rows, devices, transactions, RowBuffer(direct))
+        return cls(accounts, users, recorded, rows, profiles, transactions, RowBuffer(direct))
 
     def account_of(self, event: Event) -> Account:
         if isinstance(event, LoginEvent):
@@ -486,6 +488,28 @@ class _Batch:
                 field="accountNumber",
             )
         return account
+
+    async def profile_of(self, session: AsyncSession, user_id: int) -> ActivityProfile:
+        profile = self.profiles.get(user_id)
+        if profile is None:
+            document = self.stored_profiles.get(user_id)
+            if document is not None:
+                profile = ActivityProfile.from_json(document)
+            else:
+                # A customer whose events predate profiles (or a new one): from the history.
+                await self.buffer.flush(session)
+                profile = await activity_profiles.from_history(session, user_id)
+            self.profiles[user_id] = profile
+        return profile
+
+    def keep_profiles(self, now: datetime) -> None:
+        """The profiles the batch's events changed, written with its other rows."""
+        for user_id, profile in self.profiles.items():
+            values = {"profile": profile.to_json(), "updated_at": now}
+            if self.stored_profiles.get(user_id) is None:
+                self.buffer.add(PROFILES, {"mobile_user_id": user_id, **values})
+            else:
+                self.buffer.update(PROFILES, user_id, values)
 
     async def user_of(self, session: AsyncSession, event: Event, now: datetime) -> MobileUser:
         if not isinstance(event, LoginEvent):
@@ -522,7 +546,7 @@ class _Judging:
     user: MobileUser
     account: Account | None
     rows: Sequence[AccountAlertSettingsRow]
-    devices: dict[str, Device]
+    profile: ActivityProfile
     actor: Actor
     now: datetime
     event_id: str
@@ -562,7 +586,7 @@ class _Judging:
                         event.balance_after, event.currency, event.occurred_at, prefs
                     )
                 )
-        seen = facts.first_seen(self.devices)
+        seen = self.profile.device_first_seen()
         detections: list[Detection] = []
         collect(
             verdict,
@@ -595,6 +619,8 @@ class _Judging:
             )
         await self._record_transaction(event)
         await self._saw_device(event.device_id, event.occurred_at)
+        if event.location is not None:
+            self.profile.saw_place(event.location, event.occurred_at, login=False)
         self._update_balance(event.balance_after, event.occurred_at)
         return verdict
 
@@ -621,15 +647,9 @@ class _Judging:
         verdict = Verdict()
         detections: list[Detection] = []
         if event.successful:
-            seen = facts.first_seen(self.devices)
+            seen = self.profile.device_first_seen()
             earlier_logins = (
-                await facts.usual_places(
-                    await self._written(),
-                    self.user_id,
-                    before=event.occurred_at,
-                    window=USUAL_LOCATION_WINDOW,
-                    logins_only=True,
-                )
+                await self._usual_places(event.occurred_at, logins_only=True)
                 if event.location is not None
                 else []
             )
@@ -647,27 +667,29 @@ class _Judging:
                 detections,
             )
             await self._saw_device(event.device_id, event.occurred_at, event)
+            if event.location is not None:
+                self.profile.saw_place(event.location, event.occurred_at, login=True)
         else:
-            failures = await facts.failed_login_times(
-                await self._written(),
-                self.user_id,
-                around=event.occurred_at,
-                span=FAILED_ATTEMPT_WINDOW,
-            )
-            earlier = await facts.suspicion_times(
-                self.session,
-                self.user_id,
-                SuspicionReason.MULTIPLE_FAILED_ATTEMPTS,
-                around=event.occurred_at,
-                span=FAILED_ATTEMPT_WINDOW,
-            )
-            collect(
-                verdict,
-                multiple_failed_attempts(
-                    event.occurred_at, [*failures, event.occurred_at], earlier
-                ),
-                detections,
-            )
+            at = event.occurred_at
+            failures = self.profile.failed_logins.around(at, FAILED_ATTEMPT_WINDOW)
+            if failures is None:
+                failures = await facts.failed_login_times(
+                    await self._written(), self.user_id, around=at, span=FAILED_ATTEMPT_WINDOW
+                )
+            earlier = self.profile.failed_login_detections.around(at, FAILED_ATTEMPT_WINDOW)
+            if earlier is None:
+                earlier = await facts.suspicion_times(
+                    self.session,
+                    self.user_id,
+                    SuspicionReason.MULTIPLE_FAILED_ATTEMPTS,
+                    around=at,
+                    span=FAILED_ATTEMPT_WINDOW,
+                )
+            outcome = multiple_failed_attempts(at, [*failures, at], earlier)
+            collect(verdict, outcome, detections)
+            self.profile.failed_login(at)
+            if isinstance(outcome, Detection):
+                self.profile.failed_logins_detected(at)
         if detections:
             verdict.alerts.append(
                 suspicious_alert(
@@ -701,36 +723,50 @@ class _Judging:
         self, balance: Decimal, currency: str, at: datetime, prefs: AlertPreferences
     ) -> Verdict:
         assert self.account is not None
-        if not is_low(balance, prefs) or not prefs.low_balance_enabled:
-            earlier: list[datetime] = []
-        else:
-            earlier = await facts.alert_times(
-                self.session,
-                self.account.account_number,
-                AlertType.LOW_BALANCE,
-                around=at,
-                span=ONCE_PER,
+        account_number = self.account.account_number
+        earlier: list[datetime] = []
+        if is_low(balance, prefs) and prefs.low_balance_enabled:
+            kept = self.profile.low_balance_alerts_around(account_number, at, ONCE_PER)
+            earlier = (
+                kept
+                if kept is not None
+                else await facts.alert_times(
+                    self.session, account_number, AlertType.LOW_BALANCE, around=at, span=ONCE_PER
+                )
             )
-        return low_balance(
-            account_number=self.account.account_number,
+        verdict = low_balance(
+            account_number=account_number,
             balance=balance,
             currency=currency,
             at=at,
             prefs=prefs,
             earlier_alerts=earlier,
         )
+        if verdict.alerts:
+            self.profile.low_balance_alert(account_number, at)
+        return verdict
 
     async def _unusual_location(
         self, location: GeoPoint | None, at: datetime, prefs: AlertPreferences
     ) -> Verdict | Detection:
         places = (
-            await facts.usual_places(
-                await self._written(), self.user_id, before=at, window=USUAL_LOCATION_WINDOW
-            )
+            await self._usual_places(at)
             if location is not None and prefs.alert_unusual_location
             else []
         )
         return unusual_location(location, places, prefs)
+
+    async def _usual_places(self, at: datetime, *, logins_only: bool = False) -> list[GeoPoint]:
+        places = self.profile.usual_places(at, USUAL_LOCATION_WINDOW, logins_only=logins_only)
+        if places is None:  # older than what the profile keeps: the stored history tells
+            places = await facts.usual_places(
+                await self._written(),
+                self.user_id,
+                before=at,
+                window=USUAL_LOCATION_WINDOW,
+                logins_only=logins_only,
+            )
+        return places
 
     async def _record_transaction(self, event: TransactionEvent) -> None:
         assert self.account is not None
@@ -758,20 +794,46 @@ class _Judging:
     async def _saw_device(
         self, device_id: str | None, at: datetime, login: LoginEvent | None = None
     ) -> None:
+        """The device's row follows the profile: an update with the other rows when the
+        profile knows it, otherwise (rarely) through the session, which finds or makes it."""
         if device_id is None:
             return
-        device = self.devices.get(device_id)
-        if device is None:
-            device = Device(mobile_user_id=self.user_id, device_id=device_id, created_at=self.now)
-            self.devices[device_id] = device
-        device.first_seen_at = min(filter(None, [device.first_seen_at, at]))
-        device.last_seen_at = max(filter(None, [device.last_seen_at, at]))
+        known = device_id in self.profile.devices
+        seen = self.profile.saw_device(device_id, at)
+        device = None if known else await self._device_row(device_id)
+        if device is not None:  # perhaps registered for push before it was seen in an event
+            seen.named(device.device_name, device.device_model, device.device_os)
         if login is not None:
-            device.device_name = login.device_name or device.device_name
-            device.device_model = login.device_model or device.device_model
-            device.device_os = login.device_os or device.device_os
-        device.updated_at = self.now
+            seen.named(login.device_name, login.device_model, login.device_os)
+        values = {
+            "first_seen_at": seen.first,
+            "last_seen_at": seen.last,
+            "device_name": seen.name,
+            "device_model": seen.model,
+            "device_os": seen.os,
+            "updated_at": self.now,
+        }
+        if device is None:
+            self.buffer.update(
+                DEVICES, (self.user_id, device_id), values, by=("mobile_user_id", "device_id")
+            )
+            return
+        for name, value in values.items():
+            setattr(device, name, value)
         self.session.add(device)
+
+    async def _device_row(self, device_id: str) -> Device:
+        session = await self._written()
+        device = (
+            await session.exec(
+                select(Device).where(
+                    col(Device.mobile_user_id) == self.user_id, col(Device.device_id) == device_id
+                )
+            )
+        ).first()
+        return device or Device(
+            mobile_user_id=self.user_id, device_id=device_id, created_at=self.now
+        )
 
     def _update_balance(self, balance: Decimal | None, at: datetime) -> None:
         account = self.account
@@ -847,7 +909,8 @@ class _Judging:
 # FOR UPDATE, does not wait for transactions that merely reference the customer (the
 # reminder job inserting thousands of alerts). Only the customer row is locked, not the
 # outer-joined settings rows. Each row holds an account's columns (by account), the
-# customer's and one settings row's (NULL when there is none), in table order.
+# customer's and one settings row's (NULL when there is none), in table order, then the
+# customer's activity profile (NULL before it is built).
 _ACCOUNTS = Entities(Account)
 _USERS = Entities(MobileUser)
 _SETTINGS = Entities(AccountAlertSettingsRow)
@@ -864,13 +927,15 @@ def _lock_statement(by_account: bool, *, as_array: bool) -> sa.Select[Any]:
         if as_array
         else key.in_(sa.bindparam("keys", expanding=True))
     )
-    with_settings = USERS.outerjoin(SETTINGS, SETTINGS.c.mobile_user_id == USERS.c.id)
+    with_settings = USERS.outerjoin(SETTINGS, SETTINGS.c.mobile_user_id == USERS.c.id).outerjoin(
+        PROFILES, PROFILES.c.mobile_user_id == USERS.c.id
+    )
     source = (
         ACCOUNTS.join(with_settings, USERS.c.id == ACCOUNTS.c.mobile_user_id)
         if by_account
         else with_settings
     )
-    columns = [*(ACCOUNTS.c if by_account else []), *USERS.c, *SETTINGS.c]
+    columns = [*(ACCOUNTS.c if by_account else []), *USERS.c, *SETTINGS.c, PROFILES.c.profile]
     return (
         sa.select(*columns)
         .select_from(source)
@@ -889,10 +954,15 @@ _LOCKS = {
 
 async def _lock_customers(
     session: AsyncSession, direct: Direct | None, events: Sequence[Event]
-) -> tuple[dict[str, Account], dict[int, MobileUser], dict[int, list[AccountAlertSettingsRow]]]:
+) -> tuple[
+    dict[str, Account],
+    dict[int, MobileUser],
+    dict[int, list[AccountAlertSettingsRow]],
+    dict[int, dict[str, Any] | None],
+]:
     """Load and lock the events' customers (and accounts) in id order: concurrent batches
     cannot deadlock, and no other event of theirs is judged until this one commits. Their
-    alert settings rows come in the same statement."""
+    alert settings rows and activity profiles come in the same statement."""
     account_numbers = sorted(
         {e.account_number for e in events if isinstance(e, (TransactionEvent, BalanceSync))}
     )
@@ -901,6 +971,7 @@ async def _lock_customers(
     users: dict[int, MobileUser] = {}
     # Per customer, their settings rows by id (a customer comes once per account).
     settings: dict[int, dict[int, AccountAlertSettingsRow]] = {}
+    profiles: dict[int, dict[str, Any] | None] = {}
 
     async def locked(by_account: bool, keys: Sequence[Any]) -> Sequence[Sequence[Any]]:
         statement = _LOCKS[(by_account, direct is not None)]
@@ -918,10 +989,11 @@ async def _lock_customers(
         if user is None:
             user = users[user_id] = _USERS.make(row[: _USERS.width])
         mine = settings.setdefault(user_id, {})
-        values = row[_USERS.width :]
+        values = row[_USERS.width : _USERS.width + _SETTINGS.width]
         settings_id = values[0]
         if settings_id is not None and settings_id not in mine:
             mine[settings_id] = _SETTINGS.make(values)
+        profiles[user_id] = row[-1]
 
     if account_numbers:
         for row in await locked(True, account_numbers):
@@ -934,4 +1006,4 @@ async def _lock_customers(
             keep(row)
     # In settings id order, as the statements order them.
     rows = {user_id: list(by_id.values()) for user_id, by_id in settings.items() if by_id}
-    return accounts, users, rows
+    return accounts, users, rows, profiles

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,26 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from account_alerts.domain.enums import AlertType, SuspicionReason
 from account_alerts.domain.geo import GeoPoint
 from account_alerts.store.alerts import AccountAlert, SuspiciousActivity
-from account_alerts.store.customers import Device
 from account_alerts.store.events import LoginAttempt, TransactionRecord
-
-
-async def devices_of(
-    session: AsyncSession, mobile_user_ids: Iterable[int]
-) -> dict[int, dict[str, Device]]:
-    """The customers' devices, by customer and deviceId (loaded for update by the engine)."""
-    grouped: dict[int, dict[str, Device]] = {}
-    rows = await session.exec(
-        select(Device).where(col(Device.mobile_user_id).in_(sorted(set(mobile_user_ids))))
-    )
-    for device in rows.all():
-        grouped.setdefault(device.mobile_user_id, {})[device.device_id] = device
-    return grouped
-
-
-def first_seen(known: dict[str, Device]) -> dict[str, datetime]:
-    """deviceId → when it was first used in a successful sign-in or a transaction."""
-    return {d: device.first_seen_at for d, device in known.items() if device.first_seen_at}
 
 
 def _places(latitude: Any, longitude: Any) -> tuple[Any, Any]:

@@ -21,16 +21,19 @@ class RowBuffer:
         # directly (store.direct).
         self.direct = direct
         self._rows: dict[sa.Table, list[dict[str, Any]]] = {}
-        # (table, updated columns) -> primary key -> the latest values for that row.
-        self._updates: dict[tuple[sa.Table, tuple[str, ...]], dict[Any, dict[str, Any]]] = {}
+        # (table, updated columns, key columns) -> key -> the latest values for that row.
+        self._updates: dict[_UpdateShape, dict[Any, dict[str, Any]]] = {}
 
     def add(self, table: sa.Table, row: dict[str, Any]) -> None:
         self._rows.setdefault(table, []).append(row)
 
-    def update(self, table: sa.Table, key: Any, values: dict[str, Any]) -> None:
-        """Set ``values`` on the row whose (single-column) primary key is ``key``; a later
-        update of the same row in this buffer replaces an earlier one."""
-        self._updates.setdefault((table, tuple(sorted(values))), {})[key] = values
+    def update(
+        self, table: sa.Table, key: Any, values: dict[str, Any], *, by: tuple[str, ...] = ()
+    ) -> None:
+        """Set ``values`` on the row whose (single-column) primary key is ``key``, or, with
+        ``by``, whose columns ``by`` hold the values of the tuple ``key`` (a unique key); a
+        later update of the same row with the same columns replaces an earlier one."""
+        self._updates.setdefault((table, tuple(sorted(values)), by), {})[key] = values
 
     async def flush(self, session: AsyncSession) -> None:
         """Write what is buffered: the inserts in the order their tables were first
@@ -48,25 +51,25 @@ class RowBuffer:
             # A few events' rows: one statement, one round trip (PostgreSQL runs the
             # data-modifying parts of a WITH together; none of them reads another's rows,
             # and no row is updated twice).
-            shape: list[tuple[str, sa.Table, tuple[str, ...]]] = []
+            shape: list[tuple[Any, ...]] = []
             parameters: dict[str, Any] = {}
             for table, rows in pending.items():
                 for row in rows:
                     parameters.update(_named(f"w{len(shape)}_", row))
                     shape.append(("insert", table, tuple(sorted(row))))
-            for (table, columns), by_key in updates.items():
+            for (table, columns, by), by_key in updates.items():
                 for key, values in by_key.items():
-                    parameters.update(_named(f"w{len(shape)}_", {**values, "key": key}))
-                    shape.append(("update", table, columns))
+                    parameters.update(_named(f"w{len(shape)}_", {**values, **_keys(key, by)}))
+                    shape.append(("update", table, columns, by))
             await direct.execute(_combined(tuple(shape)), parameters)
             return
         connection = await session.connection()
         for table, rows in pending.items():
             await connection.execute(sa.insert(table), rows)
-        for (table, columns), by_key in updates.items():
+        for (table, columns, by), by_key in updates.items():
             await connection.execute(
-                _update(table, columns, prefix="w_"),
-                [_named("w_", {**values, "key": key}) for key, values in by_key.items()],
+                _update(table, columns, "w_", by),
+                [_named("w_", {**values, **_keys(key, by)}) for key, values in by_key.items()],
             )
 
 
@@ -75,9 +78,19 @@ class RowBuffer:
 ONE_STATEMENT_ROWS = 64
 
 
+_UpdateShape = tuple[sa.Table, tuple[str, ...], tuple[str, ...]]
+
+
+def _keys(key: Any, by: tuple[str, ...]) -> dict[str, Any]:
+    """The parameters naming an updated row: ``key``, or ``key0``… for a unique key ``by``."""
+    if not by:
+        return {"key": key}
+    return {f"key{n}": part for n, part in enumerate(key)}
+
+
 def _fits_one_statement(
     rows: dict[sa.Table, list[dict[str, Any]]],
-    updates: dict[tuple[sa.Table, tuple[str, ...]], dict[Any, dict[str, Any]]],
+    updates: dict[_UpdateShape, dict[Any, dict[str, Any]]],
 ) -> bool:
     count = sum(map(len, rows.values())) + sum(map(len, updates.values()))
     return count <= ONE_STATEMENT_ROWS
@@ -100,21 +113,34 @@ def _insert(table: sa.Table, columns: tuple[str, ...], prefix: str) -> sa.Insert
 
 
 @functools.lru_cache(maxsize=64)
-def _update(table: sa.Table, columns: tuple[str, ...], prefix: str) -> sa.Update:
-    """Set ``columns`` on the row whose primary key is the parameter ``{prefix}key``."""
-    [key_column] = table.primary_key.columns
+def _update(
+    table: sa.Table, columns: tuple[str, ...], prefix: str, by: tuple[str, ...] = ()
+) -> sa.Update:
+    """Set ``columns`` on the row whose primary key is the parameter ``{prefix}key`` (with
+    ``by``: whose columns ``by`` are the parameters ``{prefix}key0``…)."""
+    if by:
+        where = [
+            table.c[name] == sa.bindparam(f"{prefix}key{n}", type_=table.c[name].type)
+            for n, name in enumerate(by)
+        ]
+    else:
+        [key_column] = table.primary_key.columns
+        where = [key_column == sa.bindparam(f"{prefix}key", type_=key_column.type)]
     return (
         sa.update(table)
-        .where(key_column == sa.bindparam(f"{prefix}key", type_=key_column.type))
+        .where(*where)
         .values({c: sa.bindparam(f"{prefix}{c}", type_=table.c[c].type) for c in columns})
     )
 
 
 @functools.lru_cache(maxsize=256)
-def _combined(shape: tuple[tuple[str, sa.Table, tuple[str, ...]], ...]) -> Any:
+def _combined(shape: tuple[tuple[Any, ...], ...]) -> Any:
+    """``shape``: ("insert", table, columns) and ("update", table, columns, key columns)."""
     parts: list[Any] = [
-        (_insert if kind == "insert" else _update)(table, columns, f"w{n}_")
-        for n, (kind, table, columns) in enumerate(shape)
+        _insert(table, columns, f"w{n}_")
+        if kind == "insert"
+        else _update(table, columns, f"w{n}_", *rest)
+        for n, (kind, table, columns, *rest) in enumerate(shape)
     ]
     *first, last = parts
     return last.add_cte(*(part.cte(f"write_{n}") for n, part in enumerate(first)))

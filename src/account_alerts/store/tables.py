@@ -2,6 +2,7 @@
 
 from sqlmodel import SQLModel
 
+from account_alerts.store.activity_profiles import ActivityProfileRow
 from account_alerts.store.alerts import (
     AccountAlert,
     AccountAlertSettingsRow,
@@ -24,6 +25,7 @@ __all__ = [
     "Account",
     "AccountAlert",
     "AccountAlertSettingsRow",
+    "ActivityProfileRow",
     "AlertDelivery",
     "AuditEntry",
     "BalanceSnapshot",

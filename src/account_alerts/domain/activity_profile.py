@@ -1,0 +1,275 @@
+"""A customer's activity profile: what the security checks need to know of their past,
+kept small and up to date event by event instead of re-derived from months of history.
+
+It holds the devices they have used (and when first), the places they have been (to two
+decimals, about a kilometre, with the first and last time seen, overall and by successful
+sign-in), their recent failed sign-ins and failed-sign-in detections, and their accounts'
+recent low-balance alerts. Its size follows how many devices and places a customer has,
+not how many events.
+
+Every answer is exact, or None: an event far older than what the profile still keeps (a
+late or replayed feed) may need a place or a sign-in that was pruned, and then the caller
+asks the stored history instead. Times are event times; "before" includes the same
+instant, because what the profile holds arrived earlier (arrival order)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from account_alerts.domain.geo import GeoPoint
+
+# Places not seen for this long are dropped (the usual-places window is 90 days).
+PLACES_KEPT = timedelta(days=180)
+# Failed sign-ins and their detections: a 10-minute window either side is ever asked for.
+FAILURES_KEPT = timedelta(minutes=30)
+# Low-balance alerts: once per 24 hours, either side.
+LOW_BALANCE_KEPT = timedelta(hours=72)
+
+_CENT = Decimal("0.01")
+_MICRO = Decimal("0.000001")
+
+
+def place_key(point: GeoPoint) -> str:
+    """The place a point belongs to: its coordinates to two decimals, as the stored history
+    rounds them (to six decimals first, as the database stores them)."""
+    return ",".join(
+        str(Decimal(repr(value)).quantize(_MICRO, ROUND_HALF_UP).quantize(_CENT, ROUND_HALF_UP))
+        for value in (point.latitude, point.longitude)
+    )
+
+
+def _point(key: str) -> GeoPoint:
+    latitude, longitude = key.split(",")
+    return GeoPoint(float(latitude), float(longitude))
+
+
+@dataclass
+class Seen:
+    """When a device was first and last used, and what its last sign-in called it."""
+
+    first: datetime
+    last: datetime
+    name: str | None = None
+    model: str | None = None
+    os: str | None = None
+
+    def saw(self, at: datetime) -> None:
+        self.first, self.last = min(self.first, at), max(self.last, at)
+
+    def named(self, name: str | None, model: str | None, os: str | None) -> None:
+        self.name, self.model, self.os = name or self.name, model or self.model, os or self.os
+
+
+@dataclass
+class Sightings:
+    """When a place was first and last seen: by any event, and by a successful sign-in."""
+
+    first: datetime
+    last: datetime
+    first_login: datetime | None = None
+    last_login: datetime | None = None
+
+    def saw(self, at: datetime, *, login: bool) -> None:
+        self.first, self.last = min(self.first, at), max(self.last, at)
+        if login:
+            self.first_login = min(filter(None, [self.first_login, at]))
+            self.last_login = max(filter(None, [self.last_login, at]))
+
+
+def _usual(
+    first: datetime | None, last: datetime | None, at: datetime, since: datetime
+) -> bool | None:
+    """Was the place seen in [since, at]? None when first and last alone cannot tell."""
+    if first is None or last is None or first > at:
+        return False
+    if last <= at:
+        return last >= since
+    return True if first >= since else None
+
+
+@dataclass
+class Recent:
+    """Times of one kind kept for a while after the newest; ``pruned_until``: the newest
+    time dropped (answers about windows reaching back to it are not exact)."""
+
+    times: list[datetime] = field(default_factory=list)
+    pruned_until: datetime | None = None
+
+    def add(self, at: datetime, kept: timedelta) -> None:
+        self.times.append(at)
+        self.times.sort()
+        cutoff = self.times[-1] - kept
+        dropped = [t for t in self.times if t < cutoff]
+        if dropped:
+            self.times = [t for t in self.times if t >= cutoff]
+            self.pruned_until = max(filter(None, [self.pruned_until, dropped[-1]]))
+
+    def around(self, at: datetime, span: timedelta) -> list[datetime] | None:
+        """The times strictly within ``span`` of ``at``; None if some may have been dropped."""
+        if self.pruned_until is not None and self.pruned_until > at - span:
+            return None
+        return [t for t in self.times if at - span < t < at + span]
+
+
+@dataclass
+class ActivityProfile:
+    devices: dict[str, Seen] = field(default_factory=dict)
+    places: dict[str, Sightings] = field(default_factory=dict)
+    places_pruned_until: datetime | None = None
+    failed_logins: Recent = field(default_factory=Recent)
+    failed_login_detections: Recent = field(default_factory=Recent)
+    low_balance_alerts: dict[str, Recent] = field(default_factory=dict)
+
+    # -- what the checks ask
+
+    def device_first_seen(self) -> dict[str, datetime]:
+        return {device_id: seen.first for device_id, seen in self.devices.items()}
+
+    def usual_places(
+        self, at: datetime, window: timedelta, *, logins_only: bool = False
+    ) -> list[GeoPoint] | None:
+        """The places seen in the ``window`` up to ``at``, or None where only the stored
+        history can tell."""
+        since = at - window
+        if self.places_pruned_until is not None and self.places_pruned_until >= since:
+            return None
+        usual: list[GeoPoint] = []
+        for key, seen in self.places.items():
+            answer = (
+                _usual(seen.first_login, seen.last_login, at, since)
+                if logins_only
+                else _usual(seen.first, seen.last, at, since)
+            )
+            if answer is None:
+                return None
+            if answer:
+                usual.append(_point(key))
+        return usual
+
+    def low_balance_alerts_around(
+        self, account_number: str, at: datetime, span: timedelta
+    ) -> list[datetime] | None:
+        return self.low_balance_alerts.get(account_number, Recent()).around(at, span)
+
+    # -- what an event adds
+
+    def saw_device(self, device_id: str, at: datetime) -> Seen:
+        seen = self.devices.get(device_id)
+        if seen is None:
+            seen = self.devices[device_id] = Seen(at, at)
+        seen.saw(at)
+        return seen
+
+    def saw_place(self, point: GeoPoint, at: datetime, *, login: bool) -> None:
+        key = place_key(point)
+        seen = self.places.get(key)
+        if seen is None:
+            seen = self.places[key] = Sightings(at, at)
+        seen.saw(at, login=login)
+        newest = max(s.last for s in self.places.values())
+        for stale in [k for k, s in self.places.items() if s.last < newest - PLACES_KEPT]:
+            dropped = self.places.pop(stale)
+            self.places_pruned_until = max(filter(None, [self.places_pruned_until, dropped.last]))
+
+    def failed_login(self, at: datetime) -> None:
+        self.failed_logins.add(at, FAILURES_KEPT)
+
+    def failed_logins_detected(self, at: datetime) -> None:
+        self.failed_login_detections.add(at, FAILURES_KEPT)
+
+    def low_balance_alert(self, account_number: str, at: datetime) -> None:
+        self.low_balance_alerts.setdefault(account_number, Recent()).add(at, LOW_BALANCE_KEPT)
+
+    # -- stored as a JSON document
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "devices": {
+                d: [_iso(s.first), _iso(s.last), s.name, s.model, s.os]
+                for d, s in self.devices.items()
+            },
+            "places": {
+                key: [_iso(s.first), _iso(s.last), _iso(s.first_login), _iso(s.last_login)]
+                for key, s in self.places.items()
+            },
+            "placesPrunedUntil": _iso(self.places_pruned_until),
+            "failedLogins": _recent_json(self.failed_logins),
+            "failedLoginDetections": _recent_json(self.failed_login_detections),
+            "lowBalanceAlerts": {a: _recent_json(r) for a, r in self.low_balance_alerts.items()},
+        }
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> ActivityProfile:
+        places = {}
+        for key, (first, last, first_login, last_login) in document["places"].items():
+            places[key] = Sightings(
+                _time(first), _time(last), _maybe_time(first_login), _maybe_time(last_login)
+            )
+        return cls(
+            devices={
+                d: Seen(_time(first), _time(last), *names)
+                for d, (first, last, *names) in document["devices"].items()
+            },
+            places=places,
+            places_pruned_until=_maybe_time(document["placesPrunedUntil"]),
+            failed_logins=_recent(document["failedLogins"]),
+            failed_login_detections=_recent(document["failedLoginDetections"]),
+            low_balance_alerts={a: _recent(r) for a, r in document["lowBalanceAlerts"].items()},
+        )
+
+    @classmethod
+    def from_history(
+        cls,
+        *,
+        devices: dict[str, Seen],
+        places: Iterable[tuple[GeoPoint, datetime, datetime, datetime | None, datetime | None]],
+        failed_logins: Recent,
+        failed_login_detections: Recent,
+        low_balance_alerts: dict[str, Recent],
+    ) -> ActivityProfile:
+        """A profile built from the stored history (a customer whose events predate
+        profiles): ``places`` as (place, first, last, first sign-in, last sign-in)."""
+        profile = cls(
+            devices=dict(devices),
+            failed_logins=failed_logins,
+            failed_login_detections=failed_login_detections,
+            low_balance_alerts=low_balance_alerts,
+        )
+        for point, first, last, first_login, last_login in places:
+            key = place_key(point)
+            seen = profile.places.get(key)
+            if seen is None:
+                profile.places[key] = Sightings(first, last, first_login, last_login)
+            else:
+                seen.saw(first, login=False)
+                seen.saw(last, login=False)
+                for when in filter(None, [first_login, last_login]):
+                    seen.saw(when, login=True)
+        return profile
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _maybe_time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text is not None else None
+
+
+def _recent_json(recent: Recent) -> dict[str, Any]:
+    return {
+        "times": [t.isoformat() for t in recent.times],
+        "prunedUntil": _iso(recent.pruned_until),
+    }
+
+
+def _recent(document: dict[str, Any]) -> Recent:
+    return Recent([_time(t) for t in document["times"]], _maybe_time(document["prunedUntil"]))

@@ -1,0 +1,115 @@
+"""A customer's activity profile answers exactly what the whole history would, or says
+that only the history can tell."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from account_alerts.domain.activity_profile import (
+    FAILURES_KEPT,
+    PLACES_KEPT,
+    ActivityProfile,
+    Recent,
+    place_key,
+)
+from account_alerts.domain.geo import GeoPoint
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+WINDOW = timedelta(days=90)
+TOWNS = [GeoPoint(-15.7861, 35.0058), GeoPoint(-13.9626, 33.7741), GeoPoint(-11.4656, 34.0207)]
+
+
+def _keys(places: list[GeoPoint]) -> set[str]:
+    return {place_key(place) for place in places}
+
+
+def _history(rng: random.Random, count: int) -> list[tuple[datetime, GeoPoint, bool]]:
+    """Sightings in arrival order; most in time order, some late, some sharing a second."""
+    at = START
+    sightings = []
+    for _ in range(count):
+        roll = rng.random()
+        if roll < 0.1:
+            when = at - timedelta(days=rng.randint(1, 400))  # a late or replayed event
+        elif roll < 0.25:
+            when = at  # stamped with the same second as the one before
+        else:
+            at = when = at + timedelta(hours=rng.randint(1, 24 * 20))
+        town = rng.choice(TOWNS)
+        jitter = GeoPoint(town.latitude + rng.uniform(-0.03, 0.03), town.longitude)
+        sightings.append((when, jitter, rng.random() < 0.4))
+    return sightings
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_usual_places_are_the_history_in_the_window_or_unknown(seed: int) -> None:
+    rng = random.Random(seed)
+    profile = ActivityProfile()
+    seen: list[tuple[datetime, GeoPoint, bool]] = []
+    exact = 0
+    for when, point, login in _history(rng, 150):
+        for logins_only in (False, True):
+            answer = profile.usual_places(when, WINDOW, logins_only=logins_only)
+            truth = {
+                place_key(p)
+                for t, p, was_login in seen
+                if when - WINDOW <= t <= when and (was_login or not logins_only)
+            }
+            newest = max((t for t, _, _ in seen), default=when)
+            if when >= newest:  # in time order, the profile always knows
+                assert answer is not None
+            if answer is not None:
+                exact += 1
+                assert _keys(answer) == truth
+        profile.saw_place(point, when, login=login)
+        seen.append((when, point, login))
+    assert exact > 200
+
+
+def test_places_not_seen_for_half_a_year_are_dropped_and_then_unknown() -> None:
+    profile = ActivityProfile()
+    profile.saw_place(TOWNS[0], START, login=True)
+    later = START + PLACES_KEPT + timedelta(days=1)
+    profile.saw_place(TOWNS[1], later, login=False)
+    assert list(profile.places) == [place_key(TOWNS[1])]
+    assert _keys(profile.usual_places(later, WINDOW) or []) == {place_key(TOWNS[1])}
+    # An event from the time the dropped place was usual: only the history can tell.
+    assert profile.usual_places(START + timedelta(days=10), WINDOW) is None
+
+
+def test_recent_failures_around_an_instant_or_unknown_when_pruned() -> None:
+    recent = Recent()
+    times = [START + timedelta(minutes=m) for m in (0, 3, 5, 9, 40, 41)]
+    for at in times:
+        recent.add(at, FAILURES_KEPT)
+    span = timedelta(minutes=10)
+    assert recent.around(times[-1], span) == [times[4], times[5]]
+    # The first four were dropped (more than 30 minutes before the newest).
+    assert recent.pruned_until == times[3]
+    assert recent.around(START + timedelta(minutes=12), span) is None
+    assert recent.around(START + timedelta(minutes=19), span) == []
+
+
+def test_place_key_rounds_as_the_database_does() -> None:
+    assert place_key(GeoPoint(-15.7861, 35.0058)) == "-15.79,35.01"
+    assert place_key(GeoPoint(-13.965, 33.775)) == "-13.97,33.78"  # half away from zero
+    assert place_key(GeoPoint(0.004999, -0.005)) == "0.00,-0.01"
+
+
+def test_a_profile_survives_its_json_document() -> None:
+    profile = ActivityProfile()
+    profile.saw_device("phone-1", START).named("Pixel 8", "Google Pixel 8", "Android 15")
+    profile.saw_device("phone-1", START + timedelta(days=2))
+    profile.saw_place(TOWNS[0], START, login=True)
+    profile.saw_place(TOWNS[2], START + timedelta(days=1), login=False)
+    for minutes in (0, 45):
+        profile.failed_login(START + timedelta(minutes=minutes))
+    profile.failed_logins_detected(START)
+    profile.low_balance_alert("1000000001", START)
+    again = ActivityProfile.from_json(profile.to_json())
+    assert again == profile
+    assert again.device_first_seen() == {"phone-1": START}
+    assert again.devices["phone-1"].name == "Pixel 8"
