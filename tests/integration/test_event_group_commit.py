@@ -249,8 +249,9 @@ async def test_an_event_stored_before_is_a_duplicate_in_a_group_too(
 # A lone event while other requests are in progress: it waits for those that bring events.
 
 
-def _ingestor(service: Service) -> Any:
-    return service.client._transport.app.state.services.ingestor  # type: ignore[attr-defined]
+def _group_commit(service: Service) -> Any:
+    app = service.client._transport.app  # type: ignore[attr-defined]
+    return app.state.services.ingestor.group_commit
 
 
 def _waiting(settings: Settings, milliseconds: float) -> Settings:
@@ -263,8 +264,8 @@ async def test_a_lone_event_waits_for_the_events_in_progress_and_shares_their_tr
     settings: Settings, db: Database, clock: Clock
 ) -> None:
     async for service in _service(_waiting(settings, 600_000), db, clock):
-        ingestor = _ingestor(service)
-        ingestor.requests_in_flight = lambda: 5
+        group = _group_commit(service)
+        group.in_progress = lambda: 5
         events = [transaction(ACCOUNTS[i], "75000", day(i / 10)) for i in range(5)]
         results = await asyncio.wait_for(service.post_all(events), timeout=30)
         assert service.commits == 1  # the first waited for the other four, then all went
@@ -280,9 +281,9 @@ async def test_the_wait_for_company_is_bounded(
     settings: Settings, db: Database, clock: Clock
 ) -> None:
     async for service in _service(_waiting(settings, 300), db, clock):
-        ingestor = _ingestor(service)
+        group = _group_commit(service)
         # Another request is in progress, but it brings no event.
-        ingestor.requests_in_flight = lambda: 2
+        group.in_progress = lambda: 2
         started = asyncio.get_running_loop().time()
         body = await service.post(transaction(ACCOUNTS[0], "10", day()))
         waited = asyncio.get_running_loop().time() - started
@@ -300,8 +301,8 @@ async def test_nothing_waits_once_the_requests_in_progress_have_ended(
         burst = [transaction(ACCOUNTS[i % 5], "10", day(i / 10)) for i in range(12)]
         results = await asyncio.wait_for(service.post_all(burst), timeout=30)
         assert all(body["data"]["recordTransaction"]["accepted"] for body in results)
-        ingestor = _ingestor(service)
-        assert ingestor.requests_in_flight() == 0
+        group = _group_commit(service)
+        assert group.in_progress() == 0
         body = await asyncio.wait_for(service.post(transaction(ACCOUNTS[0], "10", day(5))), 30)
         assert body["data"]["recordTransaction"]["accepted"], body
         assert (await _rows(db))["ingested_events"] == 13
@@ -311,15 +312,15 @@ async def test_a_server_stopping_while_an_event_waits_for_company_leaves_nobody_
     settings: Settings, db: Database, clock: Clock
 ) -> None:
     async for service in _service(_waiting(settings, 600_000), db, clock):
-        ingestor = _ingestor(service)
-        ingestor.requests_in_flight = lambda: 3
+        group = _group_commit(service)
+        group.in_progress = lambda: 3
         posts = [
             asyncio.ensure_future(service.post(transaction(ACCOUNTS[i], "10", day(i / 10))))
             for i in range(2)
         ]
-        while len(ingestor._waiting.get(next(iter(ingestor._waiting), None), [])) < 2:
+        while len(group._waiting.get(next(iter(group._waiting), None), [])) < 2:
             await asyncio.sleep(0.01)
-        for task in list(ingestor._group_tasks):
+        for task in list(group._tasks):
             task.cancel()
         done, pending = await asyncio.wait(posts, timeout=30)
         assert not pending
@@ -327,4 +328,4 @@ async def test_a_server_stopping_while_an_event_waits_for_company_leaves_nobody_
         for post in done:
             assert post.cancelled() or post.exception() or "errors" in post.result()
         assert (await _rows(db))["ingested_events"] == 0
-        assert not ingestor._writing and not ingestor._waiting
+        assert not group._writing and not group._waiting

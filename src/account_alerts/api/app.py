@@ -143,7 +143,7 @@ def create_app(
     )
     graphql = AlertsGraphQL(services)
     graphql_http = InFlight(graphql)
-    services.ingestor.requests_in_flight = lambda: graphql_http.count
+    services.ingestor.group_commit.in_progress = lambda: graphql_http.count
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})

@@ -8,9 +8,8 @@ together. Nothing is published to live subscribers until the transaction has com
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -61,6 +60,7 @@ from account_alerts.domain.rules.suspicious_activity import (
     unusual_location,
 )
 from account_alerts.engine.actor import Actor
+from account_alerts.engine.group_commit import GroupCommit, GroupLimits
 from account_alerts.engine.preferences import thresholds_for
 from account_alerts.errors import ApiError, BadUserInput, NotFound
 from account_alerts.store import activity_profiles, event_log, facts
@@ -115,132 +115,27 @@ class Ingestor:
         self.settings = settings
         self.broker = broker
         self.clock = clock
-        # Group commit of single events, per caller (see ingest): transactions in flight.
-        self._writing: dict[Actor, int] = {}
-        self._waiting: dict[Actor, list[tuple[Event, asyncio.Future[EventOutcome]]]] = {}
-        self._group_tasks: set[asyncio.Task[None]] = set()
-        # A lone event waiting for others to join it (see _gather_then_write), per caller.
-        self._gathering: dict[Actor, asyncio.Future[None]] = {}
-        # How many requests the process has in progress, the caller's own included (the
-        # app counts them); 0 where there are none to count.
-        self.requests_in_flight: Callable[[], int] = lambda: 0
+        # Single events of one caller share transactions under load (engine.group_commit).
+        self.group_commit: GroupCommit[Actor, Event, EventOutcome] = GroupCommit(
+            self._write_group,
+            GroupLimits(
+                max_group=settings.event_group_max,
+                writers=settings.event_group_writers,
+                wait_ms=settings.event_group_wait_ms,
+            ),
+        )
 
     async def ingest(self, event: Event, actor: Actor) -> EventOutcome:
-        """One event; a refused event raises its ApiError and stores nothing.
-
-        Group commit: an event that arrives while ``event_group_writers`` transactions of
-        the same caller's are in flight waits for one of them to end, then is judged and
-        written together with every event that arrived meanwhile (at most
-        ``event_group_max``), in one transaction, exactly as a batch is: in arrival order,
-        each with its own outcome, a refused one storing nothing and stopping none of the
-        others. One that finds no transaction of its caller's in flight is written at
-        once, on its own, unless other requests are in progress: then it waits a moment
-        for those that bring events too (``_gather_then_write``). Under load this shares
-        the transaction's fixed costs (locking, round trips, the commit) among events
-        that arrived together."""
-        writing = self._writing.get(actor, 0)
-        if self.settings.event_group_max <= 1:
-            outcome = (await self.ingest_many([event], actor))[0]
-        elif writing >= self.settings.event_group_writers:
-            waiter: asyncio.Future[EventOutcome] = asyncio.get_running_loop().create_future()
-            waiting = self._waiting.setdefault(actor, [])
-            waiting.append((event, waiter))
-            gathering = self._gathering.get(actor)
-            if gathering is not None and not gathering.done():
-                everyone = min(self.settings.event_group_max, self.requests_in_flight())
-                if len(waiting) >= everyone:  # every request in progress brought its event
-                    gathering.set_result(None)
-            outcome = await waiter
-        elif self.settings.event_group_wait_ms > 0 and self.requests_in_flight() > 1:
-            self._writing[actor] = writing + 1
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiting.setdefault(actor, []).insert(0, (event, waiter))
-            gathered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._gathering[actor] = gathered
-            self._start(self._gather_then_write(actor, gathered))
-            outcome = await waiter
-        else:
-            self._writing[actor] = writing + 1
-            try:
-                outcome = (await self.ingest_many([event], actor))[0]
-            finally:
-                self._hand_over(actor)
+        """One event; a refused event raises its ApiError and stores nothing. Judged and
+        written exactly as in a batch, perhaps in one transaction with other single events
+        of the same caller's that arrived together (engine.group_commit)."""
+        outcome = await self.group_commit.submit(actor, event)
         if outcome.error is not None:
             raise outcome.error
         return outcome
 
-    def _start(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._group_tasks.add(task)
-        task.add_done_callback(self._group_tasks.discard)
-
-    async def _gather_then_write(self, actor: Actor, gathered: asyncio.Future[None]) -> None:
-        """An event that would have been written alone, while other requests are in
-        progress: wait a moment (``event_group_wait_ms``, less once every request in
-        progress has brought its event, or the group is full) for those that bring events
-        of the same caller's, then write them all in one transaction. Under moderate load
-        this is what keeps a transaction's fixed costs shared; with nothing else in
-        progress, nothing waits."""
-        timer = asyncio.get_running_loop().call_later(
-            self.settings.event_group_wait_ms / 1000, _resolve, gathered
-        )
-        try:
-            await gathered
-        except BaseException:
-            self._abandon(actor)
-            raise
-        finally:
-            timer.cancel()
-            self._gathering.pop(actor, None)
-        await self._write_waiting(actor)
-
-    def _hand_over(self, actor: Actor) -> None:
-        """One of the caller's writes has ended: the events that waited go next."""
-        if not self._waiting.get(actor):
-            self._done_writing(actor)
-            return
-        self._start(self._write_waiting(actor))
-
-    async def _write_waiting(self, actor: Actor) -> None:
-        waiting = self._waiting[actor]
-        group = waiting[: self.settings.event_group_max]
-        del waiting[: len(group)]
-        try:
-            results = await self._write_group([event for event, _ in group], actor)
-        except BaseException:
-            for _, waiter in group:
-                waiter.cancel()
-            self._abandon(actor)
-            raise
-        self._hand_over(actor)
-        for (_, waiter), result in zip(group, results, strict=True):
-            if waiter.done():  # its request went away; the event was written all the same
-                continue
-            if isinstance(result, EventOutcome):
-                waiter.set_result(result)
-            else:
-                waiter.set_exception(result)
-
-    def _abandon(self, actor: Actor) -> None:
-        """A write of the caller's was cancelled (the server is stopping): if it was the
-        last in flight, nobody is left waiting for ever."""
-        if not self._done_writing(actor):
-            for _, waiter in self._waiting.pop(actor, []):
-                waiter.cancel()
-
-    def _done_writing(self, actor: Actor) -> int:
-        """One write of the caller's fewer; how many are still in flight."""
-        left = self._writing.get(actor, 1) - 1
-        if left:
-            self._writing[actor] = left
-        else:
-            self._writing.pop(actor, None)
-            if not self._waiting.get(actor):
-                self._waiting.pop(actor, None)
-        return left
-
     async def _write_group(
-        self, events: Sequence[Event], actor: Actor
+        self, actor: Actor, events: Sequence[Event]
     ) -> list[EventOutcome | Exception]:
         """The events in one transaction; if that fails as a whole (a concurrent writer's
         conflict, an unexpected error), each again on its own, so that one event's
@@ -388,11 +283,6 @@ class Ingestor:
             mobile_user_id=user.id,
             user_locked=user.locked,
         )
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
 
 
 @dataclass

@@ -1,0 +1,156 @@
+"""Group commit: items submitted one at a time by concurrent callers, written together.
+
+An item whose caller (its key) has ``writers`` writes in flight waits for one of them to
+end, then goes into the next write with every item of that key that arrived meanwhile (at
+most ``max_group``), in arrival order. One that finds no write of its key in flight is
+written at once, alone, unless other requests are in progress: then it waits up to
+``wait_ms`` for those that bring items of the same key (less once each has brought its
+item, or the group is full). Under load this shares a write's fixed costs (locking, round
+trips, the commit) among items that arrived together; with nothing else in progress,
+nothing waits.
+
+``write`` takes a key's items in arrival order and answers each, a result or the
+exception that item alone raised; an exception of ``write`` itself (the server stopping)
+cancels every item of that group."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class GroupLimits:
+    max_group: int  # 1: every item written alone
+    writers: int  # writes of one key in flight before items wait for the next
+    wait_ms: float  # 0: a lone item never waits for company
+
+
+class GroupCommit(Generic[K, T, R]):
+    def __init__(
+        self,
+        write: Callable[[K, Sequence[T]], Awaitable[Sequence[R | Exception]]],
+        limits: GroupLimits,
+        *,
+        in_progress: Callable[[], int] = lambda: 0,
+    ) -> None:
+        self._write = write
+        self.limits = limits
+        # How many requests the process has in progress, the caller's own included.
+        self.in_progress = in_progress
+        self._writing: dict[K, int] = {}
+        self._waiting: dict[K, list[tuple[T, asyncio.Future[R]]]] = {}
+        self._gathering: dict[K, asyncio.Future[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def submit(self, key: K, item: T) -> R:
+        limits = self.limits
+        writing = self._writing.get(key, 0)
+        if limits.max_group <= 1:
+            return await self._alone(key, item)
+        if writing >= limits.writers:
+            waiter: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+            waiting = self._waiting.setdefault(key, [])
+            waiting.append((item, waiter))
+            gathering = self._gathering.get(key)
+            if gathering is not None and not gathering.done():
+                everyone = min(limits.max_group, self.in_progress())
+                if len(waiting) >= everyone:  # every request in progress brought its item
+                    gathering.set_result(None)
+            return await waiter
+        self._writing[key] = writing + 1
+        if limits.wait_ms > 0 and self.in_progress() > 1:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiting.setdefault(key, []).insert(0, (item, waiter))
+            gathered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._gathering[key] = gathered
+            self._start(self._gather_then_write(key, gathered))
+            return await waiter
+        try:
+            return await self._alone(key, item)
+        finally:
+            self._hand_over(key)
+
+    async def _alone(self, key: K, item: T) -> R:
+        [result] = await self._write(key, [item])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def _start(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _gather_then_write(self, key: K, gathered: asyncio.Future[None]) -> None:
+        timer = asyncio.get_running_loop().call_later(
+            self.limits.wait_ms / 1000, _resolve, gathered
+        )
+        try:
+            await gathered
+        except BaseException:
+            self._abandon(key)
+            raise
+        finally:
+            timer.cancel()
+            self._gathering.pop(key, None)
+        await self._write_waiting(key)
+
+    def _hand_over(self, key: K) -> None:
+        """One of the key's writes has ended: the items that waited go next."""
+        if not self._waiting.get(key):
+            self._done_writing(key)
+            return
+        self._start(self._write_waiting(key))
+
+    async def _write_waiting(self, key: K) -> None:
+        waiting = self._waiting[key]
+        group = waiting[: self.limits.max_group]
+        del waiting[: len(group)]
+        try:
+            results = await self._write(key, [item for item, _ in group])
+        except BaseException:
+            for _, waiter in group:
+                waiter.cancel()
+            self._abandon(key)
+            raise
+        self._hand_over(key)
+        for (_, waiter), result in zip(group, results, strict=True):
+            if waiter.done():  # its request went away; the item was written all the same
+                continue
+            if isinstance(result, Exception):
+                waiter.set_exception(result)
+            else:
+                waiter.set_result(result)
+
+    def _abandon(self, key: K) -> None:
+        """A write of the key's was cancelled (the server is stopping): if it was the
+        last in flight, nobody is left waiting for ever."""
+        if not self._done_writing(key):
+            for _, waiter in self._waiting.pop(key, []):
+                waiter.cancel()
+
+    def _done_writing(self, key: K) -> int:
+        """One write of the key's fewer; how many are still in flight."""
+        left = self._writing.get(key, 1) - 1
+        if left:
+            self._writing[key] = left
+        else:
+            self._writing.pop(key, None)
+            if not self._waiting.get(key):
+                self._waiting.pop(key, None)
+        return left
+
+    def writes_in_flight(self, key: K) -> int:
+        return self._writing.get(key, 0)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
