@@ -11,8 +11,6 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import account_alerts.store.types
-
 revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
@@ -20,27 +18,18 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    # Empty at first: a customer's profile is built from their stored history when their
+    # NULL at first: a customer's profile is built from their stored history when their
     # next event arrives.
-    op.create_table(
-        "activity_profiles",
-        sa.Column("mobile_user_id", sa.BigInteger(), autoincrement=False, nullable=False),
-        sa.Column(
-            "profile",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated_at", account_alerts.store.types.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.ForeignKeyConstraint(
-            ["mobile_user_id"],
-            ["mobile_users.id"],
-            name=op.f("fk_activity_profiles_mobile_user_id_mobile_users"),
-        ),
-        sa.PrimaryKeyConstraint("mobile_user_id", name=op.f("pk_activity_profiles")),
-    )
+    with op.batch_alter_table("mobile_users") as batch:
+        batch.add_column(
+            sa.Column(
+                "activity_profile",
+                sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+                nullable=True,
+            )
+        )
 
 
 def downgrade() -> None:
-    op.drop_table("activity_profiles")
+    with op.batch_alter_table("mobile_users") as batch:
+        batch.drop_column("activity_profile")

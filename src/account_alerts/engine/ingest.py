@@ -64,7 +64,6 @@ from account_alerts.engine.group_commit import GroupCommit, GroupLimits
 from account_alerts.engine.preferences import thresholds_for
 from account_alerts.errors import ApiError, BadUserInput, NotFound
 from account_alerts.store import activity_profiles, event_log, facts
-from account_alerts.store.activity_profiles import PROFILES
 from account_alerts.store.alert_writer import DeliveryPlan, record_suppression, write_alert
 from account_alerts.store.alerts import AccountAlert, AccountAlertSettingsRow
 from account_alerts.store.base import table_of
@@ -211,7 +210,7 @@ class Ingestor:
                     outcomes.append(await self._ingest(session, batch, event, actor, now))
                 except ApiError as error:
                     outcomes.append(EventOutcome(event.event_id, accepted=False, error=error))
-            batch.keep_profiles(now)
+            batch.keep_profiles()
             await batch.buffer.flush(session)
         return outcomes
 
@@ -316,10 +315,9 @@ class _Batch:
     users: dict[int, MobileUser]
     recorded: dict[str, _Recorded]
     rows: dict[int, list[AccountAlertSettingsRow]]
-    # The customers' activity profiles as stored (None: not built yet), and as in use.
-    stored_profiles: dict[int, dict[str, Any] | None]
     transactions: set[tuple[str, str]]
     buffer: RowBuffer = field(default_factory=RowBuffer)
+    # The customers' activity profiles in use by this batch.
     profiles: dict[int, ActivityProfile] = field(default_factory=dict)
 
     @classmethod
@@ -333,7 +331,7 @@ class _Batch:
     ) -> _Batch:
         """``look_up_repeats=False`` skips looking for eventIds and transactions stored
         before: the caller relies on their unique keys to refuse a repeat instead."""
-        accounts, users, rows, profiles = await _lock_customers(session, direct, events)
+        accounts, users, rows = await _lock_customers(session, direct, events)
         stored = (
             await event_log.find_many(session, (e.event_id for e in events))
             if look_up_repeats
@@ -364,7 +362,7 @@ class _Batch:
                     )
                 ).all()
             )
-        return cls(accounts, users, recorded, rows, profiles, transactions, RowBuffer(direct))
+        return cls(accounts, users, recorded, rows, transactions, RowBuffer(direct))
 
     def account_of(self, event: Event) -> Account:
         if isinstance(event, LoginEvent):
@@ -382,7 +380,7 @@ class _Batch:
     async def profile_of(self, session: AsyncSession, user_id: int) -> ActivityProfile:
         profile = self.profiles.get(user_id)
         if profile is None:
-            document = self.stored_profiles.get(user_id)
+            document = self.users[user_id].activity_profile
             if document is not None:
                 profile = ActivityProfile.from_json(document)
             else:
@@ -392,14 +390,11 @@ class _Batch:
             self.profiles[user_id] = profile
         return profile
 
-    def keep_profiles(self, now: datetime) -> None:
-        """The profiles the batch's events changed, written with its other rows."""
+    def keep_profiles(self) -> None:
+        """The profiles the batch's events changed, written with its other rows (on the
+        customer's row: the lock's re-read of a row it waited for sees the newest one)."""
         for user_id, profile in self.profiles.items():
-            values = {"profile": profile.to_json(), "updated_at": now}
-            if self.stored_profiles.get(user_id) is None:
-                self.buffer.add(PROFILES, {"mobile_user_id": user_id, **values})
-            else:
-                self.buffer.update(PROFILES, user_id, values)
+            self.buffer.update(USERS, user_id, {"activity_profile": profile.to_json()})
 
     async def user_of(self, session: AsyncSession, event: Event, now: datetime) -> MobileUser:
         if not isinstance(event, LoginEvent):
@@ -799,8 +794,7 @@ class _Judging:
 # FOR UPDATE, does not wait for transactions that merely reference the customer (the
 # reminder job inserting thousands of alerts). Only the customer row is locked, not the
 # outer-joined settings rows. Each row holds an account's columns (by account), the
-# customer's and one settings row's (NULL when there is none), in table order, then the
-# customer's activity profile (NULL before it is built).
+# customer's and one settings row's (NULL when there is none), in table order.
 _ACCOUNTS = Entities(Account)
 _USERS = Entities(MobileUser)
 _SETTINGS = Entities(AccountAlertSettingsRow)
@@ -817,15 +811,13 @@ def _lock_statement(by_account: bool, *, as_array: bool) -> sa.Select[Any]:
         if as_array
         else key.in_(sa.bindparam("keys", expanding=True))
     )
-    with_settings = USERS.outerjoin(SETTINGS, SETTINGS.c.mobile_user_id == USERS.c.id).outerjoin(
-        PROFILES, PROFILES.c.mobile_user_id == USERS.c.id
-    )
+    with_settings = USERS.outerjoin(SETTINGS, SETTINGS.c.mobile_user_id == USERS.c.id)
     source = (
         ACCOUNTS.join(with_settings, USERS.c.id == ACCOUNTS.c.mobile_user_id)
         if by_account
         else with_settings
     )
-    columns = [*(ACCOUNTS.c if by_account else []), *USERS.c, *SETTINGS.c, PROFILES.c.profile]
+    columns = [*(ACCOUNTS.c if by_account else []), *USERS.c, *SETTINGS.c]
     return (
         sa.select(*columns)
         .select_from(source)
@@ -844,15 +836,11 @@ _LOCKS = {
 
 async def _lock_customers(
     session: AsyncSession, direct: Direct | None, events: Sequence[Event]
-) -> tuple[
-    dict[str, Account],
-    dict[int, MobileUser],
-    dict[int, list[AccountAlertSettingsRow]],
-    dict[int, dict[str, Any] | None],
-]:
+) -> tuple[dict[str, Account], dict[int, MobileUser], dict[int, list[AccountAlertSettingsRow]]]:
     """Load and lock the events' customers (and accounts) in id order: concurrent batches
     cannot deadlock, and no other event of theirs is judged until this one commits. Their
-    alert settings rows and activity profiles come in the same statement."""
+    alert settings rows come in the same statement (their activity profile is on the
+    customer's row)."""
     account_numbers = sorted(
         {e.account_number for e in events if isinstance(e, (TransactionEvent, BalanceSync))}
     )
@@ -861,7 +849,6 @@ async def _lock_customers(
     users: dict[int, MobileUser] = {}
     # Per customer, their settings rows by id (a customer comes once per account).
     settings: dict[int, dict[int, AccountAlertSettingsRow]] = {}
-    profiles: dict[int, dict[str, Any] | None] = {}
 
     async def locked(by_account: bool, keys: Sequence[Any]) -> Sequence[Sequence[Any]]:
         statement = _LOCKS[(by_account, direct is not None)]
@@ -883,7 +870,6 @@ async def _lock_customers(
         settings_id = values[0]
         if settings_id is not None and settings_id not in mine:
             mine[settings_id] = _SETTINGS.make(values)
-        profiles[user_id] = row[-1]
 
     if account_numbers:
         for row in await locked(True, account_numbers):
@@ -896,4 +882,4 @@ async def _lock_customers(
             keep(row)
     # In settings id order, as the statements order them.
     rows = {user_id: list(by_id.values()) for user_id, by_id in settings.items() if by_id}
-    return accounts, users, rows, profiles
+    return accounts, users, rows

@@ -1,6 +1,7 @@
-"""Customers' activity profiles (domain.activity_profile) as stored: one JSON document per
-customer, read with the customer lock and written with the event's other rows. A customer
-whose events predate profiles gets one built from the stored history, once."""
+"""Customers' activity profiles (domain.activity_profile) built from the stored history:
+for a customer whose events predate profiles. Once built, a profile is a JSON document on
+the customer's row (mobile_users.activity_profile), read with the customer lock and
+written with the event's other rows."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel, col, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from account_alerts.domain.activity_profile import (
@@ -22,31 +23,13 @@ from account_alerts.domain.activity_profile import (
 from account_alerts.domain.enums import AlertType, SuspicionReason
 from account_alerts.domain.geo import GeoPoint
 from account_alerts.store.alerts import AccountAlert, SuspiciousActivity
-from account_alerts.store.base import table_of, when
 from account_alerts.store.customers import Device
 from account_alerts.store.events import LoginAttempt, TransactionRecord
-from account_alerts.store.types import JSONDocument
 
 # How many of the newest failed sign-ins, detections and low-balance alerts a profile
 # built from history looks at; more than that within the kept span is answered from the
 # history (the profile says it pruned them).
 _NEWEST = 200
-
-
-class ActivityProfileRow(SQLModel, table=True):
-    __tablename__ = "activity_profiles"
-
-    mobile_user_id: int = Field(
-        sa_type=sa.BigInteger,
-        primary_key=True,
-        foreign_key="mobile_users.id",
-        sa_column_kwargs={"autoincrement": False},
-    )
-    profile: dict[str, Any] = Field(sa_type=JSONDocument(), nullable=False)
-    updated_at: datetime = when(now=True)
-
-
-PROFILES = table_of(ActivityProfileRow)
 
 
 def _cell(latitude: Any, longitude: Any) -> tuple[Any, Any]:

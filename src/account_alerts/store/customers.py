@@ -2,12 +2,13 @@
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from account_alerts.domain.enums import NotificationChannel
-from account_alerts.store.base import user_fk, when
+from account_alerts.store.base import json_doc, user_fk, when
 from account_alerts.store.types import Money, enum_column
 
 
@@ -25,6 +26,9 @@ class MobileUser(SQLModel, table=True):
     locked: bool = Field(default=False)
     locked_at: datetime | None = when()
     locked_reason: str | None = Field(default=None, max_length=255)
+    # What the security checks need of their past (domain.activity_profile); NULL until
+    # their first event after profiles came, which builds it from their history.
+    activity_profile: dict[str, Any] | None = json_doc(nullable=True)
     created_at: datetime = when(now=True)
     updated_at: datetime = when(now=True)
 

@@ -2,7 +2,6 @@
 
 from sqlmodel import SQLModel
 
-from account_alerts.store.activity_profiles import ActivityProfileRow
 from account_alerts.store.alerts import (
     AccountAlert,
     AccountAlertSettingsRow,
@@ -25,7 +24,6 @@ __all__ = [
     "Account",
     "AccountAlert",
     "AccountAlertSettingsRow",
-    "ActivityProfileRow",
     "AlertDelivery",
     "AuditEntry",
     "BalanceSnapshot",
