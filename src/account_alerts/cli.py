@@ -243,7 +243,6 @@ def cmd_scheduler(_: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from account_alerts.delivery.in_app import AlertBroker
     from account_alerts.engine.bulk_import import count_rows, import_file
     from account_alerts.engine.ingest import Ingestor
     from account_alerts.store.database import Database
@@ -264,9 +263,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     async def run() -> int:
         db = Database(settings.database_url)
-        ingestor = Ingestor(
-            db=db, settings=settings, broker=AlertBroker(), clock=lambda: datetime.now(UTC)
-        )
+        ingestor = Ingestor(db=db, settings=settings, clock=lambda: datetime.now(UTC))
         try:
             report = await import_file(
                 db,

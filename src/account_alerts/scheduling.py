@@ -15,7 +15,6 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from account_alerts.config import Settings
-from account_alerts.delivery.in_app import AlertBroker
 from account_alerts.engine.payments import ReminderRun, run_payment_due
 from account_alerts.store.database import Database
 
@@ -29,7 +28,6 @@ async def payment_due_job(
     settings: Settings,
     *,
     now: datetime | None = None,
-    broker: AlertBroker | None = None,
 ) -> ReminderRun:
     run = await run_payment_due(db, settings, now=now or datetime.now(UTC))
     if not run.ran:
@@ -42,9 +40,6 @@ async def payment_due_job(
             run.already_sent,
             run.skipped_disabled,
         )
-    if broker is not None and not db.is_postgresql:  # PostgreSQL announces through NOTIFY
-        for user_id, alert_id in run.created:
-            broker.publish(user_id, alert_id)
     return run
 
 
@@ -52,14 +47,13 @@ def build_scheduler(
     db: Database,
     settings: Settings,
     *,
-    broker: AlertBroker | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=UTC)
 
     async def payment_due() -> None:
         try:
-            await payment_due_job(db, settings, now=clock(), broker=broker)
+            await payment_due_job(db, settings, now=clock())
         except Exception:  # the next run retries; never kill the scheduler
             logger.exception("payment-due run failed")
 

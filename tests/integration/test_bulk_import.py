@@ -9,7 +9,6 @@ from pathlib import Path
 from sqlmodel import select
 
 from account_alerts.config import Settings
-from account_alerts.delivery.in_app import AlertBroker
 from account_alerts.engine.bulk_import import import_file
 from account_alerts.engine.ingest import Ingestor
 from account_alerts.store.alerts import AccountAlert
@@ -49,7 +48,7 @@ async def test_payments_file_reports_bad_lines_and_imports_the_rest_once(
     await make_account(db, user_id=7, account_number=ACCOUNT)
     path = tmp_path / "payments.csv"
     path.write_text(PAYMENTS)
-    ingestor = Ingestor(db=db, settings=settings, broker=AlertBroker(), clock=clock)
+    ingestor = Ingestor(db=db, settings=settings, clock=clock)
     report = await import_file(db, ingestor, kind="payments", path=path, now=clock.now)
     assert (report.rows, report.imported, report.unchanged) == (6, 2, 0)
     assert report.errors == [
@@ -71,7 +70,7 @@ async def test_transactions_file_raises_alerts_once(
     await make_account(db, user_id=7, account_number=ACCOUNT)
     path = tmp_path / "transactions.csv"
     path.write_text(transactions_csv(datetime.now(UTC) - timedelta(days=1)))
-    ingestor = Ingestor(db=db, settings=settings, broker=AlertBroker(), clock=clock)
+    ingestor = Ingestor(db=db, settings=settings, clock=clock)
     report = await import_file(db, ingestor, kind="transactions", path=path, now=clock.now)
     assert (report.imported, report.alerts) == (2, 2)
     assert [e.split(":")[0] for e in report.errors] == ["line 3", "line 4", "line 5"]

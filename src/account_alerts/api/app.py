@@ -138,9 +138,12 @@ def create_app(
         db=db,
         broker=broker,
         clock=now,
-        ingestor=Ingestor(db=db, settings=settings, broker=broker, clock=now),
+        ingestor=Ingestor(db=db, settings=settings, clock=now),
         channels=channels or build_channels(settings, now),
     )
+    # Where the database cannot announce new alerts (SQLite), they reach this process's
+    # live subscriptions (and wake its worker) after their commit.
+    db.local_listener = broker.publish
     graphql = AlertsGraphQL(services)
     graphql_http = InFlight(graphql)
     services.ingestor.group_commit.in_progress = lambda: graphql_http.count
@@ -164,7 +167,7 @@ def create_app(
             worker = DeliveryWorker(db=db, settings=settings, channels=services.channels, clock=now)
             broker.on_publish(worker.wake.set)
             tasks.append(asyncio.create_task(worker.run(stop), name="delivery-worker"))
-        scheduler = build_scheduler(db, settings, broker=broker) if run_scheduler else None
+        scheduler = build_scheduler(db, settings) if run_scheduler else None
         if scheduler is not None:
             scheduler.start()
         if listen and db.is_postgresql:

@@ -168,8 +168,6 @@ class CustomerMutation:
             now=info.context.now(),
         )
         assert alert.id is not None
-        if not info.context.db.is_postgresql:  # PostgreSQL announces through NOTIFY
-            info.context.services.broker.publish(alert.mobile_user_id, alert.id)
         return True
 
     @strawberry.mutation(permission_classes=[IsCustomer])

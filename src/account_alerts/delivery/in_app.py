@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable
 import psycopg
 from sqlalchemy.engine import make_url
 
-from account_alerts.store.alert_writer import ALERT_CHANNEL
+from account_alerts.store.announcements import ALERT_CHANNEL
 
 logger = logging.getLogger("account_alerts.in_app")
 

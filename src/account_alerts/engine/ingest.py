@@ -23,7 +23,6 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from account_alerts.config import Settings
-from account_alerts.delivery.in_app import AlertBroker
 from account_alerts.domain.activity_profile import ActivityProfile
 from account_alerts.domain.alert_settings import AlertPreferences
 from account_alerts.domain.decisions import (
@@ -107,12 +106,10 @@ class Ingestor:
         *,
         db: Database,
         settings: Settings,
-        broker: AlertBroker,
         clock: Callable[[], datetime],
     ) -> None:
         self.db = db
         self.settings = settings
-        self.broker = broker
         self.clock = clock
         # Single events of one caller share transactions under load (engine.group_commit).
         self.group_commit: GroupCommit[Actor, Event, EventOutcome] = GroupCommit(
@@ -190,13 +187,6 @@ class Ingestor:
         if outcomes is None and optimistic:
             with contextlib.suppress(*INTEGRITY_ERRORS):
                 outcomes = await self._ingest_all(events, actor, now, optimistic=False)
-        if outcomes is None:
-            return None
-        if not self.db.is_postgresql:  # PostgreSQL announces through NOTIFY at commit
-            for outcome in outcomes:
-                if outcome.accepted and not outcome.duplicate and outcome.mobile_user_id:
-                    for alert_id in outcome.alert_ids:
-                        self.broker.publish(outcome.mobile_user_id, alert_id)
         return outcomes
 
     async def _ingest_all(

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -34,8 +33,8 @@ from account_alerts.engine.actor import Actor
 from account_alerts.engine.preferences import thresholds_for
 from account_alerts.errors import BadUserInput, NotFound
 from account_alerts.store import audit_trail, outbox
-from account_alerts.store.alert_writer import ALERT_CHANNEL
 from account_alerts.store.alerts import AccountAlert, AccountAlertSettingsRow
+from account_alerts.store.announcements import announce
 from account_alerts.store.base import table_of
 from account_alerts.store.customers import Account
 from account_alerts.store.database import Database
@@ -305,12 +304,8 @@ async def _remind_zone(
                     for user_id, alert_id in announced
                 ],
             )
-        if announced and session.bind is not None and session.bind.dialect.name == "postgresql":
-            # One NOTIFY per reminder, in one statement, heard only if the run commits.
-            payloads = sa.func.unnest(
-                sa.literal([f"{user}:{alert}" for user, alert in announced], ARRAY(sa.Text))
-            ).column_valued("payload")
-            await session.exec(select(sa.func.pg_notify(ALERT_CHANNEL, payloads)))
+        for user_id, alert_id in announced:
+            announce(session, user_id, alert_id)
 
 
 async def _insert_new(session: AsyncSession, rows: list[dict[str, Any]]) -> list[tuple[int, str]]:

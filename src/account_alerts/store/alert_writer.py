@@ -6,8 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import sqlalchemy as sa
-import sqlmodel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from account_alerts.domain.decisions import RaiseAlert, Suppressed
@@ -15,12 +13,7 @@ from account_alerts.domain.enums import DeliveryStatus
 from account_alerts.domain.messages import render
 from account_alerts.store import audit_trail
 from account_alerts.store.alerts import AccountAlert, AlertDelivery, SuspiciousActivity
-
-ALERT_CHANNEL = "alert_created"
-# Built once: a statement costs more to build than to run.
-_NOTIFY = sqlmodel.select(
-    sa.func.pg_notify(sa.literal(ALERT_CHANNEL), sa.bindparam("payload", type_=sa.Text))
-)
+from account_alerts.store.announcements import announce
 
 
 @dataclass(frozen=True)
@@ -63,9 +56,7 @@ async def write_alert(
     session.add(alert)
     await session.flush()
     assert alert.id is not None
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        # Heard by every process's live subscriptions, and only if this transaction commits.
-        await session.exec(_NOTIFY, params={"payload": f"{mobile_user_id}:{alert.id}"})
+    announce(session, mobile_user_id, alert.id)
     for channel in decision.channels:
         session.add(
             AlertDelivery(

@@ -15,6 +15,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from account_alerts.store.announcements import (
+    NOTIFY_ALL,
+    Listener,
+    notify_parameters,
+    take_announced,
+)
 from account_alerts.store.direct import Direct
 
 
@@ -100,6 +106,9 @@ class Database:
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
+        # Where committed alerts are announced in this process when the database cannot
+        # (store.announcements); set by the composition root.
+        self.local_listener: Listener | None = None
 
     @property
     def is_postgresql(self) -> bool:
@@ -112,9 +121,13 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: commits on success, rolls back on any exception."""
-        async with self._sessions() as session, session.begin():
-            yield session
+        """One unit of work: commits on success, rolls back on any exception; the alerts
+        it announced are announced once it has committed (store.announcements)."""
+        async with self._sessions() as session:
+            async with session.begin():
+                yield session
+                alerts = await self._announce(session, None)
+            self._announce_here(alerts)
 
     @asynccontextmanager
     async def event_transaction(self) -> AsyncIterator[tuple[AsyncSession, Direct | None]]:
@@ -131,13 +144,35 @@ class Database:
             driver = (await connection.get_raw_connection()).driver_connection
             assert isinstance(driver, psycopg.AsyncConnection)
             session = self._sessions(bind=connection)
+            direct = Direct(driver, self.engine.dialect)
             try:
-                yield session, Direct(driver, self.engine.dialect)
+                yield session, direct
                 if session.new or session.dirty or session.deleted:
                     await session.flush()
+                await self._announce(session, direct)
             finally:
                 if session.identity_map or session.in_transaction():
                     await session.close()
+
+    async def _announce(
+        self, session: AsyncSession, direct: Direct | None
+    ) -> list[tuple[int, int]]:
+        """Before the commit: on PostgreSQL, NOTIFY for each alert the transaction
+        announced (heard only if it commits); elsewhere they are kept for afterwards."""
+        alerts = take_announced(session)
+        if not alerts or not self.is_postgresql:
+            return alerts
+        if direct is not None:
+            await direct.execute(NOTIFY_ALL, notify_parameters(alerts))
+        else:
+            await session.exec(NOTIFY_ALL, params=notify_parameters(alerts))  # type: ignore[call-overload]
+        return []
+
+    def _announce_here(self, alerts: list[tuple[int, int]]) -> None:
+        """After the commit, where the database does not announce: this process's own."""
+        if self.local_listener is not None:
+            for mobile_user_id, alert_id in alerts:
+                self.local_listener(mobile_user_id, alert_id)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
