@@ -15,10 +15,10 @@ from account_alerts.domain.activity_profile import ActivityProfile
 from account_alerts.domain.enums import LoginAlertMode, PaymentReminderInterval, TransactionType
 from account_alerts.domain.events import LoginEvent, TransactionEvent
 from account_alerts.domain.geo import GeoPoint
-from account_alerts.engine.ingest import _lock_customers
 from account_alerts.store.alerts import AccountAlertSettingsRow
 from account_alerts.store.customers import Account, MobileUser
 from account_alerts.store.database import Database
+from account_alerts.store.event_unit import lock_customers
 from account_alerts.store.events import TransactionRecord
 from account_alerts.store.row_buffer import RowBuffer
 from tests.support.factories import make_account
@@ -101,9 +101,9 @@ async def test_the_customer_lock_reads_what_the_orm_reads(pg: Database) -> None:
     await _customer(pg)
     async with pg.event_transaction() as (session, direct):
         assert direct is not None
-        straight = await _lock_customers(session, direct, _events())
+        straight = await lock_customers(session, direct, _events())
     async with pg.event_transaction() as (session, _):
-        through_orm = await _lock_customers(session, None, _events())
+        through_orm = await lock_customers(session, None, _events())
     assert [_values(part) for part in straight] == [_values(part) for part in through_orm]
     accounts, users, rows = straight
     assert users[41].activity_profile == PROFILE.to_json() and users[42].activity_profile is None

@@ -2,13 +2,51 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from account_alerts.domain.alert_settings import AlertPreferences
+from account_alerts.domain.decisions import RaiseAlert, Suppressed
+from account_alerts.domain.enums import AlertType
 
 RATE_LIMIT_PER_HOUR = 10
 RATE_WINDOW = timedelta(hours=1)
+# Held until quiet hours end; security alerts never are.
+QUIET_HOURS_APPLY = frozenset({AlertType.LOW_BALANCE, AlertType.PAYMENT_DUE})
+
+
+@dataclass(frozen=True)
+class DeliveryPlan:
+    """When the outbox rows may be sent, or why they will not be."""
+
+    not_before: datetime
+    held_reason: str | None = None
+    skipped_reason: str | None = None
+
+
+def plan_delivery(
+    decision: RaiseAlert,
+    *,
+    alerts_in_last_hour: int,
+    prefs: AlertPreferences,
+    now: datetime,
+    zone: ZoneInfo,
+) -> tuple[DeliveryPlan, Suppressed | None]:
+    """When a raised alert goes out. Security alerts at once, always; others not past the
+    hourly rate limit (stored and shown in-app only, the suppression recorded), and
+    low-balance and payment reminders held through the customer's quiet hours."""
+    if decision.is_security:
+        return DeliveryPlan(not_before=now), None
+    if over_rate_limit(alerts_in_last_hour):
+        reason = f"rate limit: {alerts_in_last_hour} alerts in the hour before this one"
+        suppressed = Suppressed(decision.alert_type, reason, {"delivery": "in-app only"})
+        return DeliveryPlan(not_before=now, skipped_reason=reason), suppressed
+    if decision.alert_type in QUIET_HOURS_APPLY:
+        until = quiet_hours_end(prefs, now, zone)
+        if until is not None:
+            return DeliveryPlan(not_before=until, held_reason="quiet hours"), None
+    return DeliveryPlan(not_before=now), None
 
 
 def in_window(moment: time, start: time, end: time) -> bool:

@@ -12,12 +12,13 @@ from sqlmodel import col, select
 from account_alerts.config import Settings
 from account_alerts.domain.alert_settings import AlertPreferences
 from account_alerts.domain.decisions import RaiseAlert
+from account_alerts.domain.delivery_policy import DeliveryPlan
 from account_alerts.domain.enums import AlertType, NotificationChannel
 from account_alerts.engine.actor import Actor
 from account_alerts.engine.preferences import thresholds_for
 from account_alerts.errors import NotFound, RateLimited
 from account_alerts.store.accounts import owned_account
-from account_alerts.store.alert_writer import DeliveryPlan, write_alert
+from account_alerts.store.alert_writer import write_alert
 from account_alerts.store.alerts import AccountAlert
 from account_alerts.store.database import Database
 from account_alerts.store.preferences import effective_preferences, rows_for_user

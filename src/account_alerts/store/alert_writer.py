@@ -3,26 +3,17 @@ its audit row — in the caller's transaction."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from account_alerts.domain.decisions import RaiseAlert, Suppressed
+from account_alerts.domain.delivery_policy import DeliveryPlan
 from account_alerts.domain.enums import DeliveryStatus
 from account_alerts.domain.messages import render
 from account_alerts.store import audit_trail
 from account_alerts.store.alerts import AccountAlert, AlertDelivery, SuspiciousActivity
 from account_alerts.store.announcements import announce
-
-
-@dataclass(frozen=True)
-class DeliveryPlan:
-    """When the outbox rows may be sent, or why they will not be."""
-
-    not_before: datetime
-    held_reason: str | None = None
-    skipped_reason: str | None = None
 
 
 async def write_alert(

@@ -1,0 +1,328 @@
+"""Judging one event of one customer: the alert rules applied to what is known of them,
+and what the event leaves behind. Pure decisions come from domain/; this gathers their
+inputs (from the activity profile, or the stored history where the profile cannot tell)
+and writes their outcome into the event's unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from account_alerts.config import Settings
+from account_alerts.domain.activity_profile import ActivityProfile
+from account_alerts.domain.alert_settings import AlertPreferences
+from account_alerts.domain.decisions import Detection, RaiseAlert, SkippedCheck, Suppressed, Verdict
+from account_alerts.domain.delivery_policy import RATE_WINDOW, DeliveryPlan, plan_delivery
+from account_alerts.domain.enums import AlertType, SuspicionReason, TransactionType
+from account_alerts.domain.events import BalanceSync, LoginEvent, TransactionEvent
+from account_alerts.domain.geo import GeoPoint
+from account_alerts.domain.rules.account_login import login_alert
+from account_alerts.domain.rules.large_transaction import large_transaction
+from account_alerts.domain.rules.low_balance import ONCE_PER, is_low, low_balance
+from account_alerts.domain.rules.suspicious_activity import (
+    FAILED_ATTEMPT_WINDOW,
+    USUAL_LOCATION_WINDOW,
+    collect,
+    multiple_failed_attempts,
+    new_device_transaction,
+    suspicious_alert,
+    unusual_location,
+)
+from account_alerts.engine.actor import Actor
+from account_alerts.engine.preferences import thresholds_for
+from account_alerts.store import event_rows, facts
+from account_alerts.store.alert_writer import record_suppression, write_alert
+from account_alerts.store.alerts import AccountAlert, AccountAlertSettingsRow
+from account_alerts.store.customers import Account, MobileUser
+from account_alerts.store.event_unit import EventUnit
+from account_alerts.store.preferences import effective_preferences
+
+
+@dataclass
+class Judging:
+    """One event of one customer judged against what is known of them (their settings,
+    their activity profile, the stored history where the profile cannot tell), and what
+    it leaves behind: its rows, the profile's update, the alerts and suppressions."""
+
+    unit: EventUnit
+    settings: Settings
+    user: MobileUser
+    account: Account | None
+    rows: Sequence[AccountAlertSettingsRow]
+    profile: ActivityProfile
+    actor: Actor
+    now: datetime
+    event_id: str
+
+    @property
+    def session(self) -> AsyncSession:
+        return self.unit.session
+
+    def prefs(self) -> AlertPreferences:
+        if self.account is None:
+            defaults = self.settings.thresholds_for(self.settings.default_currency)
+            assert defaults is not None
+            account_number = ""
+        else:
+            defaults = thresholds_for(self.settings, self.account)
+            account_number = self.account.account_number
+        return effective_preferences(account_number, self.rows, defaults)[0]
+
+    @property
+    def user_id(self) -> int:
+        return self.user.id
+
+    async def judge_transaction(self, event: TransactionEvent) -> Verdict:
+        assert self.account is not None
+        prefs = self.prefs()
+        verdict = large_transaction(event, prefs)
+        if event.transaction_type is TransactionType.DEBIT:
+            if event.balance_after is None:
+                verdict.skipped.append(
+                    SkippedCheck("LOW_BALANCE", "the debit carries no balanceAfter")
+                )
+            else:
+                verdict.extend(
+                    await self._low_balance(
+                        event.balance_after, event.currency, event.occurred_at, prefs
+                    )
+                )
+        seen = self.profile.device_first_seen()
+        detections: list[Detection] = []
+        collect(
+            verdict,
+            new_device_transaction(
+                event.device_id,
+                device_known=facts.first_seen_before(seen, event.device_id, event.occurred_at),
+                has_device_history=facts.any_seen_before(seen, event.occurred_at),
+                prefs=prefs,
+            ),
+            detections,
+        )
+        collect(
+            verdict,
+            await self._unusual_location(event.location, event.occurred_at, prefs),
+            detections,
+        )
+        if detections:
+            verdict.alerts.append(
+                suspicious_alert(
+                    detections,
+                    account_number=event.account_number,
+                    at=event.occurred_at,
+                    prefs=prefs,
+                    device_id=event.device_id,
+                    ip_address=event.ip_address,
+                    location=event.location,
+                    related_transaction_ids=[event.transaction_id],
+                    amount=event.amount,
+                )
+            )
+        event_rows.transaction(self.unit.buffer, event, mobile_user_id=self.user_id, now=self.now)
+        await self._saw_device(event.device_id, event.occurred_at)
+        if event.location is not None:
+            self.profile.saw_place(event.location, event.occurred_at, login=False)
+        event_rows.newest_balance(
+            self.unit.buffer, self.account, event.balance_after, event.occurred_at, self.now
+        )
+        return verdict
+
+    async def judge_balance(self, event: BalanceSync) -> Verdict:
+        prefs = self.prefs()
+        verdict = await self._low_balance(event.balance, event.currency, event.as_of, prefs)
+        assert self.account is not None
+        event_rows.balance_snapshot(
+            self.unit.buffer, event, account_number=self.account.account_number, now=self.now
+        )
+        event_rows.newest_balance(
+            self.unit.buffer, self.account, event.balance, event.as_of, self.now
+        )
+        return verdict
+
+    async def judge_login(self, event: LoginEvent) -> Verdict:
+        prefs = self.prefs()
+        verdict = Verdict()
+        detections: list[Detection] = []
+        if event.successful:
+            seen = self.profile.device_first_seen()
+            earlier_logins = (
+                await self._usual_places(event.occurred_at, logins_only=True)
+                if event.location is not None
+                else []
+            )
+            verdict.extend(
+                login_alert(
+                    event,
+                    prefs=prefs,
+                    device_known=facts.first_seen_before(seen, event.device_id, event.occurred_at),
+                    earlier_login_places=earlier_logins,
+                )
+            )
+            collect(
+                verdict,
+                await self._unusual_location(event.location, event.occurred_at, prefs),
+                detections,
+            )
+            await self._saw_device(event.device_id, event.occurred_at, event)
+            if event.location is not None:
+                self.profile.saw_place(event.location, event.occurred_at, login=True)
+        else:
+            at = event.occurred_at
+            failures = self.profile.failed_logins.around(at, FAILED_ATTEMPT_WINDOW)
+            if failures is None:
+                failures = await facts.failed_login_times(
+                    await self.unit.written(), self.user_id, around=at, span=FAILED_ATTEMPT_WINDOW
+                )
+            earlier = self.profile.failed_login_detections.around(at, FAILED_ATTEMPT_WINDOW)
+            if earlier is None:
+                earlier = await facts.suspicion_times(
+                    self.session,
+                    self.user_id,
+                    SuspicionReason.MULTIPLE_FAILED_ATTEMPTS,
+                    around=at,
+                    span=FAILED_ATTEMPT_WINDOW,
+                )
+            outcome = multiple_failed_attempts(at, [*failures, at], earlier)
+            collect(verdict, outcome, detections)
+            self.profile.failed_login(at)
+            if isinstance(outcome, Detection):
+                self.profile.failed_logins_detected(at)
+        if detections:
+            verdict.alerts.append(
+                suspicious_alert(
+                    detections,
+                    account_number=None,
+                    at=event.occurred_at,
+                    prefs=prefs,
+                    device_id=event.device_id,
+                    ip_address=event.ip_address,
+                    location=event.location,
+                    related_transaction_ids=[],
+                )
+            )
+        event_rows.sign_in(self.unit.buffer, event, mobile_user_id=self.user_id, now=self.now)
+        return verdict
+
+    async def _low_balance(
+        self, balance: Decimal, currency: str, at: datetime, prefs: AlertPreferences
+    ) -> Verdict:
+        assert self.account is not None
+        account_number = self.account.account_number
+        earlier: list[datetime] = []
+        if is_low(balance, prefs) and prefs.low_balance_enabled:
+            kept = self.profile.low_balance_alerts_around(account_number, at, ONCE_PER)
+            earlier = (
+                kept
+                if kept is not None
+                else await facts.alert_times(
+                    self.session, account_number, AlertType.LOW_BALANCE, around=at, span=ONCE_PER
+                )
+            )
+        verdict = low_balance(
+            account_number=account_number,
+            balance=balance,
+            currency=currency,
+            at=at,
+            prefs=prefs,
+            earlier_alerts=earlier,
+        )
+        if verdict.alerts:
+            self.profile.low_balance_alert(account_number, at)
+        return verdict
+
+    async def _unusual_location(
+        self, location: GeoPoint | None, at: datetime, prefs: AlertPreferences
+    ) -> Verdict | Detection:
+        places = (
+            await self._usual_places(at)
+            if location is not None and prefs.alert_unusual_location
+            else []
+        )
+        return unusual_location(location, places, prefs)
+
+    async def _usual_places(self, at: datetime, *, logins_only: bool = False) -> list[GeoPoint]:
+        places = self.profile.usual_places(at, USUAL_LOCATION_WINDOW, logins_only=logins_only)
+        if places is None:  # older than what the profile keeps: the stored history tells
+            places = await facts.usual_places(
+                await self.unit.written(),
+                self.user_id,
+                before=at,
+                window=USUAL_LOCATION_WINDOW,
+                logins_only=logins_only,
+            )
+        return places
+
+    async def _saw_device(
+        self, device_id: str | None, at: datetime, login: LoginEvent | None = None
+    ) -> None:
+        if device_id is None:
+            return
+        known = device_id in self.profile.devices
+        seen = self.profile.saw_device(device_id, at)
+        if login is not None:
+            seen.named(login.device_name, login.device_model, login.device_os)
+        await event_rows.device(
+            self.unit.buffer,
+            self.session if known else await self.unit.written(),
+            mobile_user_id=self.user_id,
+            device_id=device_id,
+            seen=seen,
+            known=known,
+            now=self.now,
+        )
+
+    async def write(self, verdict: Verdict) -> list[AccountAlert]:
+        subject = self.account.account_number if self.account else None
+        for suppressed in verdict.suppressed:
+            self._suppressed(suppressed, subject)
+        written: list[AccountAlert] = []
+        zone = ZoneInfo(
+            (self.account.time_zone if self.account else None) or self.settings.timezone
+        )
+        for decision in verdict.alerts:
+            plan = await self._plan(decision, zone)
+            alert = await write_alert(
+                self.session,
+                decision,
+                mobile_user_id=self.user_id,
+                event_id=self.event_id,
+                plan=plan,
+                actor_role=self.actor.role.value,
+                actor_id=self.actor.id,
+                now=self.now,
+            )
+            assert alert.id is not None
+            written.append(alert)
+        return written
+
+    async def _plan(self, decision: RaiseAlert, zone: ZoneInfo) -> DeliveryPlan:
+        recent = (
+            0
+            if decision.is_security
+            else await facts.alerts_in_window(
+                self.session, self.user_id, ending=decision.triggered_at, span=RATE_WINDOW
+            )
+        )
+        plan, suppressed = plan_delivery(
+            decision, alerts_in_last_hour=recent, prefs=self.prefs(), now=self.now, zone=zone
+        )
+        if suppressed is not None:
+            self._suppressed(suppressed, decision.account_number)
+        return plan
+
+    def _suppressed(self, suppressed: Suppressed, subject: str | None) -> None:
+        record_suppression(
+            self.session,
+            suppressed,
+            mobile_user_id=self.user_id,
+            subject_id=subject,
+            event_id=self.event_id,
+            actor_role=self.actor.role.value,
+            actor_id=self.actor.id,
+            now=self.now,
+        )

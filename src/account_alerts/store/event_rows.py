@@ -1,0 +1,161 @@
+"""The rows an event leaves behind, added to its unit of work's buffer: the transaction,
+the sign-in attempt, the balance snapshot, the account's newest balance, the device and
+the customer's activity profile."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from account_alerts.domain.activity_profile import ActivityProfile, Seen
+from account_alerts.domain.events import BalanceSync, LoginEvent, TransactionEvent
+from account_alerts.domain.geo import GeoPoint
+from account_alerts.store.base import table_of
+from account_alerts.store.customers import Account, Device, MobileUser
+from account_alerts.store.events import BalanceSnapshot, LoginAttempt, TransactionRecord
+from account_alerts.store.row_buffer import RowBuffer
+
+ACCOUNTS = table_of(Account)
+DEVICES = table_of(Device)
+USERS = table_of(MobileUser)
+TRANSACTIONS = table_of(TransactionRecord)
+SNAPSHOTS = table_of(BalanceSnapshot)
+LOGINS = table_of(LoginAttempt)
+
+
+def _place(location: GeoPoint | None) -> dict[str, object]:
+    """The location columns of a stored transaction or sign-in."""
+    return {
+        "latitude": location.latitude if location else None,
+        "longitude": location.longitude if location else None,
+        "location_label": location.label if location else None,
+    }
+
+
+def transaction(
+    buffer: RowBuffer, event: TransactionEvent, *, mobile_user_id: int, now: datetime
+) -> None:
+    buffer.add(
+        TRANSACTIONS,
+        {
+            "event_id": event.event_id,
+            "account_number": event.account_number,
+            "mobile_user_id": mobile_user_id,
+            "transaction_id": event.transaction_id,
+            "transaction_reference": event.transaction_reference,
+            "transaction_description": event.transaction_description,
+            "transaction_type": event.transaction_type,
+            "amount": event.amount,
+            "currency": event.currency,
+            "balance_after": event.balance_after,
+            "device_id": event.device_id,
+            "ip_address": event.ip_address,
+            **_place(event.location),
+            "occurred_at": event.occurred_at,
+            "created_at": now,
+        },
+    )
+
+
+def sign_in(buffer: RowBuffer, event: LoginEvent, *, mobile_user_id: int, now: datetime) -> None:
+    buffer.add(
+        LOGINS,
+        {
+            "event_id": event.event_id,
+            "mobile_user_id": mobile_user_id,
+            "successful": event.successful,
+            "device_id": event.device_id,
+            "ip_address": event.ip_address,
+            **_place(event.location),
+            "login_method": event.login_method,
+            "occurred_at": event.occurred_at,
+            "created_at": now,
+        },
+    )
+
+
+def balance_snapshot(
+    buffer: RowBuffer, event: BalanceSync, *, account_number: str, now: datetime
+) -> None:
+    buffer.add(
+        SNAPSHOTS,
+        {
+            "event_id": event.event_id,
+            "account_number": account_number,
+            "balance": event.balance,
+            "currency": event.currency,
+            "as_of": event.as_of,
+            "created_at": now,
+        },
+    )
+
+
+def newest_balance(
+    buffer: RowBuffer, account: Account, balance: Decimal | None, at: datetime, now: datetime
+) -> None:
+    """Out-of-order feeds: only a newer figure replaces the account's balance."""
+    if balance is None or (account.balance_as_of is not None and at < account.balance_as_of):
+        return
+    values = {"balance": balance, "balance_as_of": at, "updated_at": now}
+    # Written with the batch's other plain rows; the loaded account shows the new figures
+    # to the rest of the batch without the session tracking a change.
+    for name, value in values.items():
+        set_committed_value(account, name, value)
+    buffer.update(ACCOUNTS, account.account_number, values)
+
+
+async def device(
+    buffer: RowBuffer,
+    session: AsyncSession,
+    *,
+    mobile_user_id: int,
+    device_id: str,
+    seen: Seen,
+    known: bool,
+    now: datetime,
+) -> None:
+    """The device's row follows the profile's sighting of it: an update with the other
+    rows when the profile ``known`` it already, otherwise (rarely) through the session,
+    which finds the row (registered for push before it was seen in an event) or makes
+    it. ``session`` must already hold the buffered rows."""
+    if known:
+        buffer.update(
+            DEVICES,
+            (mobile_user_id, device_id),
+            _device_values(seen, now),
+            by=("mobile_user_id", "device_id"),
+        )
+        return
+    row = (
+        await session.exec(
+            select(Device).where(
+                col(Device.mobile_user_id) == mobile_user_id, col(Device.device_id) == device_id
+            )
+        )
+    ).first() or Device(mobile_user_id=mobile_user_id, device_id=device_id, created_at=now)
+    newest = (seen.name, seen.model, seen.os)
+    seen.name, seen.model, seen.os = row.device_name, row.device_model, row.device_os
+    seen.named(*newest)
+    for name, value in _device_values(seen, now).items():
+        setattr(row, name, value)
+    session.add(row)
+
+
+def _device_values(seen: Seen, now: datetime) -> dict[str, object]:
+    return {
+        "first_seen_at": seen.first,
+        "last_seen_at": seen.last,
+        "device_name": seen.name,
+        "device_model": seen.model,
+        "device_os": seen.os,
+        "updated_at": now,
+    }
+
+
+def activity_profile(buffer: RowBuffer, mobile_user_id: int, profile: ActivityProfile) -> None:
+    """On the customer's row: the lock's re-read of a row it waited for sees the newest."""
+    buffer.update(USERS, mobile_user_id, {"activity_profile": profile.to_json()})

@@ -1,0 +1,155 @@
+"""The event path's unit of work: one transaction that owns the customer lock, the rows
+buffered for one write, the choice between direct statements (PostgreSQL) and the ORM,
+and the translation of a concurrent writer's conflict. The alerts written in it are
+announced once it has committed (store.announcements, through the Database)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from account_alerts.domain.events import BalanceSync, Event, LoginEvent, TransactionEvent
+from account_alerts.store.alerts import AccountAlertSettingsRow
+from account_alerts.store.base import table_of
+from account_alerts.store.customers import Account, MobileUser
+from account_alerts.store.database import Database
+from account_alerts.store.direct import INTEGRITY_ERRORS, Direct, Entities
+from account_alerts.store.row_buffer import RowBuffer
+
+ACCOUNTS = table_of(Account)
+
+
+class Conflict(Exception):
+    """A concurrent transaction stored one of the same unique keys (an eventId, a
+    transaction) at the same moment: nothing of this unit was kept."""
+
+
+@dataclass
+class EventUnit:
+    session: AsyncSession
+    direct: Direct | None
+    buffer: RowBuffer
+
+    async def written(self) -> AsyncSession:
+        """The session, with the buffered rows in the database: for reading them back."""
+        await self.buffer.flush(self.session)
+        return self.session
+
+    async def lock_customers(
+        self, events: Sequence[Event]
+    ) -> tuple[dict[str, Account], dict[int, MobileUser], dict[int, list[AccountAlertSettingsRow]]]:
+        return await lock_customers(self.session, self.direct, events)
+
+
+@asynccontextmanager
+async def event_unit(db: Database) -> AsyncIterator[EventUnit]:
+    """Commits what the unit wrote (its buffered rows last) on success; rolls back on any
+    exception, and raises Conflict for a violated unique key."""
+    try:
+        async with db.event_transaction() as (session, direct):
+            unit = EventUnit(session, direct, RowBuffer(direct))
+            yield unit
+            await unit.buffer.flush(session)
+    except INTEGRITY_ERRORS as exc:
+        raise Conflict(str(exc)) from exc
+
+
+# The customer locks, built once. NO KEY UPDATE serialises a customer's events but, unlike
+# FOR UPDATE, does not wait for transactions that merely reference the customer (the
+# reminder job inserting thousands of alerts). Only the customer row is locked, not the
+# outer-joined settings rows. Each row holds an account's columns (by account), the
+# customer's and one settings row's (NULL when there is none), in table order.
+_ACCOUNTS = Entities(Account)
+_USERS = Entities(MobileUser)
+_SETTINGS = Entities(AccountAlertSettingsRow)
+USERS = table_of(MobileUser)
+SETTINGS = table_of(AccountAlertSettingsRow)
+
+
+def _lock_statement(by_account: bool, *, as_array: bool) -> sa.Select[Any]:
+    """``as_array``: the keys as one array parameter (PostgreSQL, one statement for any
+    number of keys); otherwise an expanding IN list."""
+    key = ACCOUNTS.c.account_number if by_account else USERS.c.id
+    keys = (
+        key == sa.any_(sa.bindparam("keys", type_=postgresql.ARRAY(key.type)))
+        if as_array
+        else key.in_(sa.bindparam("keys", expanding=True))
+    )
+    with_settings = USERS.outerjoin(SETTINGS, SETTINGS.c.mobile_user_id == USERS.c.id)
+    source = (
+        ACCOUNTS.join(with_settings, USERS.c.id == ACCOUNTS.c.mobile_user_id)
+        if by_account
+        else with_settings
+    )
+    columns = [*(ACCOUNTS.c if by_account else []), *USERS.c, *SETTINGS.c]
+    return (
+        sa.select(*columns)
+        .select_from(source)
+        .where(keys)
+        .order_by(USERS.c.id, SETTINGS.c.id)
+        .with_for_update(of=USERS, key_share=True)
+    )
+
+
+_LOCKS = {
+    (by_account, as_array): _lock_statement(by_account, as_array=as_array)
+    for by_account in (True, False)
+    for as_array in (True, False)
+}
+
+
+async def lock_customers(
+    session: AsyncSession, direct: Direct | None, events: Sequence[Event]
+) -> tuple[dict[str, Account], dict[int, MobileUser], dict[int, list[AccountAlertSettingsRow]]]:
+    """Load and lock the events' customers (and accounts) in id order: concurrent batches
+    cannot deadlock, and no other event of theirs is judged until this one commits. Their
+    alert settings rows come in the same statement (their activity profile is on the
+    customer's row)."""
+    account_numbers = sorted(
+        {e.account_number for e in events if isinstance(e, (TransactionEvent, BalanceSync))}
+    )
+    login_users = sorted({e.mobile_user_id for e in events if isinstance(e, LoginEvent)})
+    accounts: dict[str, Account] = {}
+    users: dict[int, MobileUser] = {}
+    # Per customer, their settings rows by id (a customer comes once per account).
+    settings: dict[int, dict[int, AccountAlertSettingsRow]] = {}
+
+    async def locked(by_account: bool, keys: Sequence[Any]) -> Sequence[Sequence[Any]]:
+        statement = _LOCKS[(by_account, direct is not None)]
+        if direct is not None:
+            return await direct.rows(statement, {"keys": list(keys)})
+        connection = await session.connection()
+        rows: Sequence[Sequence[Any]] = (
+            await connection.execute(statement, {"keys": list(keys)})
+        ).all()
+        return rows
+
+    def keep(row: Sequence[Any]) -> None:
+        user_id = row[0]
+        user = users.get(user_id)
+        if user is None:
+            user = users[user_id] = _USERS.make(row[: _USERS.width])
+        mine = settings.setdefault(user_id, {})
+        values = row[_USERS.width : _USERS.width + _SETTINGS.width]
+        settings_id = values[0]
+        if settings_id is not None and settings_id not in mine:
+            mine[settings_id] = _SETTINGS.make(values)
+
+    if account_numbers:
+        for row in await locked(True, account_numbers):
+            number = row[0]
+            if number not in accounts:
+                accounts[number] = _ACCOUNTS.make(row[: _ACCOUNTS.width])
+            keep(row[_ACCOUNTS.width :])
+    if login_users:
+        for row in await locked(False, login_users):
+            keep(row)
+    # In settings id order, as the statements order them.
+    rows = {user_id: list(by_id.values()) for user_id, by_id in settings.items() if by_id}
+    return accounts, users, rows
