@@ -75,6 +75,7 @@ from query_alerts import Server, postgres_cpu_seconds, postmaster_pid, running
 from account_alerts.domain.enums import AlertType
 from account_alerts.domain.messages import render
 from account_alerts.domain.sms import fit
+from account_alerts.domain.sms_keywords import SMS_FOOTER
 from account_alerts.store.alert_writer import ALERT_CHANNEL
 from tests.support.factories import sample_data
 
@@ -507,7 +508,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
         with psycopg.connect(dsn, autocommit=True) as conn:
             row = conn.execute("SELECT message FROM account_alerts LIMIT 1").fetchone()
         message = str(row[0]) if row else ""
-        sms_body = fit(f"Alert: {message} Reply STOP to unsubscribe.")
+        sms_body = fit(f"Alert: {message} {SMS_FOOTER}")
 
         # 1. the sink
         print(f"  sink baseline: {args.deliveries} JSON lines", flush=True)

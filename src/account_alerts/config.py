@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from account_alerts.domain.alert_settings import ThresholdDefaults
+from account_alerts.domain.sms import MAX_SEGMENTS, segments
 
 # 5 000 / 50 000 MWK and their rough equivalents: (low balance, large transaction).
 DEFAULT_THRESHOLDS: dict[str, tuple[Decimal, Decimal]] = {
@@ -82,6 +83,11 @@ class Settings(BaseSettings):
     twilio_from_number: str | None = None
     twilio_messaging_service_sid: str | None = None
     twilio_api_base: str | None = None
+    # The answer to a customer who texts HELP: who sends these alerts and how to stop them.
+    sms_help_text: str = (
+        "Account alerts from your bank. Reply STOP to opt out, START to opt back in. "
+        "For help, call your bank or open the app."
+    )
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_username: str | None = None
@@ -101,6 +107,13 @@ class Settings(BaseSettings):
         for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
             if value.startswith(prefix):
                 return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    @field_validator("sms_help_text")
+    @classmethod
+    def _help_fits_one_text(cls, value: str) -> str:
+        if not value.strip() or segments(value) > MAX_SEGMENTS:
+            raise ValueError(f"ALERTS_SMS_HELP_TEXT must fit in {MAX_SEGMENTS} SMS segments")
         return value
 
     @field_validator("timezone")

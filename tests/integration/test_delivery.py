@@ -241,7 +241,7 @@ async def test_real_clients_deliver_to_each_provider(
     [sms] = fake_twilio.wait_for(1)
     assert sms.to == PHONE
     assert sms.body.startswith("Alert: We noticed a transaction from a new device")
-    assert sms.body.endswith("Reply STOP to unsubscribe.")
+    assert sms.body.endswith("Reply STOP to opt out, HELP for help.")
     assert segments(sms.body) <= 2
     assert sms.status_callback.endswith("/webhooks/twilio/status")
     mails = smtp_sink.wait_for(2)
@@ -270,7 +270,7 @@ async def test_low_balance_sms_uses_the_specification_wording(
     [sms] = fake_twilio.wait_for(1)
     assert sms.body == (
         "Alert: Your account ****0001 balance is below MWK 5,000.00. Current: MWK 1,234.50. "
-        "Reply STOP to unsubscribe."
+        "Reply STOP to opt out, HELP for help."
     )
 
 

@@ -398,6 +398,32 @@ class FakeTwilio(_LocalPeer):
         async with httpx.AsyncClient(timeout=10) as own:
             return await own.post(url, data=params, headers=headers)
 
+    # incoming messages, the way Twilio posts them to the number's webhook
+    def incoming_message(
+        self, url: str, from_: str, body: str, to: str = "+15005550006"
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """(form params, headers) of the webhook Twilio POSTs to ``url`` when ``from_``
+        texts ``body`` to our number ``to``; each call is a new message (a new SID)."""
+        sid = "SM" + secrets.token_hex(16)
+        params = {
+            "AccountSid": self.account_sid,
+            "ApiVersion": "2010-04-01",
+            "Body": body,
+            "From": from_,
+            "MessageSid": sid,
+            "NumMedia": "0",
+            "NumSegments": str(sms_segments(body)),
+            "SmsMessageSid": sid,
+            "SmsSid": sid,
+            "SmsStatus": "received",
+            "To": to,
+        }
+        headers = {
+            "X-Twilio-Signature": twilio_signature(self.auth_token, url, params),
+            "User-Agent": "TwilioProxy/1.1",
+        }
+        return params, headers
+
     # handlers
     def _authorized(self, request: Request) -> bool:
         header = request.headers.get("authorization", "")

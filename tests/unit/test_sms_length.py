@@ -34,16 +34,16 @@ def test_a_character_outside_gsm7_switches_to_ucs2() -> None:
 
 @pytest.mark.parametrize("body", ["x" * 500, "ł" * 300, "Alert: " + "é" * 400])
 def test_fit_keeps_two_segments_and_the_opt_out(body: str) -> None:
-    text = f"{body}. Reply STOP to unsubscribe."
+    text = f"{body}. Reply STOP to opt out, HELP for help."
     fitted = fit(text)
     assert segments(fitted) <= 2
-    assert fitted.endswith(" Reply STOP to unsubscribe.")
+    assert fitted.endswith(" Reply STOP to opt out, HELP for help.")
     assert "..." in fitted
 
 
 def test_short_text_is_left_alone() -> None:
-    assert fit("Alert: short. Reply STOP to unsubscribe.") == (
-        "Alert: short. Reply STOP to unsubscribe."
+    assert fit("Alert: short. Reply STOP to opt out, HELP for help.") == (
+        "Alert: short. Reply STOP to opt out, HELP for help."
     )
 
 
@@ -70,4 +70,4 @@ def test_every_alert_type_fits_two_segments_with_a_masked_account(alert_type: Al
     text = sms_text(alert)
     assert segments(text) <= 2
     assert "1000123456" not in text
-    assert text.endswith("Reply STOP to unsubscribe.")
+    assert text.endswith("Reply STOP to opt out, HELP for help.")

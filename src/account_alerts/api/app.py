@@ -26,7 +26,12 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from account_alerts.api.auth import Caller, InvalidToken, TokenVerifier, bearer_token
 from account_alerts.api.context import Context, Services
 from account_alerts.api.schema import build_schema
-from account_alerts.api.webhooks import TWILIO_STATUS_PATH, twilio_status_endpoint
+from account_alerts.api.webhooks import (
+    TWILIO_INBOUND_PATH,
+    TWILIO_STATUS_PATH,
+    twilio_inbound_endpoint,
+    twilio_status_endpoint,
+)
 from account_alerts.config import Settings
 from account_alerts.delivery import metrics
 from account_alerts.delivery.channels.base import Channel
@@ -202,6 +207,7 @@ def create_app(
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
             Route(TWILIO_STATUS_PATH, twilio_status_endpoint(services), methods=["POST"]),
+            Route(TWILIO_INBOUND_PATH, twilio_inbound_endpoint(services), methods=["POST"]),
             Route("/graphql", graphql_http, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
         ],

@@ -58,7 +58,9 @@ class CustomerQuery:
             mobile_user_id=_user_id(info),
             account_number=account_number,
         )
-        return AccountAlertSettings.build(account_number, prefs, updated_at)
+        return AccountAlertSettings.build(
+            account_number, prefs, updated_at, mobile_user_id=_user_id(info)
+        )
 
     @strawberry.field(permission_classes=[IsCustomer], description="Newest first.")
     async def account_alerts(
@@ -138,7 +140,9 @@ class CustomerMutation:
             change=settings.as_change(),
             now=now,
         )
-        return AccountAlertSettings.build(account_number, prefs, updated_at)
+        return AccountAlertSettings.build(
+            account_number, prefs, updated_at, mobile_user_id=_user_id(info)
+        )
 
     @strawberry.mutation(permission_classes=[IsCustomer])
     async def acknowledge_alert(

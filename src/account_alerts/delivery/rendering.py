@@ -15,6 +15,7 @@ from account_alerts.domain.enums import AlertType, NotificationChannel, UserActi
 from account_alerts.domain.masking import mask_account_number
 from account_alerts.domain.money import format_money
 from account_alerts.domain.sms import fit
+from account_alerts.domain.sms_keywords import SMS_FOOTER
 
 ACTION_LABELS = {
     UserAction.THIS_WAS_ME: "This was me",
@@ -22,7 +23,6 @@ ACTION_LABELS = {
     UserAction.QUICK_PAY: "Pay now",
     UserAction.DISMISSED: "Dismiss",
 }
-OPT_OUT = "Reply STOP to unsubscribe."
 
 
 class RenderedAlert(Protocol):
@@ -63,10 +63,10 @@ def sms_text(alert: RenderedAlert) -> str:
         account = mask_account_number(alert.account_number or "")
         text = (
             f"Alert: Your account {account} balance is below {_money(data, 'threshold')}. "
-            f"Current: {_money(data, 'currentBalance')}. {OPT_OUT}"
+            f"Current: {_money(data, 'currentBalance')}. {SMS_FOOTER}"
         )
     else:
-        text = f"Alert: {alert.message} {OPT_OUT}"
+        text = f"Alert: {alert.message} {SMS_FOOTER}"
     return fit(text)
 
 

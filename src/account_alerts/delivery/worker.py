@@ -26,12 +26,14 @@ from account_alerts.delivery.channels.base import Channel, DeliveryError, Receip
 from account_alerts.delivery.rendering import render
 from account_alerts.domain.decisions import SECURITY_ALERTS
 from account_alerts.domain.enums import DeliveryStatus, NotificationChannel
+from account_alerts.domain.fallback import fallback_channel
 from account_alerts.domain.retry_policy import backoff, exhausted
-from account_alerts.store import audit_trail, outbox
+from account_alerts.store import audit_trail, outbox, sms_consent
 from account_alerts.store.alerts import AlertDelivery
 from account_alerts.store.database import Database
 
 logger = logging.getLogger("account_alerts.worker")
+SMS_OPTED_OUT = "the phone number opted out of SMS (replied STOP); reply START to resume"
 
 # The columns an attempt's outcome writes to its delivery row.
 _RECORDED = (
@@ -53,6 +55,7 @@ class _Attempt:
     alert: outbox.ClaimedAlert
     user: outbox.Recipient
     devices: list[outbox.PushDevice]
+    sms_opted_out: bool = False
     receipt: Receipt | None = None
     error: DeliveryError | None = None
     skipped: str | None = None
@@ -150,8 +153,11 @@ class DeliveryWorker:
         async with self.db.session() as session:
             claimed = await outbox.load_claimed(session, ids)
             devices = await outbox.push_tokens(session, {user.id for _, _, user in claimed})
+            opted_out = await sms_consent.opted_out_numbers(
+                session, {user.phone for _, _, user in claimed if user.phone}
+            )
         attempts = [
-            _Attempt(delivery, alert, user, devices.get(user.id, []))
+            _Attempt(delivery, alert, user, devices.get(user.id, []), user.phone in opted_out)
             for delivery, alert, user in claimed
         ]
         # A send not started by then waits for the next claim: the batch must be recorded
@@ -229,6 +235,9 @@ class DeliveryWorker:
                 attempt.error = DeliveryError("no registered push device", transient=False)
             return tokens
         if channel is NotificationChannel.SMS:
+            if user.phone and user.phone_verified_at and attempt.sms_opted_out:
+                attempt.skipped = SMS_OPTED_OUT
+                return []
             if user.phone and user.phone_verified_at:
                 return [user.phone]
             attempt.skipped = "no verified phone number"
@@ -273,6 +282,24 @@ class DeliveryWorker:
                 .values({name: sa.bindparam(name) for name in _RECORDED}),
                 params=[row for row, _ in rows],
             )
+            for attempt in mine:
+                if attempt.error is not None and attempt.error.opted_out and attempt.user.phone:
+                    await sms_consent.record_opt_out(
+                        session,
+                        phone=attempt.user.phone,
+                        source="twilio error 21610",
+                        by_customer=False,
+                        now=now,
+                    )
+                    attempt.sms_opted_out = True
+            unreachable = [
+                attempt
+                for attempt, (_, outcome) in zip(mine, rows, strict=True)
+                if self._unreachable(attempt, outcome)
+            ]
+            if unreachable:
+                # Two workers finishing channels of one alert add its fallback once.
+                await outbox.lock_alerts(session, [a.alert.id for a in mine])
             audit_rows = []
             for attempt, (row, outcome) in zip(mine, rows, strict=True):
                 metrics.DELIVERIES.labels(attempt.delivery.channel.value, outcome).inc()
@@ -280,8 +307,8 @@ class DeliveryWorker:
                     audit_rows.append(self._audit_row(attempt, row, outcome, now))
                 for token in attempt.stale_tokens:
                     await self._deactivate(session, attempt, token, now)
-                if outcome == "failed" and attempt.delivery.channel is NotificationChannel.PUSH:
-                    await self._fall_back_to_sms(session, attempt, now)
+            for attempt in unreachable:
+                await self._fall_back(session, attempt, now)
             await audit_trail.insert_rows(session, audit_rows)
             await outbox.refresh_alert_status(
                 session, [a.alert.id for a in mine if a.alert.id is not None], now
@@ -383,26 +410,42 @@ class DeliveryWorker:
                     details={"reason": attempt.error.reason if attempt.error else None},
                 )
 
-    async def _fall_back_to_sms(
-        self, session: AsyncSession, attempt: _Attempt, now: datetime
-    ) -> None:
-        """Security alerts must reach the customer: when push cannot, send an SMS."""
+    @staticmethod
+    def _unreachable(attempt: _Attempt, outcome: str) -> bool:
+        """A security alert's channel that cannot reach the customer: a push that failed,
+        or an SMS to a number that opted out."""
         if attempt.alert.alert_type not in SECURITY_ALERTS:
-            return
-        existing = (
-            await session.exec(
-                select(AlertDelivery.id).where(
-                    col(AlertDelivery.alert_id) == attempt.delivery.alert_id,
-                    col(AlertDelivery.channel) == NotificationChannel.SMS,
+            return False
+        channel = attempt.delivery.channel
+        if channel is NotificationChannel.PUSH:
+            return outcome == "failed"
+        return (
+            channel is NotificationChannel.SMS
+            and attempt.sms_opted_out
+            and outcome in ("skipped", "failed")
+        )
+
+    async def _fall_back(self, session: AsyncSession, attempt: _Attempt, now: datetime) -> None:
+        """Security alerts must reach the customer: add the next channel that may."""
+        tried = {
+            NotificationChannel(channel): DeliveryStatus(status)
+            for channel, status in (
+                await session.exec(
+                    select(AlertDelivery.channel, AlertDelivery.status).where(
+                        col(AlertDelivery.alert_id) == attempt.delivery.alert_id
+                    )
                 )
-            )
-        ).first()
-        if existing is not None:
+            ).all()
+        }
+        target = fallback_channel(
+            attempt.delivery.channel, tried, sms_opted_out=attempt.sms_opted_out
+        )
+        if target is None:
             return
         session.add(
             AlertDelivery(
                 alert_id=attempt.delivery.alert_id,
-                channel=NotificationChannel.SMS,
+                channel=target,
                 next_attempt_at=now,
                 created_at=now,
                 updated_at=now,
@@ -418,8 +461,8 @@ class DeliveryWorker:
             subject_type="alert",
             subject_id=str(attempt.delivery.alert_id),
             details={
-                "from": "PUSH",
-                "to": "SMS",
-                "because": attempt.error.reason if attempt.error else None,
+                "from": attempt.delivery.channel.value,
+                "to": target.value,
+                "because": attempt.error.reason if attempt.error else attempt.skipped,
             },
         )

@@ -17,7 +17,7 @@ from account_alerts.domain.enums import NotificationChannel
 from account_alerts.domain.masking import mask_email, mask_phone
 from account_alerts.engine.actor import Actor
 from account_alerts.errors import BadUserInput, RateLimited
-from account_alerts.store import audit_trail
+from account_alerts.store import audit_trail, sms_consent
 from account_alerts.store.base import table_of
 from account_alerts.store.customers import ChannelVerification, MobileUser
 from account_alerts.store.database import Database
@@ -71,6 +71,15 @@ async def start_verification(
     code = f"{secrets.randbelow(1_000_000):06d}"
     salt = secrets.token_hex(8)
     async with db.transaction() as session:
+        if channel is NotificationChannel.SMS and await sms_consent.opted_out_numbers(
+            session, [address]
+        ):
+            # Only the number itself lifts its opt-out; no code could reach it anyway.
+            raise BadUserInput(
+                "this number has opted out of SMS: text START from it to the alerts number, "
+                "then try again",
+                field="destination",
+            )
         if await session.get(MobileUser, mobile_user_id) is None:
             session.add(MobileUser(id=mobile_user_id, created_at=now, updated_at=now))
             await session.flush()

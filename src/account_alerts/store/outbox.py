@@ -275,6 +275,15 @@ _REFRESH = sa.text(
 )
 
 
+async def lock_alerts(session: AsyncSession, alert_ids: Iterable[int]) -> None:
+    """Hold the alerts until the transaction ends, in id order as ``refresh_alert_status``
+    takes them; SQLite's single writer already serialises this transaction."""
+    ids = sorted(set(alert_ids))
+    if ids and session.bind is not None and session.bind.dialect.name == "postgresql":
+        connection = await session.connection()
+        await connection.execute(_LOCK_ALERTS, {"ids": ids})
+
+
 async def _refresh_on_postgresql(session: AsyncSession, ids: list[int], now: datetime) -> None:
     connection = await session.connection()
     await connection.execute(_LOCK_ALERTS, {"ids": ids})

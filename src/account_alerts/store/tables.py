@@ -17,6 +17,7 @@ from account_alerts.store.events import (
     TransactionRecord,
 )
 from account_alerts.store.payments import ScheduledPayment
+from account_alerts.store.sms_consent import SmsOptOut, SmsReply
 
 metadata = SQLModel.metadata
 
@@ -33,6 +34,8 @@ __all__ = [
     "LoginAttempt",
     "MobileUser",
     "ScheduledPayment",
+    "SmsOptOut",
+    "SmsReply",
     "SuspiciousActivity",
     "TransactionRecord",
     "metadata",

@@ -8,12 +8,14 @@ from typing import Any
 
 import strawberry
 
+from account_alerts.api.context import Info
 from account_alerts.domain.alert_settings import PREFERENCE_FIELDS, AlertPreferences
 from account_alerts.domain.enums import (
     LoginAlertMode,
     NotificationChannel,
     PaymentReminderInterval,
 )
+from account_alerts.engine.sms_consent import sms_opted_out
 from account_alerts.errors import BadUserInput
 
 
@@ -42,16 +44,34 @@ class AccountAlertSettings:
     updated_at: datetime | None = strawberry.field(
         description="When the customer last changed these settings; null while defaults apply"
     )
+    mobile_user_id: strawberry.Private[int]
+
+    @strawberry.field(
+        description="The customer's phone number replied STOP: no SMS reaches it, whatever "
+        "the channels say, until it texts START to the alerts number."
+    )
+    async def sms_opted_out(self, info: Info) -> bool:
+        return await sms_opted_out(info.context.db, mobile_user_id=self.mobile_user_id)
 
     @classmethod
     def build(
-        cls, account_number: str, prefs: AlertPreferences, updated_at: datetime | None
+        cls,
+        account_number: str,
+        prefs: AlertPreferences,
+        updated_at: datetime | None,
+        *,
+        mobile_user_id: int,
     ) -> AccountAlertSettings:
         values: dict[str, Any] = {
             name: list(value) if isinstance(value, tuple) else value
             for name, value in prefs.as_dict().items()
         }
-        return cls(account_number=account_number, updated_at=updated_at, **values)
+        return cls(
+            account_number=account_number,
+            updated_at=updated_at,
+            mobile_user_id=mobile_user_id,
+            **values,
+        )
 
 
 @strawberry.input(description="Only the fields given are changed.")

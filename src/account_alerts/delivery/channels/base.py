@@ -29,7 +29,8 @@ class Receipt:
 class DeliveryError(Exception):
     """A send that did not go through. Transient errors are retried; permanent ones are not.
     ``retry_after`` is the provider's own hint in seconds; ``stale_destination`` means the
-    destination itself is gone (an unregistered push token, an invalid number)."""
+    destination itself is gone (an unregistered push token, an invalid number);
+    ``opted_out`` that the recipient asked not to receive such messages (replied STOP)."""
 
     def __init__(
         self,
@@ -38,12 +39,14 @@ class DeliveryError(Exception):
         transient: bool,
         retry_after: float | None = None,
         stale_destination: bool = False,
+        opted_out: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.transient = transient
         self.retry_after = retry_after
         self.stale_destination = stale_destination
+        self.opted_out = opted_out
 
 
 class Channel(ABC):

@@ -15,7 +15,9 @@ from account_alerts.delivery.channels.base import Channel, DeliveryError, Outgoi
 from account_alerts.domain.enums import NotificationChannel
 
 # Twilio error codes that no retry will fix: the number itself is unusable.
-INVALID_DESTINATION = {21211, 21214, 21217, 21407, 21408, 21421, 21610, 21612, 21614}
+INVALID_DESTINATION = {21211, 21214, 21217, 21407, 21408, 21421, 21612, 21614}
+# The recipient replied STOP to our number: Twilio refuses every send until they reply START.
+OPTED_OUT = 21610
 
 
 class _RoutedHttpClient(TwilioHttpClient):
@@ -71,6 +73,12 @@ class TwilioSms(Channel):
             sent = self.client.messages.create(**kwargs)
         except TwilioRestException as exc:
             status = exc.status or 0
+            if exc.code == OPTED_OUT:
+                raise DeliveryError(
+                    f"twilio {exc.code}: the recipient has opted out (replied STOP)",
+                    transient=False,
+                    opted_out=True,
+                ) from exc
             if exc.code in INVALID_DESTINATION:
                 raise DeliveryError(
                     f"twilio {exc.code}: invalid destination",
