@@ -1,7 +1,7 @@
 """sms opt-out: numbers that replied STOP, and the texts customers send back
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-12-02 02:40:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import account_alerts.store.types
 
 revision: str = "0003"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
