@@ -12,8 +12,12 @@ import pytest
 import strawberry
 from strawberry.extensions import SchemaExtension
 
+from account_alerts.api import execution
 from account_alerts.api.execution import LeafFieldsExecutionContext
 from account_alerts.api.scalars import DecimalScalar
+from account_alerts.delivery.metrics import REGISTRY
+
+HANDBACKS_METRIC = "alerts_graphql_short_path_handbacks_total"
 
 
 @strawberry.enum
@@ -323,3 +327,34 @@ def test_plain_subtrees_skip_the_general_path(monkeypatch: pytest.MonkeyPatch) -
     assert data["holders"][1]["attachment"] == {"__typename": "Note", "text": "n"}
     # Only the root field, which has a resolver, went the general way.
     assert built == ["holders"]
+
+
+# -- hand-backs: counted, and nothing else is caught ------------------------------------
+
+
+def _handbacks(field: str) -> float:
+    return REGISTRY.get_sample_value(HANDBACKS_METRIC, {"field": field}) or 0.0
+
+
+def test_a_value_handed_back_to_graphql_core_is_counted() -> None:
+    before = _handbacks("Item.at")
+    data, errors = _answer(_schema(fast=True), "{ broken { at } }")
+    assert data is None and len(errors) == 1
+    # The first two rows' dates are plain; the third's is a string, for graphql-core.
+    assert _handbacks("Item.at") == before + 1
+
+
+def test_a_bug_on_the_short_path_is_an_error_not_a_slow_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken_completer(*args: Any) -> Any:
+        def complete(value: Any) -> Any:
+            raise KeyError("a bug in the short path")
+
+        return complete
+
+    monkeypatch.setattr(execution, "_leaf_completer", broken_completer)
+    data, errors = _answer(_schema(fast=True), "{ items { name } }")
+    assert data is None
+    assert [e["path"] for e in errors] == [["items", 0]]
+    assert "a bug in the short path" in errors[0]["message"]
