@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import enum
+import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any
 
+import graphql
 import pytest
 import strawberry
 from strawberry.extensions import SchemaExtension
@@ -358,3 +361,11 @@ def test_a_bug_on_the_short_path_is_an_error_not_a_slow_answer(
     assert data is None
     assert [e["path"] for e in errors] == [["items", 0]]
     assert "a bug in the short path" in errors[0]["message"]
+
+
+def test_graphql_core_is_the_version_whose_internals_the_short_path_reads() -> None:
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    [pin] = [dep for dep in pyproject["project"]["dependencies"] if dep.startswith("graphql-core")]
+    pinned = pin.removeprefix("graphql-core==")
+    assert graphql.version == pinned
+    assert f"graphql-core {pinned}'s executor internals" in (execution.__doc__ or "")
