@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     graphql_max_depth: int = Field(default=10, ge=1)
     graphql_max_aliases: int = Field(default=30, ge=1)
     graphql_max_tokens: int = Field(default=2000, ge=10)
+    # The executor's short path for plain fields (api/execution.py); off, graphql-core
+    # executes every field its own way.
+    graphql_short_path: bool = True
 
     @field_validator("database_url")
     @classmethod

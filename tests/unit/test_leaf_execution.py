@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import enum
+import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any
 
+import graphql
 import pytest
 import strawberry
 from strawberry.extensions import SchemaExtension
 
+from account_alerts.api import execution
 from account_alerts.api.execution import LeafFieldsExecutionContext
 from account_alerts.api.scalars import DecimalScalar
+from account_alerts.delivery.metrics import REGISTRY
+
+HANDBACKS_METRIC = "alerts_graphql_short_path_handbacks_total"
 
 
 @strawberry.enum
@@ -323,3 +330,42 @@ def test_plain_subtrees_skip_the_general_path(monkeypatch: pytest.MonkeyPatch) -
     assert data["holders"][1]["attachment"] == {"__typename": "Note", "text": "n"}
     # Only the root field, which has a resolver, went the general way.
     assert built == ["holders"]
+
+
+# -- hand-backs: counted, and nothing else is caught ------------------------------------
+
+
+def _handbacks(field: str) -> float:
+    return REGISTRY.get_sample_value(HANDBACKS_METRIC, {"field": field}) or 0.0
+
+
+def test_a_value_handed_back_to_graphql_core_is_counted() -> None:
+    before = _handbacks("Item.at")
+    data, errors = _answer(_schema(fast=True), "{ broken { at } }")
+    assert data is None and len(errors) == 1
+    # The first two rows' dates are plain; the third's is a string, for graphql-core.
+    assert _handbacks("Item.at") == before + 1
+
+
+def test_a_bug_on_the_short_path_is_an_error_not_a_slow_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken_completer(*args: Any) -> Any:
+        def complete(value: Any) -> Any:
+            raise KeyError("a bug in the short path")
+
+        return complete
+
+    monkeypatch.setattr(execution, "_leaf_completer", broken_completer)
+    data, errors = _answer(_schema(fast=True), "{ items { name } }")
+    assert data is None
+    assert [e["path"] for e in errors] == [["items", 0]]
+    assert "a bug in the short path" in errors[0]["message"]
+
+
+def test_graphql_core_is_the_version_whose_internals_the_short_path_reads() -> None:
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    [pin] = [dep for dep in pyproject["project"]["dependencies"] if dep.startswith("graphql-core")]
+    pinned = pin.removeprefix("graphql-core==")
+    assert graphql.version == pinned
+    assert f"graphql-core {pinned}'s executor internals" in (execution.__doc__ or "")

@@ -16,24 +16,38 @@ field's type. This context takes two short cuts where that general way comes to
   document and kept across requests, one Python call per value.
 
 Both hand anything unusual — null on a non-null field, an error as a value, an
-awaitable, a value of an unexpected class or one the scalar refuses — back to
-graphql-core's own path for that field. Nothing on a short path has side effects (they
-only read attributes), so the field is then executed again the general way, and errors
-and their paths and locations are exactly what graphql-core gives.
+awaitable, a value of a class the scalar is not known to take as it is — back to
+graphql-core's own path for that field, by explicit checks, and count it in
+``alerts_graphql_short_path_handbacks_total``. Nothing on a short path has side effects
+(they only read attributes), so the field is then executed again the general way, and
+errors and their paths and locations are exactly what graphql-core gives. Any other
+exception on a short path is a bug of its own and is reported as an error.
+
+This reads graphql-core 3.3.2's executor internals (the loop of
+``ExecutionContext.execute_fields``, ``collect_subfields``, ``FieldDetails``, ``Path``)
+and Strawberry's resolver markers: both are pinned exactly in pyproject.toml, and
+``ALERTS_GRAPHQL_SHORT_PATH=false`` leaves every field to graphql-core.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from enum import EnumMeta
+from math import isfinite
 from operator import attrgetter
 from typing import Any
 
 from graphql import (
+    GRAPHQL_MAX_INT,
+    GRAPHQL_MIN_INT,
     FieldNode,
     FragmentSpreadNode,
+    GraphQLBoolean,
     GraphQLEnumType,
     GraphQLField,
+    GraphQLFloat,
+    GraphQLID,
+    GraphQLInt,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -47,10 +61,14 @@ from graphql import (
 )
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import Path, gather_with_cancel
+from prometheus_client import Counter
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter as StrawberrySchemaConverter
+from strawberry.types.base import StrawberryContainer
 from strawberry.types.cast import get_strawberry_type_cast
 from strawberry.types.field import StrawberryField
+
+from account_alerts.delivery.metrics import REGISTRY
 
 # A field's value -> its completed output; raises _NotPlain for graphql-core to handle.
 Completer = Callable[[Any], Any]
@@ -58,18 +76,30 @@ Completer = Callable[[Any], Any]
 # the field takes graphql-core's general path.
 Plan = tuple[Callable[[Any], Any], Completer] | None
 
+HANDBACKS = Counter(
+    "alerts_graphql_short_path_handbacks_total",
+    "Fields the GraphQL short path handed back to graphql-core's general path for an"
+    " unexpected value (a null, an error, a value of another class), by Type.field.",
+    ["field"],
+    registry=REGISTRY,
+)
+
 # Compiled subtrees of the documents seen lately, across requests. The key holds the
 # ids of the field nodes; the entry keeps the nodes themselves, so that no id is reused
 # while its entry lives, and a hit is checked against them.
 _SUBTREE_PLANS: dict[tuple[Any, ...], tuple[tuple[FieldNode, ...], Plan]] = {}
 _SUBTREE_PLANS_MAX = 2048
 
+# The classes of the values of a JSON scalar, which outputs them as they are.
+_JSON_VALUE_CLASSES = (dict, list, str, int, float, bool)
+
 
 class _NotPlain(Exception):
-    """A value the short path leaves to graphql-core."""
+    """A field or value the short path leaves to graphql-core."""
 
 
 _NOT_PLAIN_SIGNAL = _NotPlain()
+_ABSENT = object()
 
 
 class LeafFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -105,8 +135,8 @@ class LeafFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     try:
                         results[response_name] = complete(read(source_value))
                         continue
-                    except Exception:  # noqa: S110 - graphql-core's path reports it
-                        pass
+                    except _NotPlain:
+                        HANDBACKS.labels(f"{parent_type.name}.{key[1]}").inc()
                 result = self.execute_field(
                     parent_type,
                     source_value,
@@ -145,17 +175,13 @@ class LeafFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         field_type = field_def.type
         non_null = isinstance(field_type, GraphQLNonNull)
         leaf = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
-        if not isinstance(leaf, (GraphQLScalarType, GraphQLEnumType)):
+        name = _attribute_name(field_def)
+        if name is None or not isinstance(leaf, (GraphQLScalarType, GraphQLEnumType)):
             return None
-        read = _attribute_reader(field_def)
-        if read is None:
-            resolve = field_def.resolve
-            assert resolve is not None
-
-            def read(source: Any) -> Any:
-                return resolve(source, None)
-
-        return read, _leaf_completer(leaf, non_null, self.is_awaitable)
+        complete = _leaf_completer(leaf, non_null, _declared_class(field_def))
+        if complete is None:
+            return None
+        return _present_attribute(name), complete
 
     def _is_plain(self, field_def: GraphQLField) -> bool:
         """No arguments, Strawberry's resolver for a field without one of its own, no
@@ -198,10 +224,11 @@ class LeafFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         field_def = self.schema.get_field(parent_type, field_details_list[0].node.name.value)
         if field_def is None or not self._is_plain(field_def):
             return None
-        read = _attribute_reader(field_def)
-        if read is None or not self._plain_selection(field_details_list):
+        name = _attribute_name(field_def)
+        if name is None or not self._plain_selection(field_details_list):
             return None
-        return read, self._completer(field_def.type, field_details_list)
+        complete = self._completer(field_def.type, field_details_list, _declared_class(field_def))
+        return _present_attribute(name), complete
 
     def _plain_selection(self, field_details_list: FieldDetailsList) -> bool:
         """No directives (@skip, @include, @defer: they depend on the variables), no
@@ -247,16 +274,24 @@ class LeafFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return True
 
     def _completer(
-        self, field_type: GraphQLOutputType, field_details_list: FieldDetailsList
+        self,
+        field_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        declared: type | None,
     ) -> Completer:
-        """A completer for values of ``field_type`` with this selection; raises _NotPlain
-        when some part of it is not plain."""
+        """A completer for values of ``field_type`` with this selection (``declared``: the
+        class the field's leaves are declared with); raises _NotPlain when some part of it
+        is not plain."""
         non_null = isinstance(field_type, GraphQLNonNull)
         inner = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
         if isinstance(inner, GraphQLList):
-            return _list_completer(self._completer(inner.of_type, field_details_list), non_null)
+            item = self._completer(inner.of_type, field_details_list, declared)
+            return _list_completer(item, non_null)
         if isinstance(inner, (GraphQLScalarType, GraphQLEnumType)):
-            return _leaf_completer(inner, non_null, self.is_awaitable)
+            leaf = _leaf_completer(inner, non_null, declared)
+            if leaf is None:
+                raise _NOT_PLAIN_SIGNAL
+            return leaf
         if isinstance(inner, GraphQLObjectType):
             origin = _origin_of(inner)
             return _object_completer(
@@ -291,25 +326,52 @@ class LeafFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
             field_def = self.schema.get_field(object_type, name)
             if field_def is None or not self._is_plain(field_def):
                 raise _NOT_PLAIN_SIGNAL
-            read = _attribute_reader(field_def)
-            if read is None:
+            attribute = _attribute_name(field_def)
+            if attribute is None:
                 raise _NOT_PLAIN_SIGNAL
-            fields.append((response_name, read, self._completer(field_def.type, sub_details)))
+            complete = self._completer(field_def.type, sub_details, _declared_class(field_def))
+            # The object's class was checked: a Strawberry type has all its attributes.
+            fields.append((response_name, attrgetter(attribute), complete))
         return fields
 
 
-def _attribute_reader(field_def: GraphQLField) -> Callable[[Any], Any] | None:
-    """What Strawberry's resolver of a basic field (one that _is_plain accepts) does,
-    without its two calls around it; None when the field is not a plain attribute of a
-    Strawberry type."""
+def _attribute_name(field_def: GraphQLField) -> str | None:
+    """The attribute Strawberry's resolver of a basic field (one that _is_plain accepts)
+    reads; None when the field is not a plain attribute of a Strawberry type."""
     definition = field_def.extensions.get(StrawberrySchemaConverter.DEFINITION_BACKREF)
     if (
         isinstance(definition, StrawberryField)
         and definition.base_resolver is None
         and definition.default_resolver is getattr
     ):
-        return attrgetter(definition.python_name)
+        return definition.python_name
     return None
+
+
+def _present_attribute(name: str) -> Callable[[Any], Any]:
+    """Reads ``name`` off a parent of any class; a parent without it is left to
+    graphql-core, which reports the missing attribute at the field."""
+
+    def read(source: Any) -> Any:
+        value = getattr(source, name, _ABSENT)
+        if value is _ABSENT:
+            raise _NOT_PLAIN_SIGNAL
+        return value
+
+    return read
+
+
+def _declared_class(field_def: GraphQLField) -> type | None:
+    """The class a Strawberry field declares its values (or list items) to be: ``str``,
+    ``Decimal``, ``datetime`` ...; ``object`` for JSON; None when it is not a class."""
+    definition = field_def.extensions.get(StrawberrySchemaConverter.DEFINITION_BACKREF)
+    if not isinstance(definition, StrawberryField):
+        return None
+    declared: Any = definition.type
+    while isinstance(declared, StrawberryContainer):  # optional, list
+        declared = declared.of_type
+    declared = getattr(declared, "__supertype__", declared)  # NewType: JSON, ID
+    return declared if isinstance(declared, type) else None
 
 
 def _origin_of(object_type: GraphQLObjectType) -> type:
@@ -332,36 +394,69 @@ def _identity(value: Any) -> Any:
 
 
 def _leaf_completer(
-    leaf: GraphQLScalarType | GraphQLEnumType,
-    non_null: bool,
-    is_awaitable: Callable[[Any], bool],
-) -> Completer:
-    coerce = leaf.coerce_output_value
-    # The common cases without a call: a str for String, a member of the enum's class.
-    same: type | None = str if leaf is GraphQLString else None
-    names: dict[Any, str] = {}
-    wrapped = getattr(leaf, "wrapped_cls", None)
-    if isinstance(leaf, GraphQLEnumType) and isinstance(wrapped, EnumMeta):
-        by_value = {value.value: name for name, value in leaf.values.items()}
-        members: list[Any] = list(wrapped)
-        names = {member: by_value[member.value] for member in members if member.value in by_value}
+    leaf: GraphQLScalarType | GraphQLEnumType, non_null: bool, declared: type | None
+) -> Completer | None:
+    """A completer of the values the leaf's output coercion is known to take as they are
+    or turn into output without refusing them; every other value is handed back, for
+    graphql-core to coerce or refuse. None for a scalar the short path does not know."""
+    if isinstance(leaf, GraphQLEnumType):
+        return _enum_completer(leaf, non_null)
+    coerce: Callable[[Any], Any] | None = None
+    within: Callable[[Any], bool] | None = None
+    if leaf is GraphQLString or leaf is GraphQLID:
+        classes: tuple[type, ...] = (str,)
+    elif leaf is GraphQLBoolean:
+        classes = (bool,)
+    elif leaf is GraphQLInt:
+        classes, within = (int,), _is_graphql_int
+    elif leaf is GraphQLFloat:
+        classes, within = (float,), isfinite
+    elif declared is None:
+        return None
+    else:
+        # Strawberry's scalars and ours: written for the class the field declares.
+        classes = _JSON_VALUE_CLASSES if declared is object else (declared,)
+        coerce = leaf.coerce_output_value
 
     def complete(value: Any) -> Any:
         if value is None:
             if non_null:
                 raise _NOT_PLAIN_SIGNAL
             return None
-        kind = type(value)
-        if kind is same:
-            return value
-        if names and kind is wrapped:
-            return names[value]
-        if isinstance(value, Exception) or is_awaitable(value):
+        if type(value) not in classes or (within is not None and not within(value)):
             raise _NOT_PLAIN_SIGNAL
+        if coerce is None:
+            return value
         coerced = coerce(value)
         if coerced is None or coerced is Undefined:
             raise _NOT_PLAIN_SIGNAL
         return coerced
+
+    return complete
+
+
+def _is_graphql_int(value: int) -> bool:
+    return GRAPHQL_MIN_INT <= value <= GRAPHQL_MAX_INT
+
+
+def _enum_completer(leaf: GraphQLEnumType, non_null: bool) -> Completer | None:
+    """Members of the enum's class, by their GraphQL names."""
+    wrapped = getattr(leaf, "wrapped_cls", None)
+    if not isinstance(wrapped, EnumMeta):
+        return None
+    by_value = {value.value: name for name, value in leaf.values.items()}
+    members: list[Any] = list(wrapped)
+    names = {member: by_value[member.value] for member in members if member.value in by_value}
+
+    def complete(value: Any) -> Any:
+        if value is None:
+            if non_null:
+                raise _NOT_PLAIN_SIGNAL
+            return None
+        name = names.get(value) if type(value) is wrapped else None
+        if name is None:
+            raise _NOT_PLAIN_SIGNAL
+        return name
 
     return complete
 

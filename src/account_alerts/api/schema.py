@@ -123,7 +123,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=[hardening],
-        execution_context_class=LeafFieldsExecutionContext,
+        execution_context_class=(
+            LeafFieldsExecutionContext if settings.graphql_short_path else None
+        ),
         scalar_overrides={Decimal: DecimalScalar},
     )
 
