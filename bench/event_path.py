@@ -3,7 +3,7 @@
 over HTTP.
 
     python bench/event_path.py [--quick] [--customers 50] [--history 100]
-    python bench/event_path.py --compare-only        # the history comparison alone
+    python bench/event_path.py --split-only          # setup (b) and the history comparison
 
 On a throwaway PostgreSQL cluster, in one run:
 
@@ -716,7 +716,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--compare-rate", type=float, help="events/s (half of the setup's own maximum)"
     )
     parser.add_argument(
-        "--compare-only", action="store_true", help="only the history comparison (split setup)"
+        "--split-only",
+        action="store_true",
+        help="setup (b) and the history comparison only (no setup (a), no in-process counts)",
     )
     parser.add_argument("--connections", type=int, default=16, help="wrk connections")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
@@ -737,13 +739,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args.compare_customers = args.compare_customers or (5 if args.quick else 16)
     args.count_events = args.count_events or (100 if args.quick else 300)
     args.compare = [int(size) for size in args.compare_history.split(",") if size.strip()]
-    if args.compare_only and not args.compare:
-        parser.error("--compare-only needs --compare-history")
+    if args.split_only and not args.compare:
+        parser.error("--split-only is for the history comparison: give --compare-history")
     return args
 
 
 def run(args: argparse.Namespace, wrk: str, argv: Sequence[str]) -> dict[str, Any]:
-    setups = ["split"] if args.compare_only else list(SETUPS)
+    setups = ["split"] if args.split_only else list(SETUPS)
     groups: dict[str, list[Customer]] = {}
     first = FIRST_USER_ID
     for setup in setups:
@@ -815,7 +817,7 @@ def run(args: argparse.Namespace, wrk: str, argv: Sequence[str]) -> dict[str, An
         }
 
         statements: dict[str, Any] = {}
-        if not args.compare_only:
+        if not args.split_only:
             print(f"statements per event, in-process ({args.count_events} events each) ...")
             statements = asyncio.run(
                 count_statements(
