@@ -1,8 +1,11 @@
-"""An open-loop (constant-throughput) load generator for ``recordTransaction``, run as a
-process of its own; wrk2's -R, which Debian's wrk lacks.
+"""An open-loop (constant-throughput) load generator for the event path, run as a process
+of its own; wrk2's -R, which Debian's wrk lacks.
 
     python bench/common_openloop.py --url http://127.0.0.1:8000/graphql --token T \\
-        --rate 200 --duration 15 --kind plain --accounts 3000 --tag run1 --output out.json
+        --rate 200 --duration 15 --bodies bodies.txt --tag run1 --output out.json
+
+The request bodies are bench/event_mix.py's templates, one a line (``live_bodies``),
+filled as bench/wrk/record_transaction.lua fills them; ``start`` writes them.
 
 Request i is due at start + i/rate whatever happened to the others: it is sent then on an
 idle keep-alive connection, or a new one (up to --max-connections), or, when all are busy,
@@ -31,45 +34,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-FIRST_USER_ID = 100_001  # bench/dataset.py's; repeated so this process imports nothing
-RECORD_TRANSACTION = (
-    "mutation($input: TransactionEventInput!) { recordTransaction(input: $input) "
-    "{ eventId accepted duplicate alerts { id alertType } } }"
-)
-RECORD_TRANSACTIONS = (
-    "mutation($inputs: [TransactionEventInput!]!) { recordTransactions(inputs: $inputs) "
-    "{ eventId accepted duplicate error { code message } } }"
-)
-# Below the 50 000 MWK large-transaction threshold and leaving the balance well above the
-# 5 000 MWK low-balance threshold: a "plain" event raises nothing. A "large" one raises a
-# LARGE_TRANSACTION alert (PUSH and SMS by default).
-PLAIN_AMOUNT = (100, 40_000)
-LARGE_AMOUNT = (50_001, 2_000_000)
+from event_mix import FIRST_USER_ID, Filler, customers, live_bodies, read_bodies, write_bodies
 
-
-def account_number(user_id: int) -> str:
-    return f"10{user_id:08d}"
-
-
-def transaction_event(
-    event_id: str, account: str, kind: str, rng: random.Random, occurred_at: datetime
-) -> dict[str, Any]:
-    """One core-banking posting, as bench/wrk/record_transaction.lua builds it too."""
-    low, high = LARGE_AMOUNT if kind == "large" else PLAIN_AMOUNT
-    amount = rng.randint(low * 100, high * 100) / 100
-    return {
-        "eventId": event_id,
-        "accountNumber": account,
-        "transactionId": f"TX-{event_id}",
-        "transactionReference": f"FT{rng.randint(10**9, 10**10 - 1)}",
-        "transactionDescription": "Merchant payment",
-        "transactionType": "DEBIT",
-        "amount": f"{amount:.2f}",
-        "currency": "MWK",
-        "balanceAfter": f"{rng.randint(250_000, 5_000_000)}.00",
-        "ipAddress": "102.70.1.1",
-        "occurredAt": occurred_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
-    }
+BODIES = 20_000  # templates written by ``start``; the generator goes round them
 
 
 Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
@@ -171,7 +138,6 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     )
     pool = _Pool(host, port, args.max_connections)
     rng = random.Random(args.seed)
-    offset = rng.randrange(args.accounts)
     total = int(args.rate * args.duration)
     records: list[list[float] | None] = [None] * total
     loop = asyncio.get_running_loop()
@@ -179,12 +145,13 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     clock = time.perf_counter
     errors: list[str] = []
 
+    templates = read_bodies(args.bodies)
+    filler = Filler(args.tag)
+    first = rng.randrange(len(templates))
+
     def request(i: int) -> bytes:
-        account = account_number(FIRST_USER_ID + (offset + i) % args.accounts)
-        event = transaction_event(
-            f"{args.tag}-{i}", account, args.kind, rng, datetime.now(UTC).replace(microsecond=0)
-        )
-        body = json.dumps({"query": RECORD_TRANSACTION, "variables": {"input": event}}).encode()
+        at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        body = filler.fill(templates[(first + i) % len(templates)], at).encode()
         return (head + f"Content-Length: {len(body)}\r\n\r\n").encode() + body
 
     async def exchange(payload: bytes) -> tuple[int, bytes]:
@@ -243,7 +210,6 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "rate": args.rate,
         "duration_s": args.duration,
-        "kind": args.kind,
         "wall_start": wall_start,
         "scheduled": total,
         "unfinished": unfinished,
@@ -260,8 +226,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--token", required=True)
     parser.add_argument("--rate", type=float, required=True, help="requests per second")
     parser.add_argument("--duration", type=float, required=True, help="seconds")
-    parser.add_argument("--kind", choices=["plain", "large"], default="plain")
-    parser.add_argument("--accounts", type=int, required=True, help="accounts to rotate over")
+    parser.add_argument("--bodies", type=Path, required=True, help="request templates")
     parser.add_argument("--tag", required=True, help="makes this run's eventIds unique")
     parser.add_argument("--max-connections", type=int, default=64)
     parser.add_argument("--timeout", type=float, default=10.0)
@@ -293,14 +258,21 @@ def start(
     token: str,
     rate: float,
     duration: float,
-    accounts: int,
     tag: str,
     output: Path,
+    accounts: int = 0,
     kind: str = "plain",
+    bodies: Path | None = None,
     start_at: float = 0.0,
     max_connections: int = 64,
 ) -> subprocess.Popen[bytes]:
-    """The generator as a child process; wait for it, then read ``output``."""
+    """The generator as a child process; wait for it, then read ``output``. It sends
+    ``bodies``, or else events of ``kind`` (bench/event_mix.py's ``live_bodies``) over the
+    first ``accounts`` customers."""
+    if bodies is None:
+        people = customers(FIRST_USER_ID, accounts)
+        count = min(BODIES, max(1, int(rate * duration)))
+        bodies = write_bodies(output.with_suffix(".bodies"), live_bodies(people, kind, count, 1))
     command = [
         sys.executable,
         str(Path(__file__).resolve()),
@@ -308,9 +280,8 @@ def start(
         f"--token={token}",
         f"--rate={rate}",
         f"--duration={duration}",
-        f"--accounts={accounts}",
+        f"--bodies={bodies}",
         f"--tag={tag}",
-        f"--kind={kind}",
         f"--start-at={start_at}",
         f"--max-connections={max_connections}",
         f"--output={output}",

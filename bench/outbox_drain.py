@@ -70,6 +70,7 @@ from common_bench import (
     wrk_figures,
 )
 from dataset import DATABASE, DatasetShape, conninfo, seeded_cluster, server_version
+from event_mix import customers, live_bodies, write_bodies
 from query_alerts import Server, postgres_cpu_seconds, postmaster_pid, running
 
 from account_alerts.domain.enums import AlertType
@@ -577,12 +578,13 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
                 [
                     "/graphql",
                     token,
-                    str(FIRST_USER_ID),
-                    str(args.customers),
+                    str(
+                        write_bodies(
+                            work / "probe.bodies",
+                            live_bodies(customers(FIRST_USER_ID, args.customers), "large", 2000, 3),
+                        )
+                    ),
                     "probe",
-                    "single",
-                    "1",
-                    "large",
                 ],
                 connections=16,
                 threads=1,

@@ -1,16 +1,14 @@
--- wrk script of bench/event_path.py: recordTransaction (or recordTransactions), every
--- event new.
+-- wrk script of the event-path benchmarks: POSTs request bodies built by
+-- bench/event_mix.py (recordTransaction, recordLogin, recordTransactions), every event new.
 --
---   wrk ... -s bench/wrk/record_transaction.lua URL -- \
---       PATH TOKEN FIRST_USER ACCOUNTS TAG MODE BATCH KIND
+--   wrk ... -s bench/wrk/record_transaction.lua URL -- PATH TOKEN BODIES_FILE TAG
 --
--- MODE "single" sends one event per request (recordTransaction), "batch" sends BATCH
--- events per request (recordTransactions), "insert" posts the single event's body to the
--- bare-insert baseline. Each event's eventId and transactionId are TAG, the thread's
--- number and the thread's own counter, so no two requests of any run collide. Accounts
--- are picked at random among ACCOUNTS seeded ones (user ids FIRST_USER ...; account
--- "10" .. the id in 8 digits); a batch takes BATCH consecutive, distinct accounts. KIND
--- "plain": a debit that raises nothing; "large": one that raises LARGE_TRANSACTION.
+-- BODIES_FILE holds one JSON request body a line, templates with two marks: each "@ID@"
+-- becomes TAG, the thread's number and the thread's own counter (so no two events,
+-- transactions or new devices of any run collide), "@AT@" the time the request is built
+-- (UTC, to the second, with the counter as microseconds so that one thread's event times
+-- increase). Each thread starts at its own place in the file and goes round it. The same
+-- bodies can be posted to the bare-insert baseline (PATH /insert).
 --
 -- Every response is checked: a status other than 200, a GraphQL "errors" key or an item
 -- not accepted is counted as bad. The last line, "WRK_JSON {...}", carries the figures in
@@ -19,11 +17,6 @@
 local threads = {}
 local thread_count = 0
 
-local ONE = 'mutation($input: TransactionEventInput!) { recordTransaction(input: $input) '
-  .. '{ eventId accepted duplicate alerts { id alertType } } }'
-local MANY = 'mutation($inputs: [TransactionEventInput!]!) { recordTransactions(inputs: $inputs) '
-  .. '{ eventId accepted duplicate error { code message } } }'
-
 function setup(thread)
   thread:set("tid", thread_count)
   thread_count = thread_count + 1
@@ -31,50 +24,31 @@ function setup(thread)
 end
 
 function init(args)
-  path, token = args[1], args[2]
-  first_user, accounts = tonumber(args[3]), tonumber(args[4])
-  tag, mode, batch, kind = args[5], args[6], tonumber(args[7]), args[8]
-  math.randomseed(os.time() + 7919 * (tid + 1))
+  path, token, bodies_file, tag = args[1], args[2], args[3], args[4]
+  bodies = {}
+  for line in io.lines(bodies_file) do
+    if line ~= "" then
+      table.insert(bodies, line)
+    end
+  end
+  position = (tid * 7919) % #bodies
   counter = 0
   responses = 0
   bad_responses = 0
   refused_items = 0
+  prefix = tag .. "-" .. tid .. "-"
   headers = { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token }
 end
 
-local function amount()
-  if kind == "large" then
-    return string.format("%d.%02d", math.random(50001, 2000000), math.random(0, 99))
-  end
-  return string.format("%d.%02d", math.random(100, 39999), math.random(0, 99))
-end
-
-local function event(account_index, stamp)
+local function new_id()
   counter = counter + 1
-  local id = tag .. "-" .. tid .. "-" .. counter
-  local user = first_user + account_index % accounts
-  return '{"eventId":"' .. id .. '","accountNumber":"' .. string.format("10%08d", user)
-    .. '","transactionId":"TX-' .. id .. '","transactionReference":"FT'
-    .. math.random(1000000000, 2000000000) .. '","transactionDescription":"Merchant payment",'
-    .. '"transactionType":"DEBIT","amount":"' .. amount() .. '","currency":"MWK",'
-    .. '"balanceAfter":"' .. math.random(250000, 5000000) .. '.00","ipAddress":"102.70.1.1",'
-    .. '"occurredAt":"' .. stamp .. '"}'
+  return prefix .. counter
 end
 
 function request()
-  local stamp = os.date("!%Y-%m-%dT%H:%M:%SZ")
-  local start = math.random(0, accounts - 1)
-  local body
-  if mode == "batch" then
-    local items = {}
-    for i = 1, batch do
-      items[i] = event(start + i - 1, stamp)
-    end
-    body = '{"query":"' .. MANY .. '","variables":{"inputs":[' .. table.concat(items, ",")
-      .. ']}}'
-  else
-    body = '{"query":"' .. ONE .. '","variables":{"input":' .. event(start, stamp) .. '}}'
-  end
+  position = position % #bodies + 1
+  local stamp = os.date("!%Y-%m-%dT%H:%M:%S") .. string.format(".%06dZ", counter % 1000000)
+  local body = string.gsub(string.gsub(bodies[position], "@AT@", stamp), "@ID@", new_id)
   return wrk.format("POST", path, headers, body)
 end
 
