@@ -57,7 +57,7 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from account_alerts.api.app import SERVE_SCHEDULER_ENV, SERVE_WORKER_ENV
     from account_alerts.delivery import metrics
-    from account_alerts.serving import serve
+    from account_alerts.serving import serve, server_options
     from account_alerts.store.database import Database
 
     settings = _settings()
@@ -80,7 +80,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.environ[SERVE_SCHEDULER_ENV] = "0" if args.no_scheduler else "1"
     if args.workers > 1:
         metrics.share_between_processes()
-    serve("account_alerts.api.app:app_from_environment", args.host, args.port, args.workers)
+    serve(
+        "account_alerts.api.app:app_from_environment",
+        args.host,
+        args.port,
+        args.workers,
+        **server_options(settings),
+    )
     return 0
 
 

@@ -93,6 +93,15 @@ class Settings(BaseSettings):
     graphql_max_depth: int = Field(default=10, ge=1)
     graphql_max_aliases: int = Field(default=30, ge=1)
     graphql_max_tokens: int = Field(default=2000, ge=10)
+    # A document's length in characters, comments and whitespace included (the token
+    # limit does not count them).
+    graphql_max_document_chars: int = Field(default=100_000, ge=100)
+    # The edge. The largest legitimate call is a batch of 500 login events with every
+    # text at its limit: about 2.8 MB of JSON even in 4-byte UTF-8. A websocket message
+    # may carry the same operations. The head is the request line and its headers.
+    max_request_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    max_websocket_message_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024)
 
     @field_validator("database_url")
     @classmethod

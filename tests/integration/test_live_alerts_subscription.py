@@ -7,11 +7,13 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 import websockets
 
 from account_alerts.api.app import create_app
 from account_alerts.config import Settings
 from account_alerts.domain.enums import AlertType
+from account_alerts.serving import server_options
 from account_alerts.store.database import Database
 from tests.conftest import Api, Clock
 from tests.support.factories import make_account, make_alert
@@ -85,3 +87,21 @@ async def test_subscription_without_a_token_is_refused(
         assert message["type"] == "error"
         assert message["payload"][0]["extensions"]["code"] == "UNAUTHENTICATED"
         await socket.close()
+
+
+async def test_a_websocket_message_over_the_limit_closes_the_socket(
+    settings: Settings, db: Database, clock: Clock, api: Api
+) -> None:
+    small = settings.model_copy(update={"max_websocket_message_bytes": 64 * 1024})
+    app = create_app(small, database=db, clock=clock)
+    async with serving(app, **server_options(small)) as address:
+        socket = await _subscribe(address, api.token(7))
+        oversized = {"id": "2", "type": "subscribe", "payload": {"query": "#" + "x" * 70_000}}
+        await socket.send(json.dumps(oversized))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(socket.recv(), 5)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1009  # message too big
+        # The server itself carries on.
+        again = await _subscribe(address, api.token(7))
+        await again.close()

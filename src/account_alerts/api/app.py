@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -25,6 +26,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from account_alerts.api.auth import Caller, InvalidToken, TokenVerifier, bearer_token
 from account_alerts.api.context import Context, Services
+from account_alerts.api.limits import BodyLimit
 from account_alerts.api.schema import build_schema
 from account_alerts.api.webhooks import TWILIO_STATUS_PATH, twilio_status_endpoint
 from account_alerts.config import Settings
@@ -202,6 +204,7 @@ def create_app(
             Route("/graphql", graphql_http, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
         ],
+        middleware=[Middleware(BodyLimit, max_bytes=settings.max_request_bytes)],
         lifespan=lifespan,
     )
     app.state.services = services
