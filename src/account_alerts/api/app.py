@@ -27,6 +27,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from account_alerts.api.auth import Caller, InvalidToken, TokenVerifier, bearer_token
 from account_alerts.api.context import Context, Services
 from account_alerts.api.limits import BodyLimit
+from account_alerts.api.live_socket import CustomerSocket
 from account_alerts.api.schema import build_schema
 from account_alerts.api.webhooks import TWILIO_STATUS_PATH, twilio_status_endpoint
 from account_alerts.config import Settings
@@ -66,6 +67,9 @@ class AlertsGraphQL(GraphQL[Context, None]):
         )
         self.services = services
         self.tokens = TokenVerifier(services.settings)
+        self.graphql_transport_ws_handler_class = type(
+            "CustomerSocket", (CustomerSocket,), {"tokens": self.tokens}
+        )
 
     def decode_json(self, data: str | bytes) -> object:
         # orjson's decode error is a json.JSONDecodeError: Strawberry answers it with 400.
@@ -82,24 +86,10 @@ class AlertsGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         if isinstance(request, WebSocket):
-            # Browsers cannot set headers on a websocket: the token comes in connection_init.
+            # The token comes in connection_init (CustomerSocket).
             return Context(services=self.services, caller=None, auth_error=None)
         caller, error = _authenticate(request.headers.get("authorization"), self.tokens)
         return Context(services=self.services, caller=caller, auth_error=error)
-
-    async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
-        params = context.connection_params if hasattr(context, "connection_params") else {}
-        return await self._authenticate_ws(context, params)
-
-    async def _authenticate_ws(self, context: Context, params: Any) -> dict[str, object] | None:
-        header = None
-        if isinstance(params, dict):
-            header = params.get("Authorization") or params.get("authorization")
-            if header is None and params.get("token"):
-                header = f"Bearer {params['token']}"
-        caller, error = _authenticate(header, self.tokens)
-        context.caller, context.auth_error = caller, error
-        return None
 
 
 class InFlight:
