@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CONFORMANCE := tests/conformance
 NODE_STAMP := $(CONFORMANCE)/node_modules/.package-lock.json
 
-.PHONY: run test lint schema bench clean
+.PHONY: run test lint schema graphiql bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ lint: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/account-alerts export-schema schema.graphql
 
+# Copy GraphiQL's browser files, at the versions tools/graphiql pins, into the package.
+graphiql:
+	tools/graphiql/vendor.sh
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache account_alerts.db* \
-		$(CONFORMANCE)/node_modules
+		$(CONFORMANCE)/node_modules tools/graphiql/node_modules

@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -30,6 +30,7 @@ from strawberry.types import ExecutionResult
 
 from account_alerts.api.auth import Caller, InvalidToken, TokenVerifier, bearer_token
 from account_alerts.api.context import Context, Services
+from account_alerts.api.graphiql import graphiql_assets, graphiql_page
 from account_alerts.api.limits import BodyLimit
 from account_alerts.api.live_socket import CustomerSocket
 from account_alerts.api.media_types import (
@@ -148,6 +149,9 @@ class AlertsGraphQL(GraphQL[Context, None]):
             response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
         return response
 
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql_page()
+
 
 class InFlight:
     """An ASGI app's HTTP requests in progress, counted (group commit asks)."""
@@ -242,7 +246,7 @@ def create_app(
             logger.warning("queue depth unavailable: %s", type(exc).__name__)
         return Response(generate_latest(metrics.registry()), media_type=CONTENT_TYPE_LATEST)
 
-    routes: list[Route | WebSocketRoute] = [
+    routes: list[BaseRoute] = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics_endpoint),
@@ -250,6 +254,8 @@ def create_app(
         Route("/graphql", graphql_http, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
     ]
+    if not settings.is_production:
+        routes.append(graphiql_assets())
     app = Starlette(
         routes=routes,
         middleware=[Middleware(BodyLimit, max_bytes=settings.max_request_bytes)],
