@@ -59,6 +59,11 @@ async def test_a_syntax_error_is_a_400_without_data(api: Api) -> None:
     assert "Syntax Error" in message
 
 
+async def test_a_named_operation_that_does_not_parse_reports_the_syntax_error(api: Api) -> None:
+    body = {"query": "query Badge { unacknowledgedAlertCount", "operationName": "Badge"}
+    assert "Syntax Error" in assert_request_error(await post(api, body, accept=GRAPHQL_RESPONSE))
+
+
 async def test_a_validation_error_is_a_400_without_data(api: Api) -> None:
     message = assert_request_error(
         await post(api, {"query": "{ accountBalance }"}, accept=GRAPHQL_RESPONSE)

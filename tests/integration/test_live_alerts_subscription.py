@@ -142,3 +142,24 @@ async def test_a_websocket_message_over_the_limit_closes_the_socket(
         # The server itself carries on.
         again = await _subscribe(address, api.token(7))
         await again.close()
+
+
+async def test_a_subscription_document_over_the_character_limit_is_refused(
+    settings: Settings, db: Database, clock: Clock, api: Api
+) -> None:
+    app = create_app(settings, database=db, clock=clock)
+    limit = settings.graphql_max_document_chars
+    async with serving(app, **server_options(settings)) as address:
+        socket = await websockets.connect(
+            f"ws://{address}/graphql", subprotocols=["graphql-transport-ws"]
+        )
+        init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {api.token(7)}"}}
+        await socket.send(json.dumps(init))
+        assert json.loads(await socket.recv())["type"] == "connection_ack"
+        query = "#" + "x" * limit + "\n" + SUBSCRIBE
+        await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
+        message = json.loads(await asyncio.wait_for(socket.recv(), 5))
+        assert message["type"] == "error"
+        assert message["payload"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+        assert f"the limit is {limit}" in message["payload"][0]["message"]
+        await socket.close()

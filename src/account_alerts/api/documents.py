@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -22,6 +23,8 @@ from graphql import DocumentNode, GraphQLError, GraphQLSchema
 from graphql.language.parser import parse
 from graphql.validation import ASTValidationRule
 from strawberry.schema.schema import validate_document
+
+NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -45,6 +48,13 @@ class _Recent(OrderedDict[K, T]):
         if value is not None:
             self.move_to_end(key)
         return value
+
+
+def stand_in(operation_name: str | None) -> DocumentNode:
+    """What a refused request holds in place of its document (nothing of it runs): one
+    query, with the operation name the request asked for."""
+    name = operation_name if operation_name and NAME.fullmatch(operation_name) else ""
+    return parse(f"query {name} {{ __typename }}")
 
 
 def _yield_to_the_loop() -> None:

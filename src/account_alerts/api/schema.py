@@ -16,7 +16,7 @@ from strawberry.types import ExecutionContext
 
 from account_alerts.api.admin import AdminMutation, AdminQuery
 from account_alerts.api.customer import CustomerMutation, CustomerQuery, CustomerSubscription
-from account_alerts.api.documents import DocumentChecks
+from account_alerts.api.documents import DocumentChecks, stand_in
 from account_alerts.api.execution import LeafFieldsExecutionContext
 from account_alerts.api.scalars import DecimalScalar
 from account_alerts.api.service import ServiceMutation, ServiceQuery
@@ -64,6 +64,7 @@ class Hardening(SchemaExtension):
 
     rules: tuple[type[ASTValidationRule], ...] = ()
     documents: DocumentChecks
+    refusal: GraphQLError | None = None
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context
@@ -74,16 +75,24 @@ class Hardening(SchemaExtension):
     async def on_parse(self) -> AsyncIterator[None]:
         context = self.execution_context
         if context.query is not None:
-            # Refused here, the error (with its code) becomes the request's only error.
-            context.graphql_document = await self.documents.parse(context.query)
+            try:
+                context.graphql_document = await self.documents.parse(context.query)
+            except GraphQLError as error:
+                # Reported as the validation's only error: left without a document,
+                # Strawberry would parse it again, here on the event loop.
+                self.refusal = error
+                context.graphql_document = stand_in(context.operation_name)
         yield
 
     async def on_validate(self) -> AsyncIterator[None]:
         context = self.execution_context
         assert context.graphql_document is not None
-        context.pre_execution_errors = await self.documents.validate(
-            context.schema._schema, context.graphql_document, context.validation_rules
-        )
+        if self.refusal is not None:
+            context.pre_execution_errors = [self.refusal]
+        else:
+            context.pre_execution_errors = await self.documents.validate(
+                context.schema._schema, context.graphql_document, context.validation_rules
+            )
         yield
 
 
