@@ -15,9 +15,9 @@ import os
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from graphql import DocumentNode, GraphQLError, GraphQLSchema
 from graphql.language.parser import parse
@@ -84,6 +84,7 @@ class DocumentChecks:
         self._validated: _Recent[tuple[int, Any], tuple[DocumentNode, list[GraphQLError]]] = (
             _Recent(size)
         )
+        self._in_progress: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
         self._worker = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="graphql-documents", initializer=_yield_to_the_loop
         )
@@ -96,6 +97,9 @@ class DocumentChecks:
         error = too_long(query, self.max_chars)
         if error is not None:
             raise error
+        return await self._once(("parse", query), lambda: self._parse_new(query))
+
+    async def _parse_new(self, query: str) -> DocumentNode:
         try:
             document = await self._off_loop(parse, query, max_tokens=self.max_tokens)
         except GraphQLError as exc:
@@ -113,9 +117,26 @@ class DocumentChecks:
         known = self._validated.recall(key)
         if known is not None and known[0] is document:
             return known[1]
-        errors = await self._off_loop(validate_document, schema, document, tuple(rules))
+        return await self._once(
+            ("validate", *key), lambda: self._validate_new(schema, document, key)
+        )
+
+    async def _validate_new(
+        self, schema: GraphQLSchema, document: DocumentNode, key: tuple[int, Any]
+    ) -> list[GraphQLError]:
+        errors = await self._off_loop(validate_document, schema, document, key[1])
         self._validated.remember(key, (document, errors))
         return errors
+
+    async def _once(self, key: tuple[Any, ...], compute: Callable[[], Awaitable[T]]) -> T:
+        """``compute``'s result, computed once for all the requests that ask for it
+        meanwhile: a new document sent by many callers at once (a bank service's first
+        burst of events) is checked once, and they all go on together, as they came."""
+        task = self._in_progress.get(key)
+        if task is None:
+            task = self._in_progress[key] = asyncio.ensure_future(compute())
+            task.add_done_callback(lambda _: self._in_progress.pop(key, None))
+        return cast(T, await asyncio.shield(task))
 
     async def _off_loop(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
