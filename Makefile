@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The protocol clients the suite runs with node (graphql-http's audit, graphql-ws).
+CONFORMANCE := tests/conformance
+NODE_STAMP := $(CONFORMANCE)/node_modules/.package-lock.json
 
-.PHONY: run test lint schema bench clean
+.PHONY: run test lint schema graphiql bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,7 +18,11 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/account-alerts serve --demo
 
-test: $(STAMP)
+$(NODE_STAMP): $(CONFORMANCE)/package-lock.json
+	if command -v npm >/dev/null; then cd $(CONFORMANCE) && npm ci --no-audit --no-fund; \
+	else echo "npm not found: the tests that run node clients will be skipped"; fi
+
+test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -26,5 +33,10 @@ lint: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/account-alerts export-schema schema.graphql
 
+# Copy GraphiQL's browser files, at the versions tools/graphiql pins, into the package.
+graphiql:
+	tools/graphiql/vendor.sh
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache account_alerts.db*
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache account_alerts.db* \
+		$(CONFORMANCE)/node_modules tools/graphiql/node_modules

@@ -18,6 +18,10 @@ from account_alerts.config import Settings
 
 logger = logging.getLogger("account_alerts")
 
+# Start-up chatter a person does not need unless looking for it (--verbose): each
+# migration step and plugin, each job the scheduler adds.
+QUIET_UNLESS_VERBOSE = ("alembic", "apscheduler")
+
 
 def _settings() -> Settings:
     try:
@@ -57,7 +61,7 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from account_alerts.api.app import SERVE_SCHEDULER_ENV, SERVE_WORKER_ENV
     from account_alerts.delivery import metrics
-    from account_alerts.serving import serve
+    from account_alerts.serving import serve, server_options
     from account_alerts.store.database import Database
 
     settings = _settings()
@@ -80,7 +84,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.environ[SERVE_SCHEDULER_ENV] = "0" if args.no_scheduler else "1"
     if args.workers > 1:
         metrics.share_between_processes()
-    serve("account_alerts.api.app:app_from_environment", args.host, args.port, args.workers)
+    serve(
+        "account_alerts.api.app:app_from_environment",
+        args.host,
+        args.port,
+        args.workers,
+        **server_options(settings),
+    )
     return 0
 
 
@@ -304,9 +314,16 @@ def cmd_export_schema(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="account-alerts", description=__doc__)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--verbose", action="store_true", help="log each migration step and scheduled job"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the API (migrations applied first)")
+    def command(name: str, *, help: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, parents=[common], help=help)
+
+    serve = command("serve", help="run the API (migrations applied first)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--demo", action="store_true", help="add a demo customer and print tokens")
@@ -324,30 +341,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(func=cmd_serve)
 
-    worker = commands.add_parser("worker", help="run the delivery worker")
+    worker = command("worker", help="run the delivery worker")
     worker.set_defaults(func=cmd_worker)
 
-    importer = commands.add_parser("import", help="import a CSV feed from core banking")
+    importer = command("import", help="import a CSV feed from core banking")
     importer.add_argument("kind", choices=["payments", "transactions", "balances"])
     importer.add_argument("file")
     importer.set_defaults(func=cmd_import)
 
-    scheduler = commands.add_parser("scheduler", help="run the scheduled jobs")
+    scheduler = command("scheduler", help="run the scheduled jobs")
     scheduler.set_defaults(func=cmd_scheduler)
 
-    run_job = commands.add_parser("run-job", help="run one scheduled job once")
+    run_job = command("run-job", help="run one scheduled job once")
     run_job.add_argument("job", choices=["payment-due"])
     run_job.add_argument("--now", help="the instant to run it for, e.g. 2026-12-01T08:00:00+02:00")
     run_job.set_defaults(func=cmd_run_job)
 
-    migrate = commands.add_parser("migrate", help="bring the database to the latest schema")
+    migrate = command("migrate", help="bring the database to the latest schema")
     migrate.set_defaults(func=cmd_migrate)
 
-    export = commands.add_parser("export-schema", help="write the GraphQL SDL")
+    export = command("export-schema", help="write the GraphQL SDL")
     export.add_argument("output", nargs="?", default="schema.graphql")
     export.set_defaults(func=cmd_export_schema)
 
-    token = commands.add_parser("token", help="sign a development token")
+    token = command("token", help="sign a development token")
     who = token.add_mutually_exclusive_group(required=True)
     who.add_argument("--customer", type=int, help="mobile user id")
     who.add_argument("--subject", help="service or admin subject, with --role")
@@ -358,10 +375,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    args = build_parser().parse_args(argv)
+    if not args.verbose:
+        for name in QUIET_UNLESS_VERBOSE:
+            logging.getLogger(name).setLevel(logging.WARNING)
     return int(args.func(args))
 
 

@@ -102,6 +102,15 @@ class Settings(BaseSettings):
     # The executor's short path for plain fields (api/execution.py); off, graphql-core
     # executes every field its own way.
     graphql_short_path: bool = True
+    # A document's length in characters, comments and whitespace included (the token
+    # limit does not count them).
+    graphql_max_document_chars: int = Field(default=100_000, ge=100)
+    # The edge. The largest legitimate call is a batch of 500 login events with every
+    # text at its limit: about 2.8 MB of JSON even in 4-byte UTF-8. A websocket message
+    # may carry the same operations. The head is the request line and its headers.
+    max_request_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    max_websocket_message_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024)
 
     @field_validator("database_url")
     @classmethod

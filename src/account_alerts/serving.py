@@ -14,6 +14,7 @@ queue for the replacement instead of being refused.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 from typing import Any
@@ -21,9 +22,71 @@ from typing import Any
 import uvicorn
 from uvicorn import Config
 from uvicorn.config import STARTUP_FAILURE
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
 from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
+from account_alerts.config import Settings
+
 logger = logging.getLogger("uvicorn.error")
+
+HEAD_TOO_LARGE = "the request line and headers are larger than the limit of {limit} bytes"
+
+
+class HeadLimitedHttpTools(HttpToolsProtocol):
+    """uvicorn's httptools protocol, refusing a request whose line and headers outgrow
+    the limit with 431 while they arrive (httptools itself holds any size). The limit is
+    the one uvicorn gives its h11 protocol, ``h11_max_incomplete_event_size``."""
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.max_head_bytes = config.h11_max_incomplete_event_size or 64 * 1024
+        self.in_head = True
+        self.head_bytes = 0
+        self.refused = False
+
+    def data_received(self, data: bytes) -> None:
+        if self.refused:
+            return
+        super().data_received(data)
+        if self.in_head and self.parser is not None:
+            self.head_bytes += len(data)
+            if self.head_bytes > self.max_head_bytes:
+                self.refuse_head()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.in_head, self.head_bytes = True, 0
+
+    def on_headers_complete(self) -> None:
+        self.in_head = False
+        super().on_headers_complete()
+
+    def refuse_head(self) -> None:
+        self.refused = True
+        body = HEAD_TOO_LARGE.format(limit=self.max_head_bytes).encode()
+        self.transport.write(
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+            b"content-type: text/plain; charset=utf-8\r\n"
+            b"content-length: " + str(len(body)).encode() + b"\r\n"
+            b"connection: close\r\n\r\n" + body
+        )
+        self.transport.close()
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """The limits the server enforces before the app sees a request or a message."""
+    return {
+        "http": HeadLimitedHttpTools,
+        "h11_max_incomplete_event_size": settings.max_header_bytes,
+        "ws_max_size": settings.max_websocket_message_bytes,
+    }
 
 
 def listening_sockets(host: str, port: int, count: int) -> list[socket.socket]:
@@ -109,9 +172,11 @@ class SocketPerProcess(Multiprocess):
             self.processes[index] = replacement
 
 
-def serve(app_factory: str, host: str, port: int, processes: int = 1) -> None:
-    """Serve the app ``app_factory`` builds ("module:function") from ``processes`` processes."""
+def serve(app_factory: str, host: str, port: int, processes: int = 1, **limits: Any) -> None:
+    """Serve the app ``app_factory`` builds ("module:function") from ``processes`` processes,
+    with the ``limits`` of :func:`server_options`."""
     options: dict[str, Any] = {
+        **limits,
         "factory": True,
         "host": host,
         "port": port,

@@ -51,6 +51,9 @@ def demo_server(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
             break
     try:
         assert token, "".join(output)
+        # What a newcomer reads first is the banner, not the migrations' steps.
+        assert output[0].strip() == "" and output[1].startswith("account-alerts demo:"), output
+        assert "alembic" not in "".join(output)
         yield f"http://127.0.0.1:{port}", token, tmp_path
     finally:
         process.send_signal(signal.SIGINT)
@@ -87,3 +90,20 @@ def test_demo_server_answers_with_the_printed_token(demo_server: tuple[str, str,
     }
     assert all("1000123456" not in i["message"] for i in data["accountAlerts"]["items"])
     assert data["accountAlertSettings"] == {"loginAlertMode": "NEW_DEVICE"}
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_migration_steps_are_logged_only_with_verbose(tmp_path: Path, verbose: bool) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALERTS_")}
+    result = subprocess.run(  # noqa: S603
+        [ACCOUNT_ALERTS, "migrate", *(["--verbose"] if verbose else [])],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout == "database is at the latest schema\n"
+    assert ("Running upgrade" in result.stderr) is verbose
+    assert ("alembic" in result.stderr) is verbose

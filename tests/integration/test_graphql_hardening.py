@@ -286,18 +286,6 @@ async def test_development_allows_introspection(api: Api) -> None:
     }
 
 
-@pytest.mark.parametrize("env", ["development", "production"])
-async def test_queries_cannot_be_sent_with_get(api_with: ApiFactory, env: str) -> None:
-    app = await api_with(env=env, jwt_secret=PRODUCTION_SECRET)
-    response = await app.client.get(
-        "/graphql",
-        params={"query": BADGE},
-        headers={"Authorization": f"Bearer {app.token(7)}", "Accept": "application/json"},
-    )
-    assert response.status_code == 400
-    assert "unacknowledgedAlertCount" not in response.text
-
-
 async def test_a_service_token_gains_nothing_from_introspection_in_production(
     production: Api,
 ) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -18,10 +19,13 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def serving(app: Starlette) -> AsyncIterator[str]:
+async def serving(app: Starlette, **options: Any) -> AsyncIterator[str]:
+    """``options``: uvicorn's, e.g. ``serving.server_options(settings)``."""
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", **options
+        )
     )
     task = asyncio.create_task(server.serve())
     while not server.started:

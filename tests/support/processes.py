@@ -59,8 +59,17 @@ def running(args: list[str], env: dict[str, str], log: Path) -> Iterator[subproc
 
 @contextmanager
 def server(env: dict[str, str], log: Path, *extra: str) -> Iterator[str]:
+    with server_process(env, log, *extra) as (base, _):
+        yield base
+
+
+@contextmanager
+def server_process(
+    env: dict[str, str], log: Path, *extra: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A ready `account-alerts serve` (one process): its base URL and the process."""
     port = free_port()
-    with running(["serve", "--port", str(port), *extra], env, log):
+    with running(["serve", "--port", str(port), *extra], env, log) as process:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -72,7 +81,7 @@ def server(env: dict[str, str], log: Path, *extra: str) -> Iterator[str]:
             time.sleep(0.1)
         else:
             raise AssertionError(f"server did not start:\n{log.read_text()}")
-        yield base
+        yield base, process
 
 
 def sql(url: str, statement: str, **params: Any) -> list[Any]:

@@ -13,18 +13,31 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from cross_web import HTTPException
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 
 from account_alerts.api.auth import Caller, InvalidToken, TokenVerifier, bearer_token
 from account_alerts.api.context import Context, Services
+from account_alerts.api.graphiql import graphiql_assets, graphiql_page
+from account_alerts.api.limits import BodyLimit
+from account_alerts.api.live_socket import CustomerSocket
+from account_alerts.api.media_types import (
+    GRAPHQL_RESPONSE_JSON,
+    is_request_error,
+    response_media_type,
+)
 from account_alerts.api.schema import build_schema
 from account_alerts.api.webhooks import (
     TWILIO_INBOUND_PATH,
@@ -64,11 +77,26 @@ class AlertsGraphQL(GraphQL[Context, None]):
         super().__init__(
             build_schema(services.settings),
             graphql_ide=None if services.settings.is_production else "graphiql",
-            allow_queries_via_get=False,
+            allow_queries_via_get=True,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         )
         self.services = services
         self.tokens = TokenVerifier(services.settings)
+        self.graphql_transport_ws_handler_class = type(
+            "CustomerSocket", (CustomerSocket,), {"tokens": self.tokens}
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as exc:
+            response = PlainTextResponse(exc.reason, status_code=exc.status_code)
+            if exc.status_code == 405:
+                response.headers["allow"] = "POST"
+        await response(scope, receive, send)
 
     def decode_json(self, data: str | bytes) -> object:
         # orjson's decode error is a json.JSONDecodeError: Strawberry answers it with 400.
@@ -85,24 +113,49 @@ class AlertsGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         if isinstance(request, WebSocket):
-            # Browsers cannot set headers on a websocket: the token comes in connection_init.
+            # The token comes in connection_init (CustomerSocket).
             return Context(services=self.services, caller=None, auth_error=None)
         caller, error = _authenticate(request.headers.get("authorization"), self.tokens)
         return Context(services=self.services, caller=caller, auth_error=error)
 
-    async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
-        params = context.connection_params if hasattr(context, "connection_params") else {}
-        return await self._authenticate_ws(context, params)
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = response_media_type(request.headers.get("accept"))
+        request.state.sub_response = sub_response
+        return sub_response
 
-    async def _authenticate_ws(self, context: Context, params: Any) -> dict[str, object] | None:
-        header = None
-        if isinstance(params, dict):
-            header = params.get("Authorization") or params.get("authorization")
-            if header is None and params.get("token"):
-                header = f"Bearer {params['token']}"
-        caller, error = _authenticate(header, self.tokens)
-        context.caller, context.auth_error = caller, error
-        return None
+    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        try:
+            return await super().execute_single(*args, **kwargs)
+        except HTTPException as exc:
+            if isinstance(exc.__cause__, InvalidOperationTypeError):
+                # Only queries are read with GET: they change nothing.
+                raise HTTPException(405, "mutations must be sent with POST") from exc
+            raise
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        response = await super().process_result(request, result)
+        sub_response: Response = request.state.sub_response
+        if sub_response.media_type == GRAPHQL_RESPONSE_JSON and is_request_error(result):
+            # A request that never ran: no data entry, and 400 (application/json keeps 200).
+            response.pop("data", None)
+            sub_response.status_code = 400
+        return response
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        if sub_response.media_type == GRAPHQL_RESPONSE_JSON:
+            response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
+        return response
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql_page()
 
 
 class InFlight:
@@ -201,16 +254,20 @@ def create_app(
             logger.warning("queue depth unavailable: %s", type(exc).__name__)
         return Response(generate_latest(metrics.registry()), media_type=CONTENT_TYPE_LATEST)
 
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint),
+        Route(TWILIO_STATUS_PATH, twilio_status_endpoint(services), methods=["POST"]),
+        Route(TWILIO_INBOUND_PATH, twilio_inbound_endpoint(services), methods=["POST"]),
+        Route("/graphql", graphql_http, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+    ]
+    if not settings.is_production:
+        routes.append(graphiql_assets())
     app = Starlette(
-        routes=[
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/metrics", metrics_endpoint),
-            Route(TWILIO_STATUS_PATH, twilio_status_endpoint(services), methods=["POST"]),
-            Route(TWILIO_INBOUND_PATH, twilio_inbound_endpoint(services), methods=["POST"]),
-            Route("/graphql", graphql_http, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
-        ],
+        routes=routes,
+        middleware=[Middleware(BodyLimit, max_bytes=settings.max_request_bytes)],
         lifespan=lifespan,
     )
     app.state.services = services

@@ -111,18 +111,21 @@ class TokenVerifier:
         self._good: dict[str, tuple[Caller, float]] = {}
 
     def verify(self, token: str) -> Caller:
+        return self.verify_until(token)[0]
+
+    def verify_until(self, token: str) -> tuple[Caller, float]:
+        """The caller, and the Unix time until which the token is accepted."""
         known = self._good.get(token)
         if known is not None:
-            caller, valid_until = known
-            if self.clock() < valid_until:
-                return caller
+            if self.clock() < known[1]:
+                return known
             del self._good[token]
             raise InvalidToken(EXPIRED)
         caller, expires = _verified(token, self.settings)
         if len(self._good) >= self.size:
             del self._good[next(iter(self._good))]
         self._good[token] = (caller, expires + self.settings.jwt_leeway_seconds)
-        return caller
+        return self._good[token]
 
 
 def issue_token(

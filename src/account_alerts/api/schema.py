@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from graphql.language.parser import parse
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
-from strawberry.schema.schema import validate_document
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from account_alerts.api.admin import AdminMutation, AdminQuery
 from account_alerts.api.customer import CustomerMutation, CustomerQuery, CustomerSubscription
+from account_alerts.api.documents import DocumentChecks, stand_in
 from account_alerts.api.execution import LeafFieldsExecutionContext
 from account_alerts.api.scalars import DecimalScalar
 from account_alerts.api.service import ServiceMutation, ServiceQuery
@@ -58,41 +55,45 @@ class Hardening(SchemaExtension):
     every hook of every extension for every request, so five of its own cost more than
     the work they do):
 
-    - the token limit on parsing, and the parse cached by document text; a document
-      that fails to parse is left to Strawberry, so syntax errors (and the token limit)
-      are reported like any other bad request;
+    - the document's length and token limits on parsing; parsing and validation off the
+      event loop for a new document, remembered by its text (``DocumentChecks``); a
+      document refused there is reported like any other bad request;
     - the depth and alias limits (and, in production, no introspection) as validation
-      rules, and validation cached by document and rules;
+      rules;
     - an ``extensions.code`` on every error, internals never shown."""
 
     rules: tuple[type[ASTValidationRule], ...] = ()
-    max_tokens: int = 2000
+    documents: DocumentChecks
+    refusal: GraphQLError | None = None
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context
-        context.parse_options["max_tokens"] = self.max_tokens
         context.validation_rules = (*context.validation_rules, *self.rules)
         yield
         _with_error_codes(self.execution_context.result)
 
-    def on_parse(self) -> Iterator[None]:
+    async def on_parse(self) -> AsyncIterator[None]:
         context = self.execution_context
-        with contextlib.suppress(GraphQLError):
-            context.graphql_document = _cached_parse(context.query, **context.parse_options)
+        if context.query is not None:
+            try:
+                context.graphql_document = await self.documents.parse(context.query)
+            except GraphQLError as error:
+                # Reported as the validation's only error: left without a document,
+                # Strawberry would parse it again, here on the event loop.
+                self.refusal = error
+                context.graphql_document = stand_in(context.operation_name)
         yield
 
-    def on_validate(self) -> Iterator[None]:
+    async def on_validate(self) -> AsyncIterator[None]:
         context = self.execution_context
-        context.pre_execution_errors = _cached_validate(
-            context.schema._schema, context.graphql_document, context.validation_rules
-        )
+        assert context.graphql_document is not None
+        if self.refusal is not None:
+            context.pre_execution_errors = [self.refusal]
+        else:
+            context.pre_execution_errors = await self.documents.validate(
+                context.schema._schema, context.graphql_document, context.validation_rules
+            )
         yield
-
-
-# Shared by every request (and schema): keyed by the document text and parse options,
-# and by (schema, document, rules) for validation, whose rule classes are built once.
-_cached_parse = functools.lru_cache(maxsize=256)(parse)
-_cached_validate = functools.lru_cache(maxsize=256)(validate_document)
 
 
 class AlertsSchema(strawberry.Schema):
@@ -113,11 +114,10 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     ]
     if settings.is_production:
         rules.append(NoSchemaIntrospectionCustomRule)
-    hardening = type(
-        "Hardening",
-        (Hardening,),
-        {"rules": tuple(rules), "max_tokens": settings.graphql_max_tokens},
+    documents = DocumentChecks(
+        max_chars=settings.graphql_max_document_chars, max_tokens=settings.graphql_max_tokens
     )
+    hardening = type("Hardening", (Hardening,), {"rules": tuple(rules), "documents": documents})
     return AlertsSchema(
         query=Query,
         mutation=Mutation,
