@@ -295,6 +295,7 @@ class Judging:
                 actor_role=self.actor.role.value,
                 actor_id=self.actor.id,
                 now=self.now,
+                rows=self.unit.buffer,
             )
             assert alert.id is not None
             written.append(alert)

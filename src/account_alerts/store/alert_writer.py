@@ -4,7 +4,10 @@ its audit row — in the caller's transaction."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+import sqlalchemy as sa
+from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from account_alerts.domain.decisions import RaiseAlert, Suppressed
@@ -14,6 +17,12 @@ from account_alerts.domain.messages import render
 from account_alerts.store import audit_trail
 from account_alerts.store.alerts import AccountAlert, AlertDelivery, SuspiciousActivity
 from account_alerts.store.announcements import announce
+from account_alerts.store.base import table_of
+from account_alerts.store.row_buffer import RowBuffer
+
+ALERTS = table_of(AccountAlert)
+DELIVERIES = table_of(AlertDelivery)
+SUSPICIOUS = table_of(SuspiciousActivity)
 
 
 async def write_alert(
@@ -27,7 +36,12 @@ async def write_alert(
     actor_id: str,
     now: datetime,
     is_test: bool = False,
+    rows: RowBuffer | None = None,
 ) -> AccountAlert:
+    """The alert is inserted at once (its id names the rest); its outbox rows,
+    suspicious-activity entries and audit row go to ``rows``, the caller's buffer (the
+    event path's unit of work writes them with the event's other rows), or are inserted
+    here when there is none. Returns the alert as written (not tracked by the session)."""
     title, message = render(decision.alert_type, decision.data, decision.account_number)
     if is_test:
         title = f"Test: {title}"
@@ -44,67 +58,103 @@ async def write_alert(
         created_at=now,
         updated_at=now,
     )
-    session.add(alert)
-    await session.flush()
-    assert alert.id is not None
+    alert.id = await _insert_alert(session, rows, alert)
     announce(session, mobile_user_id, alert.id)
+    buffer = rows if rows is not None else RowBuffer()
+    status = DeliveryStatus.SKIPPED if plan.skipped_reason else DeliveryStatus.PENDING
     for channel in decision.channels:
-        session.add(
-            AlertDelivery(
-                alert_id=alert.id,
-                channel=channel,
-                status=DeliveryStatus.SKIPPED if plan.skipped_reason else DeliveryStatus.PENDING,
-                last_error=plan.skipped_reason,
-                next_attempt_at=plan.not_before,
-                created_at=now,
-                updated_at=now,
-            )
+        buffer.add(
+            DELIVERIES,
+            _values(
+                AlertDelivery(
+                    alert_id=alert.id,
+                    channel=channel,
+                    status=status,
+                    last_error=plan.skipped_reason,
+                    next_attempt_at=plan.not_before,
+                    created_at=now,
+                    updated_at=now,
+                )
+            ),
         )
     location = decision.data.get("location")
     for detection in decision.detections:
-        session.add(
-            SuspiciousActivity(
-                alert_id=alert.id,
-                mobile_user_id=mobile_user_id,
-                account_number=decision.account_number,
-                suspicion_reason=detection.reason,
-                risk_score=decision.risk_score or 0,
-                detection_details={
-                    **detection.details,
-                    "riskComponents": decision.risk_components,
-                    "eventId": event_id,
-                },
-                related_transaction_ids=list(decision.data.get("relatedTransactionIds") or []),
-                device_id=decision.data.get("deviceId"),
-                ip_address=decision.data.get("ipAddress"),
-                location=_describe(location),
-                detected_at=decision.triggered_at,
-                created_at=now,
-            )
-        )
-    audit_trail.record(
-        session,
-        actor_role=actor_role,
-        actor_id=actor_id,
-        action="alert.triggered",
-        occurred_at=now,
-        mobile_user_id=mobile_user_id,
-        subject_type="alert",
-        subject_id=str(alert.id),
-        details={
-            "alertType": decision.alert_type.value,
-            "eventId": event_id,
-            "channels": [c.value for c in decision.channels],
-            "isTest": is_test,
-            **(
-                {"heldUntil": plan.not_before.isoformat(), "heldBecause": plan.held_reason}
-                if plan.held_reason
-                else {}
+        buffer.add(
+            SUSPICIOUS,
+            _values(
+                SuspiciousActivity(
+                    alert_id=alert.id,
+                    mobile_user_id=mobile_user_id,
+                    account_number=decision.account_number,
+                    suspicion_reason=detection.reason,
+                    risk_score=decision.risk_score or 0,
+                    detection_details={
+                        **detection.details,
+                        "riskComponents": decision.risk_components,
+                        "eventId": event_id,
+                    },
+                    related_transaction_ids=list(decision.data.get("relatedTransactionIds") or []),
+                    device_id=decision.data.get("deviceId"),
+                    ip_address=decision.data.get("ipAddress"),
+                    location=_describe(location),
+                    detected_at=decision.triggered_at,
+                    created_at=now,
+                )
             ),
-            **({"notDelivered": plan.skipped_reason} if plan.skipped_reason else {}),
-        },
+        )
+    buffer.add(
+        audit_trail.AUDIT,
+        audit_trail.row(
+            actor_role=actor_role,
+            actor_id=actor_id,
+            action="alert.triggered",
+            occurred_at=now,
+            mobile_user_id=mobile_user_id,
+            subject_type="alert",
+            subject_id=str(alert.id),
+            details={
+                "alertType": decision.alert_type.value,
+                "eventId": event_id,
+                "channels": [c.value for c in decision.channels],
+                "isTest": is_test,
+                **(
+                    {"heldUntil": plan.not_before.isoformat(), "heldBecause": plan.held_reason}
+                    if plan.held_reason
+                    else {}
+                ),
+                **({"notDelivered": plan.skipped_reason} if plan.skipped_reason else {}),
+            },
+        ),
     )
+    if rows is None:
+        await buffer.flush(session)
     return alert
+
+
+def _values(row: SQLModel) -> dict[str, Any]:
+    """A new row's columns as its model fills them (its defaults included), but its id."""
+    table = row.__table__  # type: ignore[attr-defined]
+    return {c.name: getattr(row, c.name) for c in table.columns if c.name != "id"}
+
+
+# Every column but the id, so that nothing is left to a client-side default.
+_INSERT_ALERT = (
+    sa.insert(ALERTS)
+    .values({c.name: sa.bindparam(c.name, type_=c.type) for c in ALERTS.columns if c.name != "id"})
+    .returning(ALERTS.c.id)
+)
+
+
+async def _insert_alert(session: AsyncSession, rows: RowBuffer | None, alert: AccountAlert) -> int:
+    # Rows of the session's (a customer first seen in this batch) come before the alert.
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
+    values = _values(alert)
+    if rows is not None and rows.direct is not None:
+        [(alert_id,)] = await rows.direct.rows(_INSERT_ALERT, values)
+        return int(alert_id)
+    connection = await session.connection()
+    return int((await connection.execute(_INSERT_ALERT, values)).scalar_one())
 
 
 def record_suppression(

@@ -45,7 +45,8 @@ class DirectStatement:
             (key, escaped.get(key, key), bind.type._cached_bind_processor(dialect))
             for key, bind in compiled.binds.items()
         ]
-        self._columns = [column.type for column in getattr(statement, "selected_columns", [])]
+        # A SELECT's columns, or an INSERT's RETURNING columns.
+        self._columns = [column.type for column in getattr(statement, "exported_columns", [])]
         self._dialect = dialect
         self._results: list[Processor] | None = None
 

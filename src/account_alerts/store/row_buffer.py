@@ -54,9 +54,12 @@ class RowBuffer:
             shape: list[tuple[Any, ...]] = []
             parameters: dict[str, Any] = {}
             for table, rows in pending.items():
-                for row in rows:
-                    parameters.update(_named(f"w{len(shape)}_", row))
-                    shape.append(("insert", table, tuple(sorted(row))))
+                # One multi-row INSERT per table: its rows take their ids in the order
+                # they were added (the parts of a WITH run in no set order).
+                columns = tuple(sorted(rows[0]))
+                for n, row in enumerate(rows):
+                    parameters.update(_named(f"w{len(shape)}_{n}_", row))
+                shape.append(("insert", table, columns, len(rows)))
             for (table, columns, by), by_key in updates.items():
                 for key, values in by_key.items():
                     parameters.update(_named(f"w{len(shape)}_", {**values, **_keys(key, by)}))
@@ -106,9 +109,13 @@ def _named(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
     return {f"{prefix}{name}": value for name, value in values.items()}
 
 
-def _insert(table: sa.Table, columns: tuple[str, ...], prefix: str) -> sa.Insert:
+def _insert(table: sa.Table, columns: tuple[str, ...], prefix: str, count: int) -> sa.Insert:
+    """``count`` rows of ``columns``, the n-th row's parameters named ``{prefix}{n}_``."""
     return sa.insert(table).values(
-        {c: sa.bindparam(f"{prefix}{c}", type_=table.c[c].type) for c in columns}
+        [
+            {c: sa.bindparam(f"{prefix}{n}_{c}", type_=table.c[c].type) for c in columns}
+            for n in range(count)
+        ]
     )
 
 
@@ -135,11 +142,10 @@ def _update(
 
 @functools.lru_cache(maxsize=256)
 def _combined(shape: tuple[tuple[Any, ...], ...]) -> Any:
-    """``shape``: ("insert", table, columns) and ("update", table, columns, key columns)."""
+    """``shape``: ("insert", table, columns, row count) and ("update", table, columns, key
+    columns)."""
     parts: list[Any] = [
-        _insert(table, columns, f"w{n}_")
-        if kind == "insert"
-        else _update(table, columns, f"w{n}_", *rest)
+        (_insert if kind == "insert" else _update)(table, columns, f"w{n}_", *rest)
         for n, (kind, table, columns, *rest) in enumerate(shape)
     ]
     *first, last = parts
