@@ -1,6 +1,8 @@
 """The delivery worker: claims due outbox rows, sends them through their channels, and
-records every attempt. A worker that dies mid-batch loses nothing: its lease expires and
-another worker takes the rows up again. A row recorded SENT is never sent again."""
+records every attempt as it completes. A worker that dies mid-batch loses nothing: its
+lease expires and another worker takes the rows up again. A row recorded SENT is never
+sent again; a send marked started and never recorded is taken over as an attempt in doubt
+and sent again (domain.in_doubt)."""
 
 from __future__ import annotations
 
@@ -11,9 +13,10 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -23,15 +26,19 @@ from account_alerts.config import Settings
 from account_alerts.delivery import metrics
 from account_alerts.delivery.breaker import CircuitBreaker
 from account_alerts.delivery.channels.base import Channel, DeliveryError, Receipt
+from account_alerts.delivery.recorder import OutcomeRecorder
 from account_alerts.delivery.rendering import render
+from account_alerts.delivery.send_marks import SendMarks
 from account_alerts.domain.decisions import SECURITY_ALERTS
 from account_alerts.domain.enums import DeliveryStatus, NotificationChannel
+from account_alerts.domain.in_doubt import resend_in_doubt
 from account_alerts.domain.retry_policy import backoff, exhausted
 from account_alerts.store import audit_trail, outbox
 from account_alerts.store.alerts import AlertDelivery
 from account_alerts.store.database import Database
 
 logger = logging.getLogger("account_alerts.worker")
+_T = TypeVar("_T")
 
 # The columns an attempt's outcome writes to its delivery row.
 _RECORDED = (
@@ -43,8 +50,13 @@ _RECORDED = (
     "provider_message_id",
     "lease_owner",
     "lease_expires_at",
+    "send_started_at",
     "updated_at",
 )
+# Finished sends are recorded when this many are waiting, or this long after the first of
+# them finished: what a killed worker had sent and not recorded is that much at most.
+RECORD_AT_MOST = 64
+RECORD_WITHIN_SECONDS = 0.02
 
 
 @dataclass
@@ -92,6 +104,7 @@ class DeliveryWorker:
             channel: asyncio.Semaphore(settings.provider_concurrency) for channel in channels
         }
         self.wake = asyncio.Event()
+        self.marks = SendMarks(db=db, worker_id=self.worker_id, clock=clock)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set; database outages are waited out, not fatal.
@@ -137,7 +150,7 @@ class DeliveryWorker:
         for channel, breaker in self.breakers.items():
             metrics.BREAKER_OPEN.labels(self.channels[channel].provider).set(int(breaker.is_open))
         async with self.db.transaction() as session:
-            ids = await outbox.claim_due(
+            claims = await outbox.claim_due(
                 session,
                 worker_id=self.worker_id,
                 now=now,
@@ -145,51 +158,122 @@ class DeliveryWorker:
                 limit=self.settings.worker_batch_size,
                 skip_channels=closed,
             )
-        if not ids:
+            in_doubt = [claim.id for claim in claims if claim.send_started_at is not None]
+            if in_doubt:
+                await self._count_in_doubt(session, in_doubt, now)
+        if not claims:
             return 0
-        async with self.db.session() as session:
-            claimed = await outbox.load_claimed(session, ids)
-            devices = await outbox.push_tokens(session, {user.id for _, _, user in claimed})
-        attempts = [
-            _Attempt(delivery, alert, user, devices.get(user.id, []))
-            for delivery, alert, user in claimed
-        ]
+        ids = [claim.id for claim in claims]
+        try:
+            attempts = await self._load(ids)
+        except (sa.exc.DBAPIError, OSError):
+            # Nothing was sent: give the claim back rather than let it wait out the lease.
+            await self._until_stored(f"release {len(ids)} claimed deliveries", self._release, ids)
+            raise
         # A send not started by then waits for the next claim: the batch must be recorded
         # well before its lease runs out, or another worker would send it again. Each
         # batch has its own (the claim loops run side by side).
         deadline = time.monotonic() + self.lease.total_seconds() / 2
-        await asyncio.gather(*(self._send(attempt, deadline) for attempt in attempts))
-        await self._record_until_stored(attempts)
+        recorder: OutcomeRecorder[_Attempt] = OutcomeRecorder(
+            self._record_until_stored, at_most=RECORD_AT_MOST, within=RECORD_WITHIN_SECONDS
+        )
+        try:
+            await asyncio.gather(*(self._send(attempt, deadline, recorder) for attempt in attempts))
+        finally:
+            await recorder.close()
         return len(attempts)
+
+    async def _load(self, ids: list[int]) -> list[_Attempt]:
+        async with self.db.session() as session:
+            claimed = await outbox.load_claimed(session, ids)
+            devices = await outbox.push_tokens(session, {user.id for _, _, user in claimed})
+        return [
+            _Attempt(delivery, alert, user, devices.get(user.id, []))
+            for delivery, alert, user in claimed
+        ]
+
+    async def _release(self, ids: list[int]) -> None:
+        async with self.db.transaction() as session:
+            await outbox.release(session, ids, worker_id=self.worker_id, now=self.clock())
+
+    async def _count_in_doubt(self, session: AsyncSession, ids: list[int], now: datetime) -> None:
+        """Taken over with a send started and no outcome: the provider may or may not have
+        the message. Counted as an attempt in doubt, on the row and in the audit log, and
+        sent again in this batch."""
+        rows, audit_rows = [], []
+        for doubt in await outbox.in_doubt(session, ids):
+            resend = resend_in_doubt(
+                doubt.channel, attempts=doubt.attempts, attempts_in_doubt=doubt.attempts_in_doubt
+            )
+            rows.append(
+                {
+                    "delivery_id": doubt.id,
+                    "attempts": resend.attempts,
+                    "attempts_in_doubt": resend.attempts_in_doubt,
+                }
+            )
+            metrics.DELIVERIES.labels(doubt.channel.value, "in_doubt").inc()
+            logger.warning(
+                "delivery %s: a send started at %s has no outcome; sending again",
+                doubt.id,
+                doubt.send_started_at.isoformat(),
+            )
+            audit_rows.append(
+                audit_trail.row(
+                    actor_role="system",
+                    actor_id=self.worker_id,
+                    action="delivery.in_doubt",
+                    occurred_at=now,
+                    mobile_user_id=doubt.mobile_user_id,
+                    subject_type="delivery",
+                    subject_id=str(doubt.id),
+                    details={
+                        "alertId": doubt.alert_id,
+                        "channel": doubt.channel.value,
+                        "outcome": "in_doubt",
+                        "attempt": resend.attempts,
+                        "sendStartedAt": doubt.send_started_at.isoformat(),
+                        "repeat": resend.repeat.value,
+                    },
+                )
+            )
+        await outbox.count_in_doubt(session, rows)
+        await audit_trail.insert_rows(session, audit_rows)
 
     async def _record_until_stored(self, attempts: list[_Attempt]) -> None:
         """What was sent must be recorded, or it would be sent again when the lease runs
         out: while our lease holds, a database outage is waited out rather than given up."""
+        await self._until_stored(f"record {len(attempts)} outcomes", self._record, attempts)
+
+    async def _until_stored(
+        self, what: str, write: Callable[[list[_T]], Awaitable[None]], items: list[_T]
+    ) -> None:
         deadline = time.monotonic() + self.lease.total_seconds() * 0.8
         pause = 0.2
         while True:
             try:
-                await self._record(attempts)
+                await write(items)
                 return
             except (sa.exc.DBAPIError, OSError) as exc:
                 if time.monotonic() + pause > deadline:
                     raise
                 logger.warning(
-                    "delivery worker: could not record %d outcomes (%s); retrying",
-                    len(attempts),
-                    type(exc).__name__,
+                    "delivery worker: could not %s (%s); retrying", what, type(exc).__name__
                 )
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 5.0)
 
-    async def _send(self, attempt: _Attempt, deadline: float) -> None:
+    async def _send(
+        self, attempt: _Attempt, deadline: float, recorder: OutcomeRecorder[_Attempt]
+    ) -> None:
         channel = attempt.delivery.channel
         breaker = self.breakers[channel]
         async with self.slots[channel]:
             if time.monotonic() > deadline or breaker.blocks(self.clock()):
                 attempt.deferred = True
-                return
-            await self._send_now(attempt)
+            else:
+                await self._send_now(attempt)
+        recorder.add(attempt)
         if attempt.receipt is not None:
             breaker.succeeded()
         elif attempt.error is not None and attempt.error.transient:
@@ -199,6 +283,9 @@ class DeliveryWorker:
         channel = attempt.delivery.channel
         destinations = self._destinations(attempt)
         if not destinations:
+            return
+        if not await self.marks.started(attempt.delivery.id):
+            attempt.deferred = True
             return
         sender = self.channels[channel]
         stale: list[str] = []
@@ -302,6 +389,7 @@ class DeliveryWorker:
             "provider_message_id": delivery.provider_message_id,
             "lease_owner": None,
             "lease_expires_at": None,
+            "send_started_at": None,
             "updated_at": now,
         }
         if attempt.deferred:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -30,10 +31,11 @@ async def claim_due(
     lease: timedelta,
     limit: int,
     skip_channels: Iterable[NotificationChannel] = (),
-) -> list[int]:
+) -> list[Claim]:
     """Take up to ``limit`` due deliveries for this worker. On PostgreSQL, rows another
     worker is claiming are skipped (SKIP LOCKED); an expired lease — a worker that died —
-    makes a row due again."""
+    makes a row due again, and a send it had started without recording the outcome comes
+    back with its ``send_started_at`` (a send in doubt)."""
     due = (
         select(AlertDelivery.id)
         .where(
@@ -56,9 +58,96 @@ async def claim_due(
         sa.update(DELIVERIES)
         .where(DELIVERIES.c.id.in_(due.scalar_subquery()))
         .values(lease_owner=worker_id, lease_expires_at=now + lease, updated_at=now)
+        .returning(DELIVERIES.c.id, DELIVERIES.c.send_started_at)
+    )
+    return sorted(Claim(*row) for row in result.all())
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Claim:
+    id: int
+    # Set: the previous owner started a send and recorded no outcome.
+    send_started_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class InDoubt:
+    """A claimed delivery whose previous send is in doubt, as the audit log names it."""
+
+    id: int
+    alert_id: int
+    channel: NotificationChannel
+    attempts: int
+    attempts_in_doubt: int
+    send_started_at: datetime
+    mobile_user_id: int
+
+
+async def in_doubt(session: AsyncSession, delivery_ids: Sequence[int]) -> list[InDoubt]:
+    connection = await session.connection()
+    rows = await connection.execute(
+        sa.select(
+            DELIVERIES.c.id,
+            DELIVERIES.c.alert_id,
+            DELIVERIES.c.channel,
+            DELIVERIES.c.attempts,
+            DELIVERIES.c.attempts_in_doubt,
+            DELIVERIES.c.send_started_at,
+            ALERTS.c.mobile_user_id,
+        )
+        .select_from(DELIVERIES.join(ALERTS, ALERTS.c.id == DELIVERIES.c.alert_id))
+        .where(DELIVERIES.c.id.in_(delivery_ids))
+        .order_by(DELIVERIES.c.id)
+    )
+    return [InDoubt(*row) for row in rows.all()]
+
+
+async def count_in_doubt(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Write each ``{"delivery_id", "attempts", "attempts_in_doubt"}``; the send mark is
+    cleared: the delivery goes out again under its new owner."""
+    await session.exec(
+        sa.update(DELIVERIES)
+        .where(DELIVERIES.c.id == sa.bindparam("delivery_id"))
+        .values(
+            attempts=sa.bindparam("attempts"),
+            attempts_in_doubt=sa.bindparam("attempts_in_doubt"),
+            send_started_at=None,
+        ),
+        params=list(rows),
+    )
+
+
+async def mark_started(
+    connection: AsyncConnection, delivery_ids: Sequence[int], *, worker_id: str, now: datetime
+) -> set[int]:
+    """Mark sends as started, before they go out; the ids still this worker's to send (a
+    row whose lease another worker took over is not)."""
+    result = await connection.execute(
+        sa.update(DELIVERIES)
+        .where(
+            DELIVERIES.c.id.in_(delivery_ids),
+            DELIVERIES.c.lease_owner == worker_id,
+            DELIVERIES.c.status == DeliveryStatus.PENDING,
+        )
+        .values(send_started_at=now)
         .returning(DELIVERIES.c.id)
     )
-    return sorted(row[0] for row in result.all())
+    return {row[0] for row in result.all()}
+
+
+async def release(
+    session: AsyncSession, delivery_ids: Sequence[int], *, worker_id: str, now: datetime
+) -> None:
+    """Give claimed deliveries back, due at once, when none of their sends started."""
+    await session.exec(
+        sa.update(DELIVERIES)
+        .where(
+            DELIVERIES.c.id.in_(delivery_ids),
+            DELIVERIES.c.lease_owner == worker_id,
+            DELIVERIES.c.send_started_at.is_(None),
+        )
+        .values(lease_owner=None, lease_expires_at=None, updated_at=now)
+    )
 
 
 @dataclass(frozen=True, slots=True)
