@@ -26,12 +26,12 @@ from account_alerts.config import Settings
 from account_alerts.delivery import metrics
 from account_alerts.delivery.breaker import CircuitBreaker
 from account_alerts.delivery.channels.base import Channel, DeliveryError, Receipt
+from account_alerts.delivery.in_doubt import count_in_doubt
 from account_alerts.delivery.recorder import OutcomeRecorder
 from account_alerts.delivery.rendering import render
 from account_alerts.delivery.send_marks import SendMarks
 from account_alerts.domain.decisions import SECURITY_ALERTS
 from account_alerts.domain.enums import DeliveryStatus, NotificationChannel
-from account_alerts.domain.in_doubt import resend_in_doubt
 from account_alerts.domain.retry_policy import backoff, exhausted
 from account_alerts.store import audit_trail, outbox
 from account_alerts.store.alerts import AlertDelivery
@@ -53,10 +53,10 @@ _RECORDED = (
     "send_started_at",
     "updated_at",
 )
-# Finished sends are recorded when this many are waiting, or this long after the first of
-# them finished: what a killed worker had sent and not recorded is that much at most.
+# Finished sends are written as soon as no other send is out, else when this many are
+# waiting or this long after the first of them finished, whichever comes first.
 RECORD_AT_MOST = 64
-RECORD_WITHIN_SECONDS = 0.02
+RECORD_WITHIN_SECONDS = 0.005
 
 
 @dataclass
@@ -69,6 +69,7 @@ class _Attempt:
     error: DeliveryError | None = None
     skipped: str | None = None
     deferred: bool = False
+    went_out: bool = False  # marked as started: from here on, the send may be in doubt
     stale_tokens: tuple[str, ...] = ()
     latency: float = 0.0
 
@@ -105,6 +106,9 @@ class DeliveryWorker:
         }
         self.wake = asyncio.Event()
         self.marks = SendMarks(db=db, worker_id=self.worker_id, clock=clock)
+        self.recorder: OutcomeRecorder[_Attempt] = OutcomeRecorder(
+            self._record_until_stored, at_most=RECORD_AT_MOST, within=RECORD_WITHIN_SECONDS
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set; database outages are waited out, not fatal.
@@ -160,7 +164,7 @@ class DeliveryWorker:
             )
             in_doubt = [claim.id for claim in claims if claim.send_started_at is not None]
             if in_doubt:
-                await self._count_in_doubt(session, in_doubt, now)
+                await count_in_doubt(session, in_doubt, worker_id=self.worker_id, now=now)
         if not claims:
             return 0
         ids = [claim.id for claim in claims]
@@ -174,13 +178,7 @@ class DeliveryWorker:
         # well before its lease runs out, or another worker would send it again. Each
         # batch has its own (the claim loops run side by side).
         deadline = time.monotonic() + self.lease.total_seconds() / 2
-        recorder: OutcomeRecorder[_Attempt] = OutcomeRecorder(
-            self._record_until_stored, at_most=RECORD_AT_MOST, within=RECORD_WITHIN_SECONDS
-        )
-        try:
-            await asyncio.gather(*(self._send(attempt, deadline, recorder) for attempt in attempts))
-        finally:
-            await recorder.close()
+        await asyncio.gather(*(self._send(attempt, deadline) for attempt in attempts))
         return len(attempts)
 
     async def _load(self, ids: list[int]) -> list[_Attempt]:
@@ -195,50 +193,6 @@ class DeliveryWorker:
     async def _release(self, ids: list[int]) -> None:
         async with self.db.transaction() as session:
             await outbox.release(session, ids, worker_id=self.worker_id, now=self.clock())
-
-    async def _count_in_doubt(self, session: AsyncSession, ids: list[int], now: datetime) -> None:
-        """Taken over with a send started and no outcome: the provider may or may not have
-        the message. Counted as an attempt in doubt, on the row and in the audit log, and
-        sent again in this batch."""
-        rows, audit_rows = [], []
-        for doubt in await outbox.in_doubt(session, ids):
-            resend = resend_in_doubt(
-                doubt.channel, attempts=doubt.attempts, attempts_in_doubt=doubt.attempts_in_doubt
-            )
-            rows.append(
-                {
-                    "delivery_id": doubt.id,
-                    "attempts": resend.attempts,
-                    "attempts_in_doubt": resend.attempts_in_doubt,
-                }
-            )
-            metrics.DELIVERIES.labels(doubt.channel.value, "in_doubt").inc()
-            logger.warning(
-                "delivery %s: a send started at %s has no outcome; sending again",
-                doubt.id,
-                doubt.send_started_at.isoformat(),
-            )
-            audit_rows.append(
-                audit_trail.row(
-                    actor_role="system",
-                    actor_id=self.worker_id,
-                    action="delivery.in_doubt",
-                    occurred_at=now,
-                    mobile_user_id=doubt.mobile_user_id,
-                    subject_type="delivery",
-                    subject_id=str(doubt.id),
-                    details={
-                        "alertId": doubt.alert_id,
-                        "channel": doubt.channel.value,
-                        "outcome": "in_doubt",
-                        "attempt": resend.attempts,
-                        "sendStartedAt": doubt.send_started_at.isoformat(),
-                        "repeat": resend.repeat.value,
-                    },
-                )
-            )
-        await outbox.count_in_doubt(session, rows)
-        await audit_trail.insert_rows(session, audit_rows)
 
     async def _record_until_stored(self, attempts: list[_Attempt]) -> None:
         """What was sent must be recorded, or it would be sent again when the lease runs
@@ -263,9 +217,7 @@ class DeliveryWorker:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 5.0)
 
-    async def _send(
-        self, attempt: _Attempt, deadline: float, recorder: OutcomeRecorder[_Attempt]
-    ) -> None:
+    async def _send(self, attempt: _Attempt, deadline: float) -> None:
         channel = attempt.delivery.channel
         breaker = self.breakers[channel]
         async with self.slots[channel]:
@@ -273,11 +225,16 @@ class DeliveryWorker:
                 attempt.deferred = True
             else:
                 await self._send_now(attempt)
-        recorder.add(attempt)
-        if attempt.receipt is not None:
-            breaker.succeeded()
-        elif attempt.error is not None and attempt.error.transient:
-            breaker.failed(self.clock())
+            if attempt.receipt is not None:
+                breaker.succeeded()
+            elif attempt.error is not None and attempt.error.transient:
+                breaker.failed(self.clock())
+            if attempt.went_out:
+                # The slot is held until the outcome is written: a worker killed now
+                # leaves this send in doubt, and never more sends than it has slots.
+                await self.recorder.recorded(attempt)
+        if not attempt.went_out:
+            await self.recorder.recorded(attempt, went_out=False)
 
     async def _send_now(self, attempt: _Attempt) -> None:
         channel = attempt.delivery.channel
@@ -287,6 +244,8 @@ class DeliveryWorker:
         if not await self.marks.started(attempt.delivery.id):
             attempt.deferred = True
             return
+        attempt.went_out = True
+        self.recorder.sending()
         sender = self.channels[channel]
         stale: list[str] = []
         for to in destinations:
