@@ -13,7 +13,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -27,9 +27,8 @@ from account_alerts.delivery import metrics
 from account_alerts.delivery.breaker import CircuitBreaker
 from account_alerts.delivery.channels.base import Channel, DeliveryError, Receipt
 from account_alerts.delivery.in_doubt import count_in_doubt
-from account_alerts.delivery.recorder import OutcomeRecorder
 from account_alerts.delivery.rendering import render
-from account_alerts.delivery.send_marks import SendMarks
+from account_alerts.delivery.send_ledger import SendLedger
 from account_alerts.domain.decisions import SECURITY_ALERTS
 from account_alerts.domain.enums import DeliveryStatus, NotificationChannel
 from account_alerts.domain.retry_policy import backoff, exhausted
@@ -69,7 +68,7 @@ class _Attempt:
     error: DeliveryError | None = None
     skipped: str | None = None
     deferred: bool = False
-    went_out: bool = False  # marked as started: from here on, the send may be in doubt
+    marked: bool = False  # marked as started: from here on, the send may be in doubt
     stale_tokens: tuple[str, ...] = ()
     latency: float = 0.0
 
@@ -100,14 +99,14 @@ class DeliveryWorker:
             for channel in channels
         }
         self.lease = timedelta(seconds=settings.worker_lease_seconds)
-        # Sends in flight per channel: a slow provider holds a few slots, not the batch.
-        self.slots = {
-            channel: asyncio.Semaphore(settings.provider_concurrency) for channel in channels
-        }
         self.wake = asyncio.Event()
-        self.marks = SendMarks(db=db, worker_id=self.worker_id, clock=clock)
-        self.recorder: OutcomeRecorder[_Attempt] = OutcomeRecorder(
-            self._record_until_stored, at_most=RECORD_AT_MOST, within=RECORD_WITHIN_SECONDS
+        # Sends marked and not yet recorded, per channel: a slow provider holds a few
+        # places, not the batch, and a worker killed leaves no more than these in doubt.
+        self.ledger: SendLedger[NotificationChannel, _Attempt] = SendLedger(
+            self._write,
+            in_flight=settings.provider_concurrency,
+            at_most=RECORD_AT_MOST,
+            within=RECORD_WITHIN_SECONDS,
         )
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -194,13 +193,27 @@ class DeliveryWorker:
         async with self.db.transaction() as session:
             await outbox.release(session, ids, worker_id=self.worker_id, now=self.clock())
 
-    async def _record_until_stored(self, attempts: list[_Attempt]) -> None:
-        """What was sent must be recorded, or it would be sent again when the lease runs
-        out: while our lease holds, a database outage is waited out rather than given up."""
+    async def _write(self, attempts: list[_Attempt], to_mark: list[int]) -> set[int]:
+        """Record outcomes and mark the next sends as started, in one transaction; the ids
+        marked. What was sent must be recorded, or it would be sent again when the lease
+        runs out: while our lease holds, a database outage is waited out rather than given
+        up. A mark is not retried: a send not marked does not go out."""
+        try:
+            return await self._record(attempts, to_mark)
+        except (sa.exc.DBAPIError, OSError) as exc:
+            if to_mark:
+                logger.warning(
+                    "delivery worker: could not mark %d sends as started (%s)",
+                    len(to_mark),
+                    type(exc).__name__,
+                )
+            if not attempts:
+                return set()
         await self._until_stored(f"record {len(attempts)} outcomes", self._record, attempts)
+        return set()
 
     async def _until_stored(
-        self, what: str, write: Callable[[list[_T]], Awaitable[None]], items: list[_T]
+        self, what: str, write: Callable[[list[_T]], Awaitable[object]], items: list[_T]
     ) -> None:
         deadline = time.monotonic() + self.lease.total_seconds() * 0.8
         pause = 0.2
@@ -220,32 +233,31 @@ class DeliveryWorker:
     async def _send(self, attempt: _Attempt, deadline: float) -> None:
         channel = attempt.delivery.channel
         breaker = self.breakers[channel]
-        async with self.slots[channel]:
-            if time.monotonic() > deadline or breaker.blocks(self.clock()):
-                attempt.deferred = True
-            else:
-                await self._send_now(attempt)
-            if attempt.receipt is not None:
-                breaker.succeeded()
-            elif attempt.error is not None and attempt.error.transient:
-                breaker.failed(self.clock())
-            if attempt.went_out:
-                # The slot is held until the outcome is written: a worker killed now
-                # leaves this send in doubt, and never more sends than it has slots.
-                await self.recorder.recorded(attempt)
-        if not attempt.went_out:
-            await self.recorder.recorded(attempt, went_out=False)
-
-    async def _send_now(self, attempt: _Attempt) -> None:
-        channel = attempt.delivery.channel
         destinations = self._destinations(attempt)
-        if not destinations:
-            return
-        if not await self.marks.started(attempt.delivery.id):
-            attempt.deferred = True
-            return
-        attempt.went_out = True
-        self.recorder.sending()
+        if destinations and self._may_send(attempt, deadline):
+            attempt.marked = await self.ledger.start(channel, attempt.delivery.id)
+            if not attempt.marked:
+                attempt.deferred = True
+            # Checked again: the wait for a place may have outlasted the deadline, or
+            # failures of the sends before it opened the breaker.
+            elif self._may_send(attempt, deadline):
+                await self._send_now(attempt, destinations)
+        if attempt.receipt is not None:
+            breaker.succeeded()
+        elif attempt.error is not None and attempt.error.transient:
+            breaker.failed(self.clock())
+        # A marked send keeps its place until its outcome is written: a worker killed
+        # now leaves it in doubt, and never more sends than its places.
+        await self.ledger.recorded(attempt, marked_on=channel if attempt.marked else None)
+
+    def _may_send(self, attempt: _Attempt, deadline: float) -> bool:
+        """False, and the attempt deferred, past the deadline or while the breaker is open."""
+        breaker = self.breakers[attempt.delivery.channel]
+        attempt.deferred = time.monotonic() > deadline or breaker.blocks(self.clock())
+        return not attempt.deferred
+
+    async def _send_now(self, attempt: _Attempt, destinations: list[str]) -> None:
+        channel = attempt.delivery.channel
         sender = self.channels[channel]
         stale: list[str] = []
         for to in destinations:
@@ -284,10 +296,23 @@ class DeliveryWorker:
         attempt.skipped = "no verified email address"
         return []
 
-    async def _record(self, attempts: list[_Attempt]) -> None:
-        """Record a batch's outcomes in one transaction, in a few statements."""
+    async def _record(self, attempts: list[_Attempt], to_mark: Sequence[int] = ()) -> set[int]:
+        """Record outcomes and mark sends as started, in one transaction, in a few
+        statements; the ids marked. Marks alone are one statement."""
         now = self.clock()
+        if not attempts:
+            async with self.db.statement() as connection:
+                return await outbox.mark_started(
+                    connection, to_mark, worker_id=self.worker_id, now=now
+                )
         async with self.db.transaction() as session:
+            marked = (
+                await outbox.mark_started(
+                    await session.connection(), to_mark, worker_id=self.worker_id, now=now
+                )
+                if to_mark
+                else set()
+            )
             # Rows whose lease ran out were taken over by another worker: its record stands.
             table = outbox.DELIVERIES
             connection = await session.connection()
@@ -311,7 +336,7 @@ class DeliveryWorker:
                         "delivery %s was taken over by another worker", attempt.delivery.id
                     )
             if not mine:
-                return
+                return marked
             rows = [self._outcome(attempt, now) for attempt in mine]
             await session.exec(
                 sa.update(outbox.DELIVERIES)
@@ -332,6 +357,7 @@ class DeliveryWorker:
             await outbox.refresh_alert_status(
                 session, [a.alert.id for a in mine if a.alert.id is not None], now
             )
+        return marked
 
     def _outcome(self, attempt: _Attempt, now: datetime) -> tuple[dict[str, object], str]:
         """The delivery row's new values, and the outcome's name for metrics and audit."""
