@@ -219,6 +219,41 @@ async def test_outcomes_are_recorded_as_sends_complete_not_at_the_end_of_the_bat
         await delivery.close()
 
 
+async def test_an_outcome_of_a_send_another_worker_took_over_leaves_its_record_alone(
+    settings: Settings, api: Api, db: Database, clock: Clock, fake_twilio: FakeTwilio
+) -> None:
+    configured = with_providers(settings, twilio=fake_twilio, provider_concurrency=1)
+    delivery = make_delivery(configured, db, clock)
+    try:
+        await make_account(db, user_id=7, account_number=ACCOUNT)
+        await reachable_customer(db, 7, push=False, email=False)
+        await api.as_customer(
+            7,
+            """mutation { updateAccountAlertSettings(accountNumber: "1000000001",
+               settings: {largeTransactionChannels: [SMS]}) { accountNumber } }""",
+        )
+        await api.as_service(RECORD_TRANSACTION, {"input": transaction(ACCOUNT, "60000", day())})
+        fake_twilio.set_delay(0.5)
+        batch = asyncio.create_task(delivery.worker.run_once())
+
+        async def on_the_wire() -> bool:
+            return any(r.send_started_at is not None for r in (await rows(db)).values())
+
+        await wait_for(on_the_wire, 10, "the send never started")
+        # Its lease ran out meanwhile and another worker took the delivery over.
+        async with db.transaction() as session:
+            await session.exec(
+                sa.update(outbox.DELIVERIES).values(lease_owner="other", send_started_at=None)
+            )
+        assert await batch == 1
+        (row,) = (await rows(db)).values()
+        assert (row.status.value, row.lease_owner, row.attempts) == ("PENDING", "other", 0)
+        assert await audited(db, "delivery.attempted") == []
+        assert len(fake_twilio.messages) == 1
+    finally:
+        await delivery.close()
+
+
 async def test_a_sink_repeat_carries_the_same_delivery_key(
     settings: Settings, api: Api, db: Database, clock: Clock, tmp_path: Path
 ) -> None:

@@ -313,21 +313,13 @@ class DeliveryWorker:
                 if to_mark
                 else set()
             )
+            outcomes = {a.delivery.id: self._outcome(a, now) for a in attempts}
             # Rows whose lease ran out were taken over by another worker: its record stands.
-            table = outbox.DELIVERIES
-            connection = await session.connection()
-            owned = set(
-                (
-                    await connection.execute(
-                        sa.select(table.c.id)
-                        .where(
-                            table.c.id.in_([a.delivery.id for a in attempts]),
-                            table.c.lease_owner == self.worker_id,
-                            table.c.status == DeliveryStatus.PENDING,
-                        )
-                        .with_for_update()
-                    )
-                ).scalars()
+            owned = await outbox.record_outcomes(
+                session,
+                [row for row, _ in outcomes.values()],
+                _RECORDED,
+                worker_id=self.worker_id,
             )
             mine = [a for a in attempts if a.delivery.id in owned]
             for attempt in attempts:
@@ -337,13 +329,7 @@ class DeliveryWorker:
                     )
             if not mine:
                 return marked
-            rows = [self._outcome(attempt, now) for attempt in mine]
-            await session.exec(
-                sa.update(outbox.DELIVERIES)
-                .where(outbox.DELIVERIES.c.id == sa.bindparam("delivery_id"))
-                .values({name: sa.bindparam(name) for name in _RECORDED}),
-                params=[row for row, _ in rows],
-            )
+            rows = [outcomes[attempt.delivery.id] for attempt in mine]
             audit_rows = []
             for attempt, (row, outcome) in zip(mine, rows, strict=True):
                 metrics.DELIVERIES.labels(attempt.delivery.channel.value, outcome).inc()

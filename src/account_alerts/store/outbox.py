@@ -135,6 +135,52 @@ async def mark_started(
     return {row[0] for row in result.all()}
 
 
+async def record_outcomes(
+    session: AsyncSession,
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    *,
+    worker_id: str,
+) -> set[int]:
+    """Write each row's ``columns`` to the delivery ``delivery_id`` names, if it is still
+    this worker's; the ids written (a row whose lease another worker took over keeps that
+    worker's record). On PostgreSQL one statement, an ``UPDATE … FROM (VALUES …)``."""
+    connection = await session.connection()
+    mine = (DELIVERIES.c.lease_owner == worker_id, DELIVERIES.c.status == DeliveryStatus.PENDING)
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        names = ("delivery_id", *columns)
+        outcome = sa.values(
+            sa.column("delivery_id", sa.Integer),
+            *(sa.column(name, DELIVERIES.c[name].type) for name in columns),
+            name="outcome",
+        ).data([tuple(row[name] for name in names) for row in rows])
+        written = await connection.execute(
+            sa.update(DELIVERIES)
+            .where(DELIVERIES.c.id == outcome.c.delivery_id, *mine)
+            .values({name: sa.cast(outcome.c[name], DELIVERIES.c[name].type) for name in columns})
+            .returning(DELIVERIES.c.id)
+        )
+        return set(written.scalars())
+    # SQLite: the deliveries' write lock is the database's, held from the first statement.
+    owned = set(
+        (
+            await connection.execute(
+                sa.select(DELIVERIES.c.id).where(
+                    DELIVERIES.c.id.in_([row["delivery_id"] for row in rows]), *mine
+                )
+            )
+        ).scalars()
+    )
+    if owned:
+        await connection.execute(
+            sa.update(DELIVERIES)
+            .where(DELIVERIES.c.id == sa.bindparam("delivery_id"))
+            .values({name: sa.bindparam(name) for name in columns}),
+            [row for row in rows if row["delivery_id"] in owned],
+        )
+    return owned
+
+
 async def release(
     session: AsyncSession, delivery_ids: Sequence[int], *, worker_id: str, now: datetime
 ) -> None:
