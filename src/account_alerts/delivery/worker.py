@@ -39,19 +39,6 @@ from account_alerts.store.database import Database
 logger = logging.getLogger("account_alerts.worker")
 _T = TypeVar("_T")
 
-# The columns an attempt's outcome writes to its delivery row.
-_RECORDED = (
-    "status",
-    "attempts",
-    "last_error",
-    "next_attempt_at",
-    "sent_at",
-    "provider_message_id",
-    "lease_owner",
-    "lease_expires_at",
-    "send_started_at",
-    "updated_at",
-)
 # Finished sends are written as soon as no other send is out, else when this many are
 # waiting or this long after the first of them finished, whichever comes first.
 RECORD_AT_MOST = 64
@@ -318,8 +305,8 @@ class DeliveryWorker:
             owned = await outbox.record_outcomes(
                 session,
                 [row for row, _ in outcomes.values()],
-                _RECORDED,
                 worker_id=self.worker_id,
+                now=now,
             )
             mine = [a for a in attempts if a.delivery.id in owned]
             for attempt in attempts:
@@ -358,10 +345,6 @@ class DeliveryWorker:
             "next_attempt_at": delivery.next_attempt_at,
             "sent_at": delivery.sent_at,
             "provider_message_id": delivery.provider_message_id,
-            "lease_owner": None,
-            "lease_expires_at": None,
-            "send_started_at": None,
-            "updated_at": now,
         }
         if attempt.deferred:
             # Not attempted: due again when the breaker lets the channel through.

@@ -135,30 +135,51 @@ async def mark_started(
     return {row[0] for row in result.all()}
 
 
+# What an attempt's outcome writes to its delivery row, besides clearing the lease and
+# the send mark.
+OUTCOME_COLUMNS = (
+    "status",
+    "attempts",
+    "last_error",
+    "next_attempt_at",
+    "sent_at",
+    "provider_message_id",
+)
+_CLEARED = {"lease_owner": None, "lease_expires_at": None, "send_started_at": None}
+# One statement, the same text for every wave: the outcomes arrive as one array a column.
+_RECORD_ON_POSTGRESQL = sa.text(
+    """
+    UPDATE alert_deliveries AS d SET
+        status = v.status, attempts = v.attempts, last_error = v.last_error,
+        next_attempt_at = v.next_attempt_at, sent_at = v.sent_at,
+        provider_message_id = v.provider_message_id,
+        lease_owner = NULL, lease_expires_at = NULL, send_started_at = NULL,
+        updated_at = :now
+    FROM unnest(CAST(:delivery_id AS integer[]), CAST(:status AS varchar[]),
+                CAST(:attempts AS integer[]), CAST(:last_error AS varchar[]),
+                CAST(:next_attempt_at AS timestamptz[]), CAST(:sent_at AS timestamptz[]),
+                CAST(:provider_message_id AS varchar[]))
+         AS v(id, status, attempts, last_error, next_attempt_at, sent_at, provider_message_id)
+    WHERE d.id = v.id AND d.lease_owner = :worker_id AND d.status = 'PENDING'
+    RETURNING d.id
+    """
+)
+
+
 async def record_outcomes(
-    session: AsyncSession,
-    rows: Sequence[dict[str, Any]],
-    columns: Sequence[str],
-    *,
-    worker_id: str,
+    session: AsyncSession, rows: Sequence[dict[str, Any]], *, worker_id: str, now: datetime
 ) -> set[int]:
-    """Write each row's ``columns`` to the delivery ``delivery_id`` names, if it is still
-    this worker's; the ids written (a row whose lease another worker took over keeps that
-    worker's record). On PostgreSQL one statement, an ``UPDATE … FROM (VALUES …)``."""
+    """Write each row's outcome (``delivery_id`` and OUTCOME_COLUMNS) to its delivery if
+    it is still this worker's, clearing the lease and the send mark; the ids written (a
+    row whose lease another worker took over keeps that worker's record)."""
     connection = await session.connection()
-    mine = (DELIVERIES.c.lease_owner == worker_id, DELIVERIES.c.status == DeliveryStatus.PENDING)
     if session.bind is not None and session.bind.dialect.name == "postgresql":
-        names = ("delivery_id", *columns)
-        outcome = sa.values(
-            sa.column("delivery_id", sa.Integer),
-            *(sa.column(name, DELIVERIES.c[name].type) for name in columns),
-            name="outcome",
-        ).data([tuple(row[name] for name in names) for row in rows])
+        columns: dict[str, list[Any]] = {
+            name: [row[name] for row in rows] for name in ("delivery_id", *OUTCOME_COLUMNS)
+        }
+        columns["status"] = [DeliveryStatus(status).value for status in columns["status"]]
         written = await connection.execute(
-            sa.update(DELIVERIES)
-            .where(DELIVERIES.c.id == outcome.c.delivery_id, *mine)
-            .values({name: sa.cast(outcome.c[name], DELIVERIES.c[name].type) for name in columns})
-            .returning(DELIVERIES.c.id)
+            _RECORD_ON_POSTGRESQL, {**columns, "now": now, "worker_id": worker_id}
         )
         return set(written.scalars())
     # SQLite: the deliveries' write lock is the database's, held from the first statement.
@@ -166,7 +187,9 @@ async def record_outcomes(
         (
             await connection.execute(
                 sa.select(DELIVERIES.c.id).where(
-                    DELIVERIES.c.id.in_([row["delivery_id"] for row in rows]), *mine
+                    DELIVERIES.c.id.in_([row["delivery_id"] for row in rows]),
+                    DELIVERIES.c.lease_owner == worker_id,
+                    DELIVERIES.c.status == DeliveryStatus.PENDING,
                 )
             )
         ).scalars()
@@ -175,7 +198,11 @@ async def record_outcomes(
         await connection.execute(
             sa.update(DELIVERIES)
             .where(DELIVERIES.c.id == sa.bindparam("delivery_id"))
-            .values({name: sa.bindparam(name) for name in columns}),
+            .values(
+                {name: sa.bindparam(name) for name in OUTCOME_COLUMNS}
+                | _CLEARED
+                | {"updated_at": now}
+            ),
             [row for row in rows if row["delivery_id"] in owned],
         )
     return owned
