@@ -293,18 +293,12 @@ class DeliveryWorker:
                     connection, to_mark, worker_id=self.worker_id, now=now
                 )
         async with self.db.transaction() as session:
-            marked = (
-                await outbox.mark_started(
-                    await session.connection(), to_mark, worker_id=self.worker_id, now=now
-                )
-                if to_mark
-                else set()
-            )
             outcomes = {a.delivery.id: self._outcome(a, now) for a in attempts}
             # Rows whose lease ran out were taken over by another worker: its record stands.
-            owned = await outbox.record_outcomes(
+            owned, marked = await outbox.record_outcomes(
                 session,
                 [row for row, _ in outcomes.values()],
+                to_mark=to_mark,
                 worker_id=self.worker_id,
                 now=now,
             )

@@ -146,9 +146,16 @@ OUTCOME_COLUMNS = (
     "provider_message_id",
 )
 _CLEARED = {"lease_owner": None, "lease_expires_at": None, "send_started_at": None}
-# One statement, the same text for every wave: the outcomes arrive as one array a column.
+# One statement, the same text for every wave: the next sends are marked and the outcomes,
+# one array a column, are written.
 _RECORD_ON_POSTGRESQL = sa.text(
     """
+    WITH marked AS (
+        UPDATE alert_deliveries SET send_started_at = :now
+        WHERE id = ANY(CAST(:to_mark AS integer[]))
+          AND lease_owner = :worker_id AND status = 'PENDING'
+        RETURNING id
+    ), recorded AS (
     UPDATE alert_deliveries AS d SET
         status = v.status, attempts = v.attempts, last_error = v.last_error,
         next_attempt_at = v.next_attempt_at, sent_at = v.sent_at,
@@ -162,16 +169,25 @@ _RECORD_ON_POSTGRESQL = sa.text(
          AS v(id, status, attempts, last_error, next_attempt_at, sent_at, provider_message_id)
     WHERE d.id = v.id AND d.lease_owner = :worker_id AND d.status = 'PENDING'
     RETURNING d.id
+    )
+    SELECT true, id FROM marked UNION ALL SELECT false, id FROM recorded
     """
 )
 
 
 async def record_outcomes(
-    session: AsyncSession, rows: Sequence[dict[str, Any]], *, worker_id: str, now: datetime
-) -> set[int]:
+    session: AsyncSession,
+    rows: Sequence[dict[str, Any]],
+    *,
+    to_mark: Sequence[int] = (),
+    worker_id: str,
+    now: datetime,
+) -> tuple[set[int], set[int]]:
     """Write each row's outcome (``delivery_id`` and OUTCOME_COLUMNS) to its delivery if
-    it is still this worker's, clearing the lease and the send mark; the ids written (a
-    row whose lease another worker took over keeps that worker's record)."""
+    it is still this worker's, clearing the lease and the send mark, and mark the sends
+    of ``to_mark`` as started (``mark_started``); the ids written (a row whose lease
+    another worker took over keeps that worker's record) and the ids marked. On
+    PostgreSQL one statement."""
     connection = await session.connection()
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         columns: dict[str, list[Any]] = {
@@ -179,9 +195,16 @@ async def record_outcomes(
         }
         columns["status"] = [DeliveryStatus(status).value for status in columns["status"]]
         written = await connection.execute(
-            _RECORD_ON_POSTGRESQL, {**columns, "now": now, "worker_id": worker_id}
+            _RECORD_ON_POSTGRESQL,
+            {**columns, "to_mark": list(to_mark), "now": now, "worker_id": worker_id},
         )
-        return set(written.scalars())
+        by_kind: dict[bool, set[int]] = {True: set(), False: set()}
+        for is_mark, delivery_id in written.all():
+            by_kind[is_mark].add(delivery_id)
+        return by_kind[False], by_kind[True]
+    marked = (
+        await mark_started(connection, to_mark, worker_id=worker_id, now=now) if to_mark else set()
+    )
     # SQLite: the deliveries' write lock is the database's, held from the first statement.
     owned = set(
         (
@@ -205,7 +228,7 @@ async def record_outcomes(
             ),
             [row for row in rows if row["delivery_id"] in owned],
         )
-    return owned
+    return owned, marked
 
 
 async def release(
