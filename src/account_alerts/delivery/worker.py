@@ -99,9 +99,9 @@ class DeliveryWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set; database outages are waited out, not fatal.
 
-        Several claim loops run side by side, so one batch is sent while another is being
-        recorded: the database and the providers are kept busy at once. Their claims never
-        overlap (SKIP LOCKED and the lease)."""
+        Several claim loops run side by side, so one batch is claimed and loaded while
+        another is being sent; their sends share the channels' places (self.ledger). Their
+        claims never overlap (SKIP LOCKED and the lease)."""
         loops = self.settings.worker_concurrency if self.db.is_postgresql else 1
         await asyncio.gather(*(self._loop(stop) for _ in range(loops)))
 
@@ -284,8 +284,9 @@ class DeliveryWorker:
         return []
 
     async def _record(self, attempts: list[_Attempt], to_mark: Sequence[int] = ()) -> set[int]:
-        """Record outcomes and mark sends as started, in one transaction, in a few
-        statements; the ids marked. Marks alone are one statement."""
+        """Record outcomes and mark sends as started, in one transaction (on PostgreSQL
+        one round trip and the commit: outbox.record_outcomes); the ids marked. Marks
+        alone are one statement."""
         now = self.clock()
         if not attempts:
             async with self.db.statement() as connection:
@@ -294,36 +295,38 @@ class DeliveryWorker:
                 )
         async with self.db.transaction() as session:
             outcomes = {a.delivery.id: self._outcome(a, now) for a in attempts}
+            audit_rows = [
+                (a.delivery.id, self._audit_row(a, row, outcome, now))
+                for a in attempts
+                for row, outcome in [outcomes[a.delivery.id]]
+                if outcome != "deferred"
+            ]
             # Rows whose lease ran out were taken over by another worker: its record stands.
             owned, marked = await outbox.record_outcomes(
                 session,
                 [row for row, _ in outcomes.values()],
                 to_mark=to_mark,
+                audit_rows=audit_rows,
+                alert_ids=[a.alert.id for a in attempts if a.alert.id is not None],
                 worker_id=self.worker_id,
                 now=now,
             )
-            mine = [a for a in attempts if a.delivery.id in owned]
             for attempt in attempts:
                 if attempt.delivery.id not in owned:
                     logger.warning(
                         "delivery %s was taken over by another worker", attempt.delivery.id
                     )
-            if not mine:
-                return marked
-            rows = [outcomes[attempt.delivery.id] for attempt in mine]
-            audit_rows = []
-            for attempt, (row, outcome) in zip(mine, rows, strict=True):
+                    continue
+                outcome = outcomes[attempt.delivery.id][1]
                 metrics.DELIVERIES.labels(attempt.delivery.channel.value, outcome).inc()
-                if outcome != "deferred":
-                    audit_rows.append(self._audit_row(attempt, row, outcome, now))
+                if outcome == "sent":
+                    metrics.LAG.labels(attempt.delivery.channel.value).observe(
+                        max(0.0, (now - attempt.alert.created_at).total_seconds())
+                    )
                 for token in attempt.stale_tokens:
                     await self._deactivate(session, attempt, token, now)
                 if outcome == "failed" and attempt.delivery.channel is NotificationChannel.PUSH:
                     await self._fall_back_to_sms(session, attempt, now)
-            await audit_trail.insert_rows(session, audit_rows)
-            await outbox.refresh_alert_status(
-                session, [a.alert.id for a in mine if a.alert.id is not None], now
-            )
         return marked
 
     def _outcome(self, attempt: _Attempt, now: datetime) -> tuple[dict[str, object], str]:
@@ -355,9 +358,6 @@ class DeliveryWorker:
                 sent_at=now,
                 provider_message_id=attempt.receipt.provider_message_id,
                 last_error=None,
-            )
-            metrics.LAG.labels(channel.value).observe(
-                max(0.0, (now - attempt.alert.created_at).total_seconds())
             )
             return row, "sent"
         error = attempt.error
