@@ -190,6 +190,29 @@ def wait_drained(dsn: str, first: int, last: int, timeout: float) -> float:
     return time.monotonic()
 
 
+def wait_drained_watching(dsn: str, first: int, last: int, timeout: float) -> tuple[float, int]:
+    """``wait_drained``, also sampling the sends marked started and not yet recorded: what
+    a worker killed at that moment would leave in doubt. (The monotonic time, the most
+    seen at once.)"""
+    deadline = time.monotonic() + timeout
+    most = 0
+    while True:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT count(*) FILTER (WHERE status = 'PENDING'), "
+                "count(*) FILTER (WHERE status = 'PENDING' AND send_started_at IS NOT NULL) "
+                "FROM alert_deliveries WHERE alert_id BETWEEN %s AND %s",
+                (first, last),
+            ).fetchone()
+        waiting, started = (int(row[0]), int(row[1])) if row else (0, 0)
+        most = max(most, started)
+        if not waiting:
+            return time.monotonic(), most
+        if time.monotonic() > deadline:
+            raise BenchError(f"deliveries still pending after {timeout:.0f} s")
+        time.sleep(0.05)
+
+
 def sent_span(dsn: str, first: int, last: int) -> float:
     with psycopg.connect(dsn, autocommit=True) as conn:
         row = conn.execute(
@@ -248,7 +271,7 @@ def drain(
     count = last - first + 1
     before = (worker.cpu_seconds(), postgres_cpu_seconds(pg_pid), time.process_time())
     released = release_deliveries(dsn, first, last, channel_sql)
-    drained = wait_drained(dsn, first, last, timeout)
+    drained, in_doubt = wait_drained_watching(dsn, first, last, timeout)
     after = (worker.cpu_seconds(), postgres_cpu_seconds(pg_pid), time.process_time())
     seconds = drained - released
     span = sent_span(dsn, first, last)
@@ -262,6 +285,8 @@ def drain(
         # (up to worker_poll_seconds) and this script's polling.
         "steady_per_s": round(count / span, 1) if span else None,
         "states": states,
+        # Sampled every 50 ms: the most sends marked started and not yet recorded at once.
+        "most_in_doubt_if_killed": in_doubt,
         "cpu_percent_of_one_core": {
             "worker": round(100 * worker_cpu / seconds, 1),
             "postgresql": round(100 * pg_cpu / seconds, 1),
@@ -478,6 +503,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--twilio-deliveries", type=int, help="Twilio drain (5000; quick 1000)")
     parser.add_argument("--lag-duration", type=float, help="seconds of feeding (25; quick 8)")
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "outbox_drain.json")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="the results file of a run of the code before a change, in the same session: "
+        "the drains are compared with it",
+    )
     parser.add_argument("--child-httpx", help=argparse.SUPPRESS)
     parser.add_argument("--child-feeder", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -628,6 +659,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
         load = [round(v, 2) for v in os.getloadavg()]
 
     sink, twilio_run = results["sink_drain"], results["twilio_drain"]
+    before = json.loads(args.before.read_text()) if args.before else None
     alone_p99_ms = results["lag_worker_alone"]["lag_ms"].get("p99")
     lag_pipe = results["lag_pipeline"]["lag_ms"].get("p99")
     p99_alone = round(alone_p99_ms / 1000, 3) if alone_p99_ms is not None else None
@@ -641,14 +673,17 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
         "settings": {
             "quick": args.quick,
             "customers": args.customers,
-            "worker": "account-alerts worker (one process), default settings: batch 100, "
-            "poll 0.5 s, woken by the alerts' NOTIFY",
+            "worker": "account-alerts worker (one process), default settings: batch 500, "
+            "two claim loops, 8 sends in flight per channel, poll 0.5 s, woken by the "
+            "alerts' NOTIFY",
             "postgresql": "throwaway cluster: fsync, synchronous_commit and full_page_writes off",
             "lag_duration_s": args.lag_duration,
         },
         "dataset": seeded.as_dict(),
         "results": results,
+        "before_this_change": _before(before),
         "ratios": {
+            **_ratios_to_before(before, results),
             "sink_drain_vs_file_baseline": ratio(
                 sink["per_s"], results["sink_baseline"]["opened_once_per_s"], 4
             ),
@@ -662,6 +697,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
                 "measured": sink["per_s"],
                 "met": met(sink["per_s"], TARGET_SINK_PER_S),
             },
+            **_target_against_before(before, sink["per_s"]),
             "lag_p99_s_worker_alone_at_200_per_s": {
                 "target": TARGET_LAG_P99_S,
                 "measured": p99_alone,
@@ -679,17 +715,63 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
     }
 
 
+def _before(report: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The earlier run's drains and lag, as measured then."""
+    if report is None:
+        return None
+    r = report["results"]
+    return {
+        "recorded_at": report["recorded_at"],
+        "command": report["command"],
+        "sink_drain_per_s": r["sink_drain"]["per_s"],
+        "sink_drain_steady_per_s": r["sink_drain"]["steady_per_s"],
+        "sink_worker_cpu_ms_per_delivery": r["sink_drain"]["worker_cpu_ms_per_delivery"],
+        "twilio_drain_per_s": r["twilio_drain"]["per_s"],
+        "lag_worker_alone_p99_ms": r["lag_worker_alone"]["lag_ms"].get("p99"),
+        "lag_pipeline_p99_ms": r["lag_pipeline"]["lag_ms"].get("p99"),
+    }
+
+
+def _ratios_to_before(
+    report: dict[str, Any] | None, results: dict[str, Any]
+) -> dict[str, float | None]:
+    if report is None:
+        return {}
+    r = report["results"]
+    return {
+        "sink_drain_vs_before": ratio(results["sink_drain"]["per_s"], r["sink_drain"]["per_s"], 3),
+        "twilio_drain_vs_before": ratio(
+            results["twilio_drain"]["per_s"], r["twilio_drain"]["per_s"], 3
+        ),
+    }
+
+
+def _target_against_before(report: dict[str, Any] | None, per_s: float) -> dict[str, Any]:
+    if report is None:
+        return {}
+    before = report["results"]["sink_drain"]["per_s"]
+    return {
+        "sink_deliveries_per_s_vs_before": {
+            "target": f">= 0.9 x {before}",
+            "measured": per_s,
+            "met": met(per_s, 0.9 * before),
+        }
+    }
+
+
 def print_table(report: dict[str, Any]) -> None:
     r = report["results"]
     print()
     print(
         f"  {'run':<30} {'items':>7} {'seconds':>8} {'per s':>9} {'steady/s':>9} {'worker CPU':>10}"
+        f" {'in doubt':>8}"
     )
     for name in ("sink_drain", "twilio_drain"):
         row = r[name]
         print(
             f"  {name:<30} {row['deliveries']:>7} {row['seconds']:>8.2f} {row['per_s']:>9.1f} "
             f"{row['steady_per_s'] or 0:>9.1f} {row['cpu_percent_of_one_core']['worker']:>9.0f}%"
+            f" {row['most_in_doubt_if_killed']:>8}"
         )
     base = r["sink_baseline"]
     print(

@@ -1059,6 +1059,9 @@ class _SinkHandler:
                 received_at=_now(),
             )
         )
+        if self._sink.delay:
+            # Accepted, then a slow reply: the sender cannot know the message arrived.
+            await asyncio.sleep(self._sink.delay)
         return "250 2.0.0 Message accepted for delivery"
 
 
@@ -1078,6 +1081,7 @@ class SmtpSink:
         self._data_failures: list[str] = []
         self._lock = threading.Lock()
         self._controller: Controller | None = None
+        self.delay = 0.0
 
     def start(self) -> Self:
         self.port = _free_port()
@@ -1136,11 +1140,16 @@ class SmtpSink:
         with self._lock:
             self._data_failures.extend([f"{code} {message}"] * n)
 
+    def set_delay(self, seconds: float) -> None:
+        """Hold the reply to every accepted message this long (it is recorded first)."""
+        self.delay = seconds
+
     def reset(self) -> None:
         self._rejections.clear()
         with self._lock:
             self._data_failures.clear()
         self._messages.clear()
+        self.delay = 0.0
 
 
 # --------------------------------------------------------------------------------------------

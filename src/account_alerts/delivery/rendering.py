@@ -12,6 +12,7 @@ from account_alerts.delivery.channels.base import OutgoingMessage
 from account_alerts.domain.alert_actions import actions_for
 from account_alerts.domain.decisions import SECURITY_ALERTS
 from account_alerts.domain.enums import AlertType, NotificationChannel, UserAction
+from account_alerts.domain.in_doubt import collapse_identity
 from account_alerts.domain.masking import mask_account_number
 from account_alerts.domain.money import format_money
 from account_alerts.domain.sms import fit
@@ -107,9 +108,17 @@ def render(
         "category": f"ALERT_{alert.alert_type.value}",
         "isTest": "true" if alert.is_test else "false",
     }
+    key = collapse_identity(alert.id, channel)
     if channel is NotificationChannel.SMS:
         return OutgoingMessage(
-            channel, to, alert.id, alert.alert_type, alert.title, sms_text(alert), data
+            channel,
+            to,
+            alert.id,
+            alert.alert_type,
+            alert.title,
+            sms_text(alert),
+            data,
+            delivery_key=key,
         )
     if channel is NotificationChannel.EMAIL:
         links = [
@@ -136,7 +145,8 @@ def render(
             _templates.get_template("alert_email.txt").render(context),
             data,
             html=_templates.get_template("alert_email.html").render(context),
+            delivery_key=key,
         )
     return OutgoingMessage(
-        channel, to, alert.id, alert.alert_type, alert.title, alert.message, data
+        channel, to, alert.id, alert.alert_type, alert.title, alert.message, data, delivery_key=key
     )

@@ -1,6 +1,8 @@
 """The delivery worker: claims due outbox rows, sends them through their channels, and
-records every attempt. A worker that dies mid-batch loses nothing: its lease expires and
-another worker takes the rows up again. A row recorded SENT is never sent again."""
+records every attempt as it completes. A worker that dies mid-batch loses nothing: its
+lease expires and another worker takes the rows up again. A row recorded SENT is never
+sent again; a send marked started and never recorded is taken over as an attempt in doubt
+and sent again (domain.in_doubt)."""
 
 from __future__ import annotations
 
@@ -11,9 +13,10 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -23,7 +26,9 @@ from account_alerts.config import Settings
 from account_alerts.delivery import metrics
 from account_alerts.delivery.breaker import CircuitBreaker
 from account_alerts.delivery.channels.base import Channel, DeliveryError, Receipt
+from account_alerts.delivery.in_doubt import count_in_doubt
 from account_alerts.delivery.rendering import render
+from account_alerts.delivery.send_ledger import SendLedger
 from account_alerts.domain.decisions import SECURITY_ALERTS
 from account_alerts.domain.enums import DeliveryStatus, NotificationChannel
 from account_alerts.domain.fallback import fallback_channel
@@ -34,19 +39,12 @@ from account_alerts.store.database import Database
 
 logger = logging.getLogger("account_alerts.worker")
 SMS_OPTED_OUT = "the phone number opted out of SMS (replied STOP); reply START to resume"
+_T = TypeVar("_T")
 
-# The columns an attempt's outcome writes to its delivery row.
-_RECORDED = (
-    "status",
-    "attempts",
-    "last_error",
-    "next_attempt_at",
-    "sent_at",
-    "provider_message_id",
-    "lease_owner",
-    "lease_expires_at",
-    "updated_at",
-)
+# Finished sends are written as soon as no other send is out, else when this many are
+# waiting or this long after the first of them finished, whichever comes first.
+RECORD_AT_MOST = 64
+RECORD_WITHIN_SECONDS = 0.005
 
 
 @dataclass
@@ -60,6 +58,7 @@ class _Attempt:
     error: DeliveryError | None = None
     skipped: str | None = None
     deferred: bool = False
+    marked: bool = False  # marked as started: from here on, the send may be in doubt
     stale_tokens: tuple[str, ...] = ()
     latency: float = 0.0
 
@@ -90,18 +89,22 @@ class DeliveryWorker:
             for channel in channels
         }
         self.lease = timedelta(seconds=settings.worker_lease_seconds)
-        # Sends in flight per channel: a slow provider holds a few slots, not the batch.
-        self.slots = {
-            channel: asyncio.Semaphore(settings.provider_concurrency) for channel in channels
-        }
         self.wake = asyncio.Event()
+        # Sends marked and not yet recorded, per channel: a slow provider holds a few
+        # places, not the batch, and a worker killed leaves no more than these in doubt.
+        self.ledger: SendLedger[NotificationChannel, _Attempt] = SendLedger(
+            self._write,
+            in_flight=settings.provider_concurrency,
+            at_most=RECORD_AT_MOST,
+            within=RECORD_WITHIN_SECONDS,
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set; database outages are waited out, not fatal.
 
-        Several claim loops run side by side, so one batch is sent while another is being
-        recorded: the database and the providers are kept busy at once. Their claims never
-        overlap (SKIP LOCKED and the lease)."""
+        Several claim loops run side by side, so one batch is claimed and loaded while
+        another is being sent; their sends share the channels' places (self.ledger). Their
+        claims never overlap (SKIP LOCKED and the lease)."""
         loops = self.settings.worker_concurrency if self.db.is_postgresql else 1
         await asyncio.gather(*(self._loop(stop) for _ in range(loops)))
 
@@ -140,7 +143,7 @@ class DeliveryWorker:
         for channel, breaker in self.breakers.items():
             metrics.BREAKER_OPEN.labels(self.channels[channel].provider).set(int(breaker.is_open))
         async with self.db.transaction() as session:
-            ids = await outbox.claim_due(
+            claims = await outbox.claim_due(
                 session,
                 worker_id=self.worker_id,
                 now=now,
@@ -148,42 +151,74 @@ class DeliveryWorker:
                 limit=self.settings.worker_batch_size,
                 skip_channels=closed,
             )
-        if not ids:
+            in_doubt = [claim.id for claim in claims if claim.send_started_at is not None]
+            if in_doubt:
+                await count_in_doubt(session, in_doubt, worker_id=self.worker_id, now=now)
+        if not claims:
             return 0
+        ids = [claim.id for claim in claims]
+        try:
+            attempts = await self._load(ids)
+        except (sa.exc.DBAPIError, OSError):
+            # Nothing was sent: give the claim back rather than let it wait out the lease.
+            await self._until_stored(f"release {len(ids)} claimed deliveries", self._release, ids)
+            raise
+        # A send not started by then waits for the next claim: the batch must be recorded
+        # well before its lease runs out, or another worker would send it again. Each
+        # batch has its own (the claim loops run side by side).
+        deadline = time.monotonic() + self.lease.total_seconds() / 2
+        await asyncio.gather(*(self._send(attempt, deadline) for attempt in attempts))
+        return len(attempts)
+
+    async def _load(self, ids: list[int]) -> list[_Attempt]:
         async with self.db.session() as session:
             claimed = await outbox.load_claimed(session, ids)
             devices = await outbox.push_tokens(session, {user.id for _, _, user in claimed})
             opted_out = await sms_consent.opted_out_numbers(
                 session, {user.phone for _, _, user in claimed if user.phone}
             )
-        attempts = [
+        return [
             _Attempt(delivery, alert, user, devices.get(user.id, []), user.phone in opted_out)
             for delivery, alert, user in claimed
         ]
-        # A send not started by then waits for the next claim: the batch must be recorded
-        # well before its lease runs out, or another worker would send it again. Each
-        # batch has its own (the claim loops run side by side).
-        deadline = time.monotonic() + self.lease.total_seconds() / 2
-        await asyncio.gather(*(self._send(attempt, deadline) for attempt in attempts))
-        await self._record_until_stored(attempts)
-        return len(attempts)
 
-    async def _record_until_stored(self, attempts: list[_Attempt]) -> None:
-        """What was sent must be recorded, or it would be sent again when the lease runs
-        out: while our lease holds, a database outage is waited out rather than given up."""
+    async def _release(self, ids: list[int]) -> None:
+        async with self.db.transaction() as session:
+            await outbox.release(session, ids, worker_id=self.worker_id, now=self.clock())
+
+    async def _write(self, attempts: list[_Attempt], to_mark: list[int]) -> set[int]:
+        """Record outcomes and mark the next sends as started, in one transaction; the ids
+        marked. What was sent must be recorded, or it would be sent again when the lease
+        runs out: while our lease holds, a database outage is waited out rather than given
+        up. A mark is not retried: a send not marked does not go out."""
+        try:
+            return await self._record(attempts, to_mark)
+        except (sa.exc.DBAPIError, OSError) as exc:
+            if to_mark:
+                logger.warning(
+                    "delivery worker: could not mark %d sends as started (%s)",
+                    len(to_mark),
+                    type(exc).__name__,
+                )
+            if not attempts:
+                return set()
+        await self._until_stored(f"record {len(attempts)} outcomes", self._record, attempts)
+        return set()
+
+    async def _until_stored(
+        self, what: str, write: Callable[[list[_T]], Awaitable[object]], items: list[_T]
+    ) -> None:
         deadline = time.monotonic() + self.lease.total_seconds() * 0.8
         pause = 0.2
         while True:
             try:
-                await self._record(attempts)
+                await write(items)
                 return
             except (sa.exc.DBAPIError, OSError) as exc:
                 if time.monotonic() + pause > deadline:
                     raise
                 logger.warning(
-                    "delivery worker: could not record %d outcomes (%s); retrying",
-                    len(attempts),
-                    type(exc).__name__,
+                    "delivery worker: could not %s (%s); retrying", what, type(exc).__name__
                 )
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 5.0)
@@ -191,21 +226,31 @@ class DeliveryWorker:
     async def _send(self, attempt: _Attempt, deadline: float) -> None:
         channel = attempt.delivery.channel
         breaker = self.breakers[channel]
-        async with self.slots[channel]:
-            if time.monotonic() > deadline or breaker.blocks(self.clock()):
+        destinations = self._destinations(attempt)
+        if destinations and self._may_send(attempt, deadline):
+            attempt.marked = await self.ledger.start(channel, attempt.delivery.id)
+            if not attempt.marked:
                 attempt.deferred = True
-                return
-            await self._send_now(attempt)
+            # Checked again: the wait for a place may have outlasted the deadline, or
+            # failures of the sends before it opened the breaker.
+            elif self._may_send(attempt, deadline):
+                await self._send_now(attempt, destinations)
         if attempt.receipt is not None:
             breaker.succeeded()
         elif attempt.error is not None and attempt.error.transient:
             breaker.failed(self.clock())
+        # A marked send keeps its place until its outcome is written: a worker killed
+        # now leaves it in doubt, and never more sends than its places.
+        await self.ledger.recorded(attempt, marked_on=channel if attempt.marked else None)
 
-    async def _send_now(self, attempt: _Attempt) -> None:
+    def _may_send(self, attempt: _Attempt, deadline: float) -> bool:
+        """False, and the attempt deferred, past the deadline or while the breaker is open."""
+        breaker = self.breakers[attempt.delivery.channel]
+        attempt.deferred = time.monotonic() > deadline or breaker.blocks(self.clock())
+        return not attempt.deferred
+
+    async def _send_now(self, attempt: _Attempt, destinations: list[str]) -> None:
         channel = attempt.delivery.channel
-        destinations = self._destinations(attempt)
-        if not destinations:
-            return
         sender = self.channels[channel]
         stale: list[str] = []
         for to in destinations:
@@ -247,42 +292,48 @@ class DeliveryWorker:
         attempt.skipped = "no verified email address"
         return []
 
-    async def _record(self, attempts: list[_Attempt]) -> None:
-        """Record a batch's outcomes in one transaction, in a few statements."""
+    async def _record(self, attempts: list[_Attempt], to_mark: Sequence[int] = ()) -> set[int]:
+        """Record outcomes and mark sends as started, in one transaction (on PostgreSQL
+        one round trip and the commit: outbox.record_outcomes); the ids marked. Marks
+        alone are one statement."""
         now = self.clock()
+        if not attempts:
+            async with self.db.statement() as connection:
+                return await outbox.mark_started(
+                    connection, to_mark, worker_id=self.worker_id, now=now
+                )
         async with self.db.transaction() as session:
+            outcomes = {a.delivery.id: self._outcome(a, now) for a in attempts}
+            audit_rows = [
+                (a.delivery.id, self._audit_row(a, row, outcome, now))
+                for a in attempts
+                for row, outcome in [outcomes[a.delivery.id]]
+                if outcome != "deferred"
+            ]
             # Rows whose lease ran out were taken over by another worker: its record stands.
-            table = outbox.DELIVERIES
-            connection = await session.connection()
-            owned = set(
-                (
-                    await connection.execute(
-                        sa.select(table.c.id)
-                        .where(
-                            table.c.id.in_([a.delivery.id for a in attempts]),
-                            table.c.lease_owner == self.worker_id,
-                            table.c.status == DeliveryStatus.PENDING,
-                        )
-                        .with_for_update()
-                    )
-                ).scalars()
+            owned, marked = await outbox.record_outcomes(
+                session,
+                [row for row, _ in outcomes.values()],
+                to_mark=to_mark,
+                audit_rows=audit_rows,
+                alert_ids=[a.alert.id for a in attempts if a.alert.id is not None],
+                worker_id=self.worker_id,
+                now=now,
             )
-            mine = [a for a in attempts if a.delivery.id in owned]
             for attempt in attempts:
                 if attempt.delivery.id not in owned:
                     logger.warning(
                         "delivery %s was taken over by another worker", attempt.delivery.id
                     )
-            if not mine:
-                return
-            rows = [self._outcome(attempt, now) for attempt in mine]
-            await session.exec(
-                sa.update(outbox.DELIVERIES)
-                .where(outbox.DELIVERIES.c.id == sa.bindparam("delivery_id"))
-                .values({name: sa.bindparam(name) for name in _RECORDED}),
-                params=[row for row, _ in rows],
-            )
-            for attempt in mine:
+                    continue
+                outcome = outcomes[attempt.delivery.id][1]
+                metrics.DELIVERIES.labels(attempt.delivery.channel.value, outcome).inc()
+                if outcome == "sent":
+                    metrics.LAG.labels(attempt.delivery.channel.value).observe(
+                        max(0.0, (now - attempt.alert.created_at).total_seconds())
+                    )
+                for token in attempt.stale_tokens:
+                    await self._deactivate(session, attempt, token, now)
                 if attempt.error is not None and attempt.error.opted_out and attempt.user.phone:
                     await sms_consent.record_opt_out(
                         session,
@@ -292,27 +343,11 @@ class DeliveryWorker:
                         now=now,
                     )
                     attempt.sms_opted_out = True
-            unreachable = [
-                attempt
-                for attempt, (_, outcome) in zip(mine, rows, strict=True)
-                if self._unreachable(attempt, outcome)
-            ]
-            if unreachable:
-                # Two workers finishing channels of one alert add its fallback once.
-                await outbox.lock_alerts(session, [a.alert.id for a in mine])
-            audit_rows = []
-            for attempt, (row, outcome) in zip(mine, rows, strict=True):
-                metrics.DELIVERIES.labels(attempt.delivery.channel.value, outcome).inc()
-                if outcome != "deferred":
-                    audit_rows.append(self._audit_row(attempt, row, outcome, now))
-                for token in attempt.stale_tokens:
-                    await self._deactivate(session, attempt, token, now)
-            for attempt in unreachable:
-                await self._fall_back(session, attempt, now)
-            await audit_trail.insert_rows(session, audit_rows)
-            await outbox.refresh_alert_status(
-                session, [a.alert.id for a in mine if a.alert.id is not None], now
-            )
+                # The wave's alerts are locked (outbox.record_outcomes): two workers
+                # finishing channels of one alert add its fallback once.
+                if self._unreachable(attempt, outcome):
+                    await self._fall_back(session, attempt, now)
+        return marked
 
     def _outcome(self, attempt: _Attempt, now: datetime) -> tuple[dict[str, object], str]:
         """The delivery row's new values, and the outcome's name for metrics and audit."""
@@ -327,9 +362,6 @@ class DeliveryWorker:
             "next_attempt_at": delivery.next_attempt_at,
             "sent_at": delivery.sent_at,
             "provider_message_id": delivery.provider_message_id,
-            "lease_owner": None,
-            "lease_expires_at": None,
-            "updated_at": now,
         }
         if attempt.deferred:
             # Not attempted: due again when the breaker lets the channel through.
@@ -346,9 +378,6 @@ class DeliveryWorker:
                 sent_at=now,
                 provider_message_id=attempt.receipt.provider_message_id,
                 last_error=None,
-            )
-            metrics.LAG.labels(channel.value).observe(
-                max(0.0, (now - attempt.alert.created_at).total_seconds())
             )
             return row, "sent"
         error = attempt.error

@@ -54,6 +54,7 @@ class DeliveryRecord:
     channel: NotificationChannel
     status: DeliveryStatus
     attempts: int
+    attempts_in_doubt: int
     last_error: str | None
     sent_at: datetime | None
     provider_message_id: str | None

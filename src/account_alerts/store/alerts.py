@@ -128,6 +128,10 @@ class AlertDelivery(SQLModel, table=True):
     next_attempt_at: datetime = when(now=True)
     lease_owner: str | None = Field(default=None, max_length=64)
     lease_expires_at: datetime | None = when()
+    # Set just before a send goes out, cleared when its outcome is recorded: a row taken
+    # over with it still set had a send in doubt (domain.in_doubt).
+    send_started_at: datetime | None = when()
+    attempts_in_doubt: int = 0
     sent_at: datetime | None = when()
     provider_message_id: str | None = Field(default=None, max_length=255)
     created_at: datetime = when(now=True)

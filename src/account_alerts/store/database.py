@@ -12,7 +12,12 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from account_alerts.store.announcements import (
@@ -128,6 +133,17 @@ class Database:
                 yield session
                 alerts = await self._announce(session, None)
             self._announce_here(alerts)
+
+    @asynccontextmanager
+    async def statement(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for one statement that commits by itself: on PostgreSQL in
+        autocommit (one round trip, no BEGIN and COMMIT), on SQLite a transaction."""
+        if not self.is_postgresql:
+            async with self.engine.begin() as connection:
+                yield connection
+            return
+        async with self.engine.connect() as connection:
+            yield await connection.execution_options(isolation_level="AUTOCOMMIT")
 
     @asynccontextmanager
     async def event_transaction(self) -> AsyncIterator[tuple[AsyncSession, Direct | None]]:

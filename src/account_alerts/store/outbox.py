@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from account_alerts.domain.enums import AlertStatus, AlertType, DeliveryStatus, NotificationChannel
 from account_alerts.store.alerts import AccountAlert, AlertDelivery
+from account_alerts.store.audit_trail import AUDIT
 from account_alerts.store.base import columns_of, table_of
 from account_alerts.store.customers import Device, MobileUser
 
@@ -30,10 +34,11 @@ async def claim_due(
     lease: timedelta,
     limit: int,
     skip_channels: Iterable[NotificationChannel] = (),
-) -> list[int]:
+) -> list[Claim]:
     """Take up to ``limit`` due deliveries for this worker. On PostgreSQL, rows another
     worker is claiming are skipped (SKIP LOCKED); an expired lease — a worker that died —
-    makes a row due again."""
+    makes a row due again, and a send it had started without recording the outcome comes
+    back with its ``send_started_at`` (a send in doubt)."""
     due = (
         select(AlertDelivery.id)
         .where(
@@ -56,9 +61,256 @@ async def claim_due(
         sa.update(DELIVERIES)
         .where(DELIVERIES.c.id.in_(due.scalar_subquery()))
         .values(lease_owner=worker_id, lease_expires_at=now + lease, updated_at=now)
+        .returning(DELIVERIES.c.id, DELIVERIES.c.send_started_at)
+    )
+    return sorted(Claim(*row) for row in result.all())
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Claim:
+    id: int
+    # Set: the previous owner started a send and recorded no outcome.
+    send_started_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class InDoubt:
+    """A claimed delivery whose previous send is in doubt, as the audit log names it."""
+
+    id: int
+    alert_id: int
+    channel: NotificationChannel
+    attempts: int
+    attempts_in_doubt: int
+    send_started_at: datetime
+    mobile_user_id: int
+
+
+async def in_doubt(session: AsyncSession, delivery_ids: Sequence[int]) -> list[InDoubt]:
+    connection = await session.connection()
+    rows = await connection.execute(
+        sa.select(
+            DELIVERIES.c.id,
+            DELIVERIES.c.alert_id,
+            DELIVERIES.c.channel,
+            DELIVERIES.c.attempts,
+            DELIVERIES.c.attempts_in_doubt,
+            DELIVERIES.c.send_started_at,
+            ALERTS.c.mobile_user_id,
+        )
+        .select_from(DELIVERIES.join(ALERTS, ALERTS.c.id == DELIVERIES.c.alert_id))
+        .where(DELIVERIES.c.id.in_(delivery_ids))
+        .order_by(DELIVERIES.c.id)
+    )
+    return [InDoubt(*row) for row in rows.all()]
+
+
+async def count_in_doubt(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Write each ``{"delivery_id", "attempts", "attempts_in_doubt"}``; the send mark is
+    cleared: the delivery goes out again under its new owner."""
+    await session.exec(
+        sa.update(DELIVERIES)
+        .where(DELIVERIES.c.id == sa.bindparam("delivery_id"))
+        .values(
+            attempts=sa.bindparam("attempts"),
+            attempts_in_doubt=sa.bindparam("attempts_in_doubt"),
+            send_started_at=None,
+        ),
+        params=list(rows),
+    )
+
+
+async def mark_started(
+    connection: AsyncConnection, delivery_ids: Sequence[int], *, worker_id: str, now: datetime
+) -> set[int]:
+    """Mark sends as started, before they go out; the ids still this worker's to send (a
+    row whose lease another worker took over is not)."""
+    result = await connection.execute(
+        sa.update(DELIVERIES)
+        .where(
+            DELIVERIES.c.id.in_(delivery_ids),
+            DELIVERIES.c.lease_owner == worker_id,
+            DELIVERIES.c.status == DeliveryStatus.PENDING,
+        )
+        .values(send_started_at=now)
         .returning(DELIVERIES.c.id)
     )
-    return sorted(row[0] for row in result.all())
+    return {row[0] for row in result.all()}
+
+
+# What an attempt's outcome writes to its delivery row, besides clearing the lease and
+# the send mark.
+OUTCOME_COLUMNS = (
+    "status",
+    "attempts",
+    "last_error",
+    "next_attempt_at",
+    "sent_at",
+    "provider_message_id",
+)
+_CLEARED = {"lease_owner": None, "lease_expires_at": None, "send_started_at": None}
+# On PostgreSQL a wave is one statement, the same text for every wave: the next sends are
+# marked, the outcomes (one array a column) written to the rows still this worker's, and
+# the audit entries of those rows appended.
+_WAVE_ON_POSTGRESQL = """
+    WITH marked AS (
+        UPDATE alert_deliveries SET send_started_at = %(now)s
+        WHERE id = ANY(%(to_mark)s::integer[])
+          AND lease_owner = %(worker_id)s AND status = 'PENDING'
+        RETURNING id
+    ), recorded AS (
+        UPDATE alert_deliveries AS d SET
+            status = v.status, attempts = v.attempts, last_error = v.last_error,
+            next_attempt_at = v.next_attempt_at, sent_at = v.sent_at,
+            provider_message_id = v.provider_message_id,
+            lease_owner = NULL, lease_expires_at = NULL, send_started_at = NULL,
+            updated_at = %(now)s
+        FROM unnest(%(delivery_id)s::integer[], %(status)s::varchar[],
+                    %(attempts)s::integer[], %(last_error)s::varchar[],
+                    %(next_attempt_at)s::timestamptz[], %(sent_at)s::timestamptz[],
+                    %(provider_message_id)s::varchar[])
+             AS v(id, status, attempts, last_error, next_attempt_at, sent_at,
+                  provider_message_id)
+        WHERE d.id = v.id AND d.lease_owner = %(worker_id)s AND d.status = 'PENDING'
+        RETURNING d.id
+    ), audited AS (
+        INSERT INTO audit_log (occurred_at, actor_role, actor_id, action, mobile_user_id,
+                               subject_type, subject_id, details)
+        SELECT a.occurred_at, a.actor_role, a.actor_id, a.action, a.mobile_user_id,
+               a.subject_type, a.subject_id, a.details
+        FROM unnest(%(audit_delivery_id)s::integer[], %(audit_occurred_at)s::timestamptz[],
+                    %(audit_actor_role)s::varchar[], %(audit_actor_id)s::varchar[],
+                    %(audit_action)s::varchar[], %(audit_mobile_user_id)s::bigint[],
+                    %(audit_subject_type)s::varchar[], %(audit_subject_id)s::varchar[],
+                    %(audit_details)s::text[]::jsonb[])
+             AS a(delivery_id, occurred_at, actor_role, actor_id, action, mobile_user_id,
+                  subject_type, subject_id, details)
+        JOIN recorded ON recorded.id = a.delivery_id
+        ORDER BY a.delivery_id
+    )
+    SELECT true, id FROM marked UNION ALL SELECT false, id FROM recorded
+"""
+_AUDIT_COLUMNS = (
+    "occurred_at",
+    "actor_role",
+    "actor_id",
+    "action",
+    "mobile_user_id",
+    "subject_type",
+    "subject_id",
+)
+
+
+async def record_outcomes(
+    session: AsyncSession,
+    rows: Sequence[dict[str, Any]],
+    *,
+    to_mark: Sequence[int],
+    audit_rows: Sequence[tuple[int, dict[str, Any]]],
+    alert_ids: Sequence[int],
+    worker_id: str,
+    now: datetime,
+) -> tuple[set[int], set[int]]:
+    """Record a wave, in the caller's transaction: write each row's outcome
+    (``delivery_id`` and OUTCOME_COLUMNS) to its delivery if it is still this worker's,
+    clearing the lease and the send mark; append the audit rows (``audit_trail.row``) of
+    the deliveries written; refresh their alerts' status; and mark the sends of
+    ``to_mark`` as started (``mark_started``). The ids written (a row whose lease another
+    worker took over keeps that worker's record) and the ids marked.
+
+    On PostgreSQL this is one round trip: the wave's statement, the lock of the alerts and
+    their refresh go out together (psycopg's pipeline mode). The refresh covers every
+    alert of ``alert_ids``: it only states what their deliveries say."""
+    connection = await session.connection()
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        return await _record_on_postgresql(
+            connection, rows, to_mark, audit_rows, alert_ids, worker_id, now
+        )
+    marked = (
+        await mark_started(connection, to_mark, worker_id=worker_id, now=now) if to_mark else set()
+    )
+    # SQLite: the deliveries' write lock is the database's, held from the first statement.
+    owned = set(
+        (
+            await connection.execute(
+                sa.select(DELIVERIES.c.id).where(
+                    DELIVERIES.c.id.in_([row["delivery_id"] for row in rows]),
+                    DELIVERIES.c.lease_owner == worker_id,
+                    DELIVERIES.c.status == DeliveryStatus.PENDING,
+                )
+            )
+        ).scalars()
+    )
+    if not owned:
+        return owned, marked
+    await connection.execute(
+        sa.update(DELIVERIES)
+        .where(DELIVERIES.c.id == sa.bindparam("delivery_id"))
+        .values(
+            {name: sa.bindparam(name) for name in OUTCOME_COLUMNS}
+            | {"lease_owner": None, "lease_expires_at": None, "send_started_at": None}
+            | {"updated_at": now}
+        ),
+        [row for row in rows if row["delivery_id"] in owned],
+    )
+    audited = [audit for delivery_id, audit in audit_rows if delivery_id in owned]
+    if audited:
+        await session.exec(sa.insert(AUDIT), params=audited)
+    await refresh_alert_status(session, alert_ids, now)
+    return owned, marked
+
+
+async def _record_on_postgresql(
+    connection: AsyncConnection,
+    rows: Sequence[dict[str, Any]],
+    to_mark: Sequence[int],
+    audit_rows: Sequence[tuple[int, dict[str, Any]]],
+    alert_ids: Sequence[int],
+    worker_id: str,
+    now: datetime,
+) -> tuple[set[int], set[int]]:
+    params: dict[str, Any] = {
+        name: [row[name] for row in rows] for name in ("delivery_id", *OUTCOME_COLUMNS)
+    }
+    params["status"] = [DeliveryStatus(status).value for status in params["status"]]
+    params["audit_delivery_id"] = [delivery_id for delivery_id, _ in audit_rows]
+    for name in _AUDIT_COLUMNS:
+        params[f"audit_{name}"] = [audit[name] for _, audit in audit_rows]
+    params["audit_details"] = [json.dumps(audit["details"]) for _, audit in audit_rows]
+    params.update(to_mark=list(to_mark), worker_id=worker_id, now=now)
+    ids = sorted(set(alert_ids))
+    raw = await connection.get_raw_connection()
+    driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
+    wave, lock, refresh = driver.cursor(), driver.cursor(), driver.cursor()
+    try:
+        async with driver.pipeline():
+            await wave.execute(_WAVE_ON_POSTGRESQL, params)
+            if ids:
+                await lock.execute(_LOCK_ALERTS_SQL, {"ids": ids})
+                await refresh.execute(_REFRESH_SQL, {"ids": ids, "now": now})
+        written = await wave.fetchall()
+    except psycopg.Error as exc:
+        # As SQLAlchemy would raise it: the worker waits out a database outage.
+        raise sa.exc.DBAPIError.instance(_WAVE_ON_POSTGRESQL, params, exc, psycopg.Error) from exc
+    by_kind: dict[bool, set[int]] = {True: set(), False: set()}
+    for is_mark, delivery_id in written:
+        by_kind[is_mark].add(delivery_id)
+    return by_kind[False], by_kind[True]
+
+
+async def release(
+    session: AsyncSession, delivery_ids: Sequence[int], *, worker_id: str, now: datetime
+) -> None:
+    """Give claimed deliveries back, due at once, when none of their sends started."""
+    await session.exec(
+        sa.update(DELIVERIES)
+        .where(
+            DELIVERIES.c.id.in_(delivery_ids),
+            DELIVERIES.c.lease_owner == worker_id,
+            DELIVERIES.c.send_started_at.is_(None),
+        )
+        .values(lease_owner=None, lease_expires_at=None, updated_at=now)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,13 +527,9 @@ _REFRESH = sa.text(
 )
 
 
-async def lock_alerts(session: AsyncSession, alert_ids: Iterable[int]) -> None:
-    """Hold the alerts until the transaction ends, in id order as ``refresh_alert_status``
-    takes them; SQLite's single writer already serialises this transaction."""
-    ids = sorted(set(alert_ids))
-    if ids and session.bind is not None and session.bind.dialect.name == "postgresql":
-        connection = await session.connection()
-        await connection.execute(_LOCK_ALERTS, {"ids": ids})
+# The same two statements for the driver directly (a wave's pipeline).
+_LOCK_ALERTS_SQL = "SELECT id FROM account_alerts WHERE id = ANY(%(ids)s) ORDER BY id FOR UPDATE"
+_REFRESH_SQL = str(_REFRESH.text).replace(":now", "%(now)s").replace(":ids", "%(ids)s")
 
 
 async def _refresh_on_postgresql(session: AsyncSession, ids: list[int], now: datetime) -> None:

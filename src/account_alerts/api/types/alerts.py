@@ -244,6 +244,8 @@ class DeliveryRow(Protocol):
     @property
     def attempts(self) -> int: ...
     @property
+    def attempts_in_doubt(self) -> int: ...
+    @property
     def last_error(self) -> str | None: ...
     @property
     def sent_at(self) -> datetime | None: ...
@@ -256,6 +258,9 @@ class AlertDeliveryView:
     channel: NotificationChannel
     status: DeliveryStatus
     attempts: int
+    # Attempts whose outcome is unknown (a worker stopped after the send went out and
+    # before recording it); each was sent again (domain.in_doubt).
+    attempts_in_doubt: int
     last_error: str | None
     sent_at: datetime | None
     provider_message_id: str | None
@@ -266,6 +271,7 @@ class AlertDeliveryView:
             channel=row.channel,
             status=row.status,
             attempts=row.attempts,
+            attempts_in_doubt=row.attempts_in_doubt,
             last_error=row.last_error,
             sent_at=row.sent_at,
             provider_message_id=row.provider_message_id,

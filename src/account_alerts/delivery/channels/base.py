@@ -19,6 +19,10 @@ class OutgoingMessage:
     body: str
     data: dict[str, str] = field(default_factory=dict)
     html: str | None = None
+    # The same for every send of one delivery (domain.in_doubt.collapse_identity): a
+    # repeat carries it, so the device, the mail client or the sink's reader folds it.
+    # None for a verification code.
+    delivery_key: str | None = None
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import make_msgid, parseaddr
 
 import aiosmtplib
 
@@ -36,8 +36,7 @@ class SmtpEmail(Channel):
         email["From"] = self.sender
         email["To"] = message.to
         email["Subject"] = message.title
-        message_id = make_msgid(idstring=uuid.uuid4().hex[:12], domain="account-alerts")
-        email["Message-ID"] = message_id
+        email["Message-ID"] = message_id = self._message_id(message)
         email.set_content(message.body)
         if message.html:
             email.add_alternative(message.html, subtype="html")
@@ -65,3 +64,11 @@ class SmtpEmail(Channel):
         if response:  # some recipients refused; ours is the only one
             raise DeliveryError("smtp: recipient refused", transient=False, stale_destination=True)
         return Receipt(provider_message_id=message_id)
+
+    def _message_id(self, message: OutgoingMessage) -> str:
+        """Fixed per delivery, so mail clients fold a repeat (a send in doubt, sent again)
+        into the first; unique per message otherwise (a verification code)."""
+        domain = parseaddr(self.sender)[1].rpartition("@")[2] or "account-alerts"
+        if message.delivery_key is None:
+            return make_msgid(idstring=uuid.uuid4().hex[:12], domain=domain)
+        return f"<{message.delivery_key}@{domain}>"

@@ -88,15 +88,23 @@ class FcmPush(Channel):
 
     @staticmethod
     def _message(message: OutgoingMessage) -> messaging.Message:
+        # The alert's collapse identity: a repeat (a send in doubt, sent again) replaces the
+        # first notification on the device instead of showing a second one.
+        key = message.delivery_key
         return messaging.Message(
             token=message.to,
             notification=messaging.Notification(title=message.title, body=message.body),
             data=message.data,
-            android=messaging.AndroidConfig(priority="high"),
+            android=messaging.AndroidConfig(
+                priority="high",
+                collapse_key=key,
+                notification=messaging.AndroidNotification(tag=key) if key else None,
+            ),
             apns=messaging.APNSConfig(
+                headers={"apns-collapse-id": key} if key else None,
                 payload=messaging.APNSPayload(
                     aps=messaging.Aps(category=message.data.get("category"))
-                )
+                ),
             ),
         )
 

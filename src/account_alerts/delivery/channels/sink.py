@@ -64,6 +64,8 @@ class SinkChannel(Channel):
                 "data": message.data,
                 "sentAt": self.writer.clock().isoformat(),
                 "messageId": message_id,
+                # The same on every line of one delivery: a repeat is recognisable.
+                "deliveryKey": message.delivery_key,
             }
         )
         return Receipt(provider_message_id=message_id)
