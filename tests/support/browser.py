@@ -33,7 +33,9 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"no browser: {reason}")
 
 
-@pytest.fixture(scope="session")
+# Per module: Playwright's synchronous API runs an event loop of its own while it is
+# open, which the suite's asynchronous tests must not find running.
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
