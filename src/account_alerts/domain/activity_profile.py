@@ -14,6 +14,7 @@ instant, because what the profile holds arrived earlier (arrival order)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -42,6 +43,8 @@ def place_key(point: GeoPoint) -> str:
     )
 
 
+# A customer's few places are asked for on every event: parsed once per place.
+@functools.lru_cache(maxsize=65_536)
 def _point(key: str) -> GeoPoint:
     latitude, longitude = key.split(",")
     return GeoPoint(float(latitude), float(longitude))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -25,6 +24,7 @@ from account_alerts.domain.geo import GeoPoint
 from account_alerts.store.alerts import AccountAlert, SuspiciousActivity
 from account_alerts.store.customers import Device
 from account_alerts.store.events import LoginAttempt, TransactionRecord
+from account_alerts.store.facts import place_cell
 
 # How many of the newest failed sign-ins, detections and low-balance alerts a profile
 # built from history looks at; more than that within the kept span is answered from the
@@ -32,18 +32,10 @@ from account_alerts.store.events import LoginAttempt, TransactionRecord
 _NEWEST = 200
 
 
-def _cell(latitude: Any, longitude: Any) -> tuple[Any, Any]:
-    # As store.facts rounds them: two decimals of the six the columns keep.
-    return (
-        sa.func.round(sa.cast(latitude, sa.Numeric(9, 6)), 2).label("lat"),
-        sa.func.round(sa.cast(longitude, sa.Numeric(9, 6)), 2).label("lon"),
-    )
-
-
 async def _places(
     session: AsyncSession, mobile_user_id: int
 ) -> list[tuple[GeoPoint, datetime, datetime, datetime | None, datetime | None]]:
-    login_lat, login_lon = _cell(col(LoginAttempt.latitude), col(LoginAttempt.longitude))
+    login_lat, login_lon = place_cell(col(LoginAttempt.latitude), col(LoginAttempt.longitude))
     logins = (
         select(
             login_lat,
@@ -58,7 +50,7 @@ async def _places(
         )
         .group_by(login_lat, login_lon)
     )
-    tx_lat, tx_lon = _cell(col(TransactionRecord.latitude), col(TransactionRecord.longitude))
+    tx_lat, tx_lon = place_cell(col(TransactionRecord.latitude), col(TransactionRecord.longitude))
     transactions = (
         select(
             tx_lat,

@@ -15,8 +15,10 @@ from account_alerts.store.alerts import AccountAlert, SuspiciousActivity
 from account_alerts.store.events import LoginAttempt, TransactionRecord
 
 
-def _places(latitude: Any, longitude: Any) -> tuple[Any, Any]:
-    # Two decimals (about a kilometre) keeps the set of places small; 100 km is the test.
+def place_cell(latitude: Any, longitude: Any) -> tuple[Any, Any]:
+    """A stored location's place: two decimals (about a kilometre) of the six the columns
+    keep, as domain.activity_profile.place_key rounds a point. Few places; 100 km is the
+    test."""
     return (
         sa.func.round(sa.cast(latitude, sa.Numeric(9, 6)), 2).label("lat"),
         sa.func.round(sa.cast(longitude, sa.Numeric(9, 6)), 2).label("lon"),
@@ -34,7 +36,7 @@ async def usual_places(
     """Distinct places of successful sign-ins (and transactions) in ``window`` before.
     Those stored at the same instant count: they arrived first (arrival order)."""
     since = before - window
-    login_lat, login_lon = _places(col(LoginAttempt.latitude), col(LoginAttempt.longitude))
+    login_lat, login_lon = place_cell(col(LoginAttempt.latitude), col(LoginAttempt.longitude))
     logins = select(login_lat, login_lon).where(
         col(LoginAttempt.mobile_user_id) == mobile_user_id,
         col(LoginAttempt.successful).is_(True),
@@ -44,7 +46,9 @@ async def usual_places(
     )
     query: Any = logins
     if not logins_only:
-        tx_lat, tx_lon = _places(col(TransactionRecord.latitude), col(TransactionRecord.longitude))
+        tx_lat, tx_lon = place_cell(
+            col(TransactionRecord.latitude), col(TransactionRecord.longitude)
+        )
         transactions = select(tx_lat, tx_lon).where(
             col(TransactionRecord.mobile_user_id) == mobile_user_id,
             col(TransactionRecord.latitude).is_not(None),
