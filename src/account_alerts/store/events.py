@@ -31,6 +31,9 @@ class TransactionRecord(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("account_number", "transaction_id"),
         sa.Index("idx_transactions_user_time", "mobile_user_id", "occurred_at"),
+        # The fraud features counting customers on one device or one IP address.
+        sa.Index("idx_transactions_device_time", "device_id", "occurred_at"),
+        sa.Index("idx_transactions_ip_time", "ip_address", "occurred_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -59,7 +62,11 @@ class LoginAttempt(SQLModel, table=True):
     """The specification's device_login_attempt history."""
 
     __tablename__ = "login_attempts"
-    __table_args__ = (sa.Index("idx_login_attempts_user_time", "mobile_user_id", "occurred_at"),)
+    __table_args__ = (
+        sa.Index("idx_login_attempts_user_time", "mobile_user_id", "occurred_at"),
+        sa.Index("idx_login_attempts_device_time", "device_id", "occurred_at"),
+        sa.Index("idx_login_attempts_ip_time", "ip_address", "occurred_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     event_id: str = Field(max_length=128)

@@ -16,6 +16,14 @@ from account_alerts.store.events import (
     LoginAttempt,
     TransactionRecord,
 )
+from account_alerts.store.fraud_tables import (
+    Backtest,
+    DecisionThresholds,
+    FraudRule,
+    FraudRuleHit,
+    FraudRuleVersion,
+    FraudSnooze,
+)
 from account_alerts.store.payments import ScheduledPayment
 from account_alerts.store.sms_consent import SmsOptOut, SmsReply
 
@@ -27,9 +35,15 @@ __all__ = [
     "AccountAlertSettingsRow",
     "AlertDelivery",
     "AuditEntry",
+    "Backtest",
     "BalanceSnapshot",
     "ChannelVerification",
+    "DecisionThresholds",
     "Device",
+    "FraudRule",
+    "FraudRuleHit",
+    "FraudRuleVersion",
+    "FraudSnooze",
     "IngestedEvent",
     "LoginAttempt",
     "MobileUser",
