@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     # shares its transaction with them (0: never waits).
     event_group_wait_ms: float = Field(default=2.0, ge=0, le=50)
     public_url: str = "http://localhost:8000"
+    # The risk team's rules: a change made in one process reaches the others' live
+    # traffic within this many seconds (at once in the process that made it).
+    fraud_rules_refresh_seconds: float = Field(default=1.0, ge=0, le=60)
+    # A backtest's window: at most this many days of stored events.
+    backtest_max_days: int = Field(default=366, ge=1, le=3660)
     # Delivery worker.
     worker_batch_size: int = Field(default=500, ge=1, le=1000)
     worker_concurrency: int = Field(default=2, ge=1, le=16)

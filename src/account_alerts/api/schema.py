@@ -18,6 +18,7 @@ from account_alerts.api.admin import AdminMutation, AdminQuery
 from account_alerts.api.customer import CustomerMutation, CustomerQuery, CustomerSubscription
 from account_alerts.api.documents import DocumentChecks, stand_in
 from account_alerts.api.execution import LeafFieldsExecutionContext
+from account_alerts.api.fraud import FraudMutation, FraudQuery
 from account_alerts.api.scalars import DecimalScalar
 from account_alerts.api.service import ServiceMutation, ServiceQuery
 from account_alerts.config import Settings
@@ -25,8 +26,10 @@ from account_alerts.errors import ApiError
 
 logger = logging.getLogger("account_alerts.api")
 
-Query = merge_types("Query", (CustomerQuery, ServiceQuery, AdminQuery))
-Mutation = merge_types("Mutation", (CustomerMutation, ServiceMutation, AdminMutation))
+Query = merge_types("Query", (CustomerQuery, ServiceQuery, AdminQuery, FraudQuery))
+Mutation = merge_types(
+    "Mutation", (CustomerMutation, ServiceMutation, AdminMutation, FraudMutation)
+)
 Subscription = merge_types("Subscription", (CustomerSubscription,))
 
 

@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from account_alerts.api.context import Info
 from account_alerts.api.permissions import IsService
 from account_alerts.api.types.alerts import AccountAlertView
+from account_alerts.api.types.fraud import FraudDecisionView
 from account_alerts.api.types.service import (
     AccountInput,
     BalanceSyncInput,
@@ -56,6 +57,9 @@ async def _results(info: Info, outcomes: Sequence[EventOutcome]) -> list[EventRe
                 duplicate=outcome.duplicate,
                 alerts=views[index],
                 user_locked=outcome.user_locked,
+                decision=FraudDecisionView.build(outcome.decision)
+                if outcome.decision is not None
+                else None,
                 error=EventError(
                     code=error.extensions["code"],
                     message=error.message,

@@ -33,6 +33,8 @@ class SuspicionReason(StrEnum):
     UNUSUAL_LOCATION = "UNUSUAL_LOCATION"
     MULTIPLE_FAILED_ATTEMPTS = "MULTIPLE_FAILED_ATTEMPTS"
     NEW_DEVICE_TRANSACTION = "NEW_DEVICE_TRANSACTION"
+    # The risk team's rules decided BLOCK (domain.fraud_decision).
+    RULE_MATCH = "RULE_MATCH"
 
 
 class PaymentType(StrEnum):

@@ -37,6 +37,7 @@ def render(
             "UNUSUAL_LOCATION": "activity from an unusual location",
             "MULTIPLE_FAILED_ATTEMPTS": "several failed sign-in attempts",
             "NEW_DEVICE_TRANSACTION": "a transaction from a new device",
+            "RULE_MATCH": "activity our fraud checks stopped, and locked access",
         }[data["suspicionReason"]]
         return (
             "Suspicious activity",

@@ -14,6 +14,7 @@ import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -32,6 +33,8 @@ from account_alerts.domain.events import (
     check_transaction,
     fingerprint,
 )
+from account_alerts.domain.fraud_decision import ALLOW, Decision, RuleSet
+from account_alerts.engine import fraud_live
 from account_alerts.engine.actor import Actor
 from account_alerts.engine.group_commit import GroupCommit, GroupLimits
 from account_alerts.engine.judging import Judging
@@ -55,6 +58,8 @@ class EventOutcome:
     mobile_user_id: int | None = None
     user_locked: bool = False
     error: ApiError | None = None
+    # The risk team's rules on a transaction or sign-in (None for other events).
+    decision: Decision | None = None
 
 
 class Ingestor:
@@ -68,6 +73,9 @@ class Ingestor:
         self.db = db
         self.settings = settings
         self.clock = clock
+        self.rule_sets = fraud_live.RuleSets(
+            db, refresh_seconds=settings.fraud_rules_refresh_seconds, clock=clock
+        )
         # Single events of one caller share transactions under load (engine.group_commit).
         self.group_commit: GroupCommit[Actor, Event, EventOutcome] = GroupCommit(
             self._write_group,
@@ -150,11 +158,12 @@ class Ingestor:
         self, events: Sequence[Event], actor: Actor, now: datetime, *, optimistic: bool
     ) -> list[EventOutcome]:
         outcomes: list[EventOutcome] = []
+        rules = await self.rule_sets.current()
         async with event_unit(self.db) as unit:
             batch = await _Batch.load(unit, events, look_up_repeats=not optimistic)
             for event in events:
                 try:
-                    outcomes.append(await self._ingest(unit, batch, event, actor, now))
+                    outcomes.append(await self._ingest(unit, batch, event, actor, now, rules))
                 except ApiError as error:
                     outcomes.append(EventOutcome(event.event_id, accepted=False, error=error))
             for user_id, profile in batch.profiles.items():
@@ -162,7 +171,13 @@ class Ingestor:
         return outcomes
 
     async def _ingest(
-        self, unit: EventUnit, batch: _Batch, event: Event, actor: Actor, now: datetime
+        self,
+        unit: EventUnit,
+        batch: _Batch,
+        event: Event,
+        actor: Actor,
+        now: datetime,
+        rules: RuleSet,
     ) -> EventOutcome:
         account = batch.account_of(event)
         try:
@@ -201,14 +216,23 @@ class Ingestor:
             now=now,
             event_id=event.event_id,
         )
-        if isinstance(event, TransactionEvent):
-            verdict = await context.judge_transaction(event)
-        elif isinstance(event, BalanceSync):
+        decision = None
+        if isinstance(event, BalanceSync):
             verdict = await context.judge_balance(event)
         else:
-            verdict = await context.judge_login(event)
+            # The risk team's rules see the customer as they were before this event.
+            decision = await context.decide(rules, event)
+            if isinstance(event, TransactionEvent):
+                verdict = await context.judge_transaction(event)
+            else:
+                verdict = await context.judge_login(event)
+            if decision is not None:
+                await context.act_on(decision, event, verdict)
         alerts = await context.write(verdict)
         alert_ids = [alert.id for alert in alerts if alert.id is not None]
+        outcome = verdict.outcome()
+        if decision is not None:
+            outcome["decision"] = decision.to_json()
         event_log.record(
             unit.buffer,
             event_id=event.event_id,
@@ -216,10 +240,12 @@ class Ingestor:
             fingerprint=digest,
             mobile_user_id=user.id,
             alert_ids=alert_ids,
-            outcome=verdict.outcome(),
+            outcome=outcome,
             now=now,
         )
-        batch.recorded[event.event_id] = _Recorded(digest, alert_ids, user)
+        if decision is None and not isinstance(event, BalanceSync):
+            decision = ALLOW
+        batch.recorded[event.event_id] = _Recorded(digest, alert_ids, user, decision)
         return EventOutcome(
             event.event_id,
             accepted=True,
@@ -227,6 +253,7 @@ class Ingestor:
             alerts=alerts,
             mobile_user_id=user.id,
             user_locked=user.locked,
+            decision=decision,
         )
 
 
@@ -237,6 +264,7 @@ class _Recorded:
     fingerprint: str
     alert_ids: list[int]
     user: MobileUser | None
+    decision: Decision | None = None
 
     def repeat(self, event_id: str, digest: str) -> EventOutcome:
         if self.fingerprint != digest:
@@ -250,6 +278,7 @@ class _Recorded:
             alert_ids=list(self.alert_ids),
             mobile_user_id=self.user.id if self.user else None,
             user_locked=bool(self.user and self.user.locked),
+            decision=self.decision,
         )
 
 
@@ -280,7 +309,10 @@ class _Batch:
         )
         recorded = {
             e.event_id: _Recorded(
-                e.fingerprint, list(e.alert_ids), users.get(e.mobile_user_id or 0)
+                e.fingerprint,
+                list(e.alert_ids),
+                users.get(e.mobile_user_id or 0),
+                _stored_decision(e.kind, e.outcome),
             )
             for e in stored
         }
@@ -342,6 +374,13 @@ class _Batch:
             await session.flush()
             self.users[user.id] = user
         return user
+
+
+def _stored_decision(kind: str, outcome: dict[str, Any]) -> Decision | None:
+    """What a recorded event was decided (ALLOW where no rule applied to it)."""
+    if "decision" in outcome:
+        return Decision.from_json(outcome["decision"])
+    return ALLOW if kind in (TransactionEvent.__name__, LoginEvent.__name__) else None
 
 
 # Sign-ins belong to a customer, not an account.

@@ -20,6 +20,7 @@ from account_alerts.domain.decisions import Detection, RaiseAlert, SkippedCheck,
 from account_alerts.domain.delivery_policy import RATE_WINDOW, DeliveryPlan, plan_delivery
 from account_alerts.domain.enums import AlertType, SuspicionReason, TransactionType
 from account_alerts.domain.events import BalanceSync, LoginEvent, TransactionEvent
+from account_alerts.domain.fraud_decision import Decision, Outcome, RuleSet, rule_match_alert
 from account_alerts.domain.geo import GeoPoint
 from account_alerts.domain.rules.account_login import login_alert
 from account_alerts.domain.rules.large_transaction import large_transaction
@@ -33,8 +34,10 @@ from account_alerts.domain.rules.suspicious_activity import (
     suspicious_alert,
     unusual_location,
 )
+from account_alerts.engine import fraud_live
 from account_alerts.engine.actor import Actor
 from account_alerts.engine.preferences import thresholds_for
+from account_alerts.engine.resolution import lock_user
 from account_alerts.store import event_rows, facts
 from account_alerts.store.alert_writer import record_suppression, write_alert
 from account_alerts.store.alerts import AccountAlert, AccountAlertSettingsRow
@@ -76,6 +79,54 @@ class Judging:
     @property
     def user_id(self) -> int:
         return self.user.id
+
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(
+            (self.account.time_zone if self.account else None) or self.settings.timezone
+        )
+
+    async def decide(self, rules: RuleSet, event: TransactionEvent | LoginEvent) -> Decision | None:
+        """The risk team's rules on the event, before it changes the customer's profile."""
+        return await fraud_live.decide(
+            rules,
+            event,
+            customer=self.user_id,
+            profile=self.profile,
+            zone=self.zone(),
+            session=self.unit.written,
+            now=self.now,
+        )
+
+    async def act_on(
+        self, decision: Decision, event: TransactionEvent | LoginEvent, verdict: Verdict
+    ) -> None:
+        """Record the hits; BLOCK locks the customer's access and tells them through their
+        security channels (REPORT_FRAUD's lock); shadow and snoozed hits change nothing."""
+        fraud_live.write_hits(
+            self.unit.buffer, decision, event, customer=self.user_id, now=self.now
+        )
+        if decision.outcome is Outcome.BLOCK:
+            await lock_user(
+                self.session,
+                actor=self.actor,
+                mobile_user_id=self.user_id,
+                reason="RULE_MATCH: " + ", ".join(h.name for h in decision.counted)[:200],
+                now=self.now,
+            )
+            self.user.locked = True
+            transaction = event if isinstance(event, TransactionEvent) else None
+            verdict.alerts.append(
+                rule_match_alert(
+                    decision,
+                    account_number=transaction.account_number if transaction else None,
+                    at=event.occurred_at,
+                    prefs=self.prefs(),
+                    device_id=event.device_id,
+                    ip_address=event.ip_address,
+                    location=event.location,
+                    related_transaction_ids=[transaction.transaction_id] if transaction else [],
+                )
+            )
 
     async def judge_transaction(self, event: TransactionEvent) -> Verdict:
         assert self.account is not None
@@ -282,9 +333,7 @@ class Judging:
         for suppressed in verdict.suppressed:
             self._suppressed(suppressed, subject)
         written: list[AccountAlert] = []
-        zone = ZoneInfo(
-            (self.account.time_zone if self.account else None) or self.settings.timezone
-        )
+        zone = self.zone()
         for decision in verdict.alerts:
             plan = await self._plan(decision, zone)
             alert = await write_alert(

@@ -8,6 +8,7 @@ from decimal import Decimal
 import strawberry
 
 from account_alerts.api.types.alerts import AccountAlertView
+from account_alerts.api.types.fraud import FraudDecisionView
 from account_alerts.api.types.input_building import built_directly
 from account_alerts.domain.enums import LoginMethod, PaymentStatus, PaymentType, TransactionType
 from account_alerts.domain.events import BalanceSync, LoginEvent, TransactionEvent
@@ -148,6 +149,10 @@ class EventResult:
     )
     error: EventError | None = strawberry.field(
         default=None, description="Why a batch item was refused; single calls raise instead."
+    )
+    decision: FraudDecisionView | None = strawberry.field(
+        default=None,
+        description="The risk team's rules on a transaction or sign-in (null for others).",
     )
 
 

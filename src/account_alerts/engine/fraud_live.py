@@ -1,0 +1,225 @@
+"""The risk team's rules on live traffic: the rule set in memory, an event's features and
+decision, and the hits written with the event.
+
+The rule set (SHADOW and LIVE versions, active snoozes, thresholds) is read once and
+kept; a change made in this process replaces it at once, one made in another process is
+seen within ``fraud_rules_refresh_seconds``. With no version SHADOW or LIVE, an event
+costs nothing more than before."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from account_alerts.domain import fraud_features
+from account_alerts.domain.activity_profile import ActivityProfile
+from account_alerts.domain.events import LoginEvent, TransactionEvent
+from account_alerts.domain.fraud_decision import (
+    ALLOW,
+    ActiveVersion,
+    Decision,
+    RuleSet,
+    RuleStatus,
+    Snooze,
+    SnoozeScope,
+    Subject,
+)
+from account_alerts.domain.fraud_features import CROWD_FEATURES, Crowd, EventKind, kind_of
+from account_alerts.domain.rule_conditions import ConditionError, parse
+from account_alerts.engine.fraud_rules import thresholds
+from account_alerts.store.base import table_of
+from account_alerts.store.database import Database
+from account_alerts.store.events import LoginAttempt, TransactionRecord
+from account_alerts.store.fraud_tables import FraudRuleHit, FraudRuleVersion, FraudSnooze
+from account_alerts.store.row_buffer import RowBuffer
+
+log = logging.getLogger(__name__)
+
+HITS = table_of(FraudRuleHit)
+TRANSACTIONS = table_of(TransactionRecord)
+LOGINS = table_of(LoginAttempt)
+
+
+async def load_rule_set(session: AsyncSession, now: datetime) -> RuleSet:
+    versions = (
+        await session.exec(
+            select(FraudRuleVersion)
+            .where(
+                col(FraudRuleVersion.status).in_([RuleStatus.SHADOW.value, RuleStatus.LIVE.value])
+            )
+            .order_by(col(FraudRuleVersion.id))
+        )
+    ).all()
+    active: list[ActiveVersion] = []
+    for v in versions:
+        kinds = frozenset(EventKind(k) for k in v.event_kinds)
+        try:
+            condition = parse(v.condition, kinds)
+        except ConditionError:  # stored only after the same check; never expected
+            log.exception("fraud rule version %s has a condition that no longer parses", v.id)
+            continue
+        assert v.id is not None
+        active.append(
+            ActiveVersion(
+                rule_id=v.rule_id,
+                version_id=v.id,
+                name=v.name,
+                score=v.score,
+                kinds=kinds,
+                condition=condition,
+                shadow=v.status == RuleStatus.SHADOW.value,
+            )
+        )
+    snoozes = (
+        await session.exec(
+            select(FraudSnooze).where(
+                col(FraudSnooze.until) > now, col(FraudSnooze.lifted_at).is_(None)
+            )
+        )
+    ).all()
+    return RuleSet(
+        versions=tuple(active),
+        snoozes=tuple(
+            Snooze(s.rule_id, SnoozeScope(s.scope), s.scope_value, s.until) for s in snoozes
+        ),
+        thresholds=await thresholds(session),
+    )
+
+
+class RuleSets:
+    """The rule set live traffic runs, refreshed when stale or changed here."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        refresh_seconds: float,
+        clock: Callable[[], datetime],
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.db = db
+        self.refresh_seconds = refresh_seconds
+        self.clock = clock
+        self.monotonic = monotonic
+        self._current: RuleSet | None = None
+        self._loaded_at = 0.0
+        self._lock = asyncio.Lock()
+
+    def invalidate(self) -> None:
+        self._current = None
+
+    async def current(self) -> RuleSet:
+        current = self._current
+        if current is not None and self.monotonic() - self._loaded_at < self.refresh_seconds:
+            return current
+        async with self._lock:
+            if self._current is None or self.monotonic() - self._loaded_at >= self.refresh_seconds:
+                started = self.monotonic()
+                async with self.db.session() as session:
+                    self._current = await load_rule_set(session, self.clock())
+                self._loaded_at = started
+            return self._current
+
+
+async def crowd(
+    session: AsyncSession, event: TransactionEvent | LoginEvent, customer: int
+) -> Crowd:
+    """Distinct customers on the event's device (24 h) and address (1 h), by the stored
+    transactions and sign-ins that arrived before it; the customer counts too."""
+    at = event.occurred_at
+
+    def customers(column: str, key: str, since: datetime) -> sa.ScalarSelect[int]:
+        seen = sa.union(
+            *(
+                sa.select(table.c.mobile_user_id).where(
+                    table.c[column] == key, table.c.occurred_at > since, table.c.occurred_at <= at
+                )
+                for table in (TRANSACTIONS, LOGINS)
+            ),
+            sa.select(sa.literal(customer, sa.BigInteger)),
+        ).subquery()
+        return sa.select(sa.func.count()).select_from(seen).scalar_subquery()
+
+    parts = []
+    if event.device_id:
+        parts.append(
+            customers("device_id", event.device_id, at - fraud_features.DEVICE_CUSTOMERS_WINDOW)
+        )
+    if event.ip_address:
+        parts.append(
+            customers("ip_address", event.ip_address, at - fraud_features.IP_CUSTOMERS_WINDOW)
+        )
+    if not parts:
+        return Crowd()
+    row = list((await session.exec(sa.select(*parts))).one())  # type: ignore[call-overload]
+    return Crowd(
+        device_customers_24h=int(row.pop(0)) if event.device_id else None,
+        ip_customers_1h=int(row.pop(0)) if event.ip_address else None,
+    )
+
+
+async def decide(
+    rules: RuleSet,
+    event: TransactionEvent | LoginEvent,
+    *,
+    customer: int,
+    profile: ActivityProfile,
+    zone: ZoneInfo,
+    session: Callable[[], Awaitable[AsyncSession]],
+    now: datetime,
+) -> Decision | None:
+    """The event's decision (None when no version applies to its kind), from its features
+    as they stand before it changes the profile. ``session`` gives the transaction's
+    session with every earlier event's rows written (for the cross-customer counts)."""
+    kind = kind_of(event)
+    if not rules.applies(kind):
+        return None
+    needed = rules.needed(kind)
+    counts = None
+    if needed & CROWD_FEATURES:
+        counts = await crowd(await session(), event, customer)
+    features = fraud_features.compute(event, profile, zone=zone, needed=needed, crowd=counts)
+    account = event.account_number if isinstance(event, TransactionEvent) else None
+    return rules.evaluate(kind, features, Subject(customer, account, event.device_id), now)
+
+
+def write_hits(
+    buffer: RowBuffer,
+    decision: Decision,
+    event: TransactionEvent | LoginEvent,
+    *,
+    customer: int,
+    now: datetime,
+) -> None:
+    """The hits, with the event's other rows (one statement per table for a batch)."""
+    kind = kind_of(event).value
+    for hit in decision.hits:
+        buffer.add(
+            HITS,
+            {
+                "event_id": event.event_id,
+                "event_kind": kind,
+                "mobile_user_id": customer,
+                "rule_id": hit.rule_id,
+                "version_id": hit.version_id,
+                "name": hit.name,
+                "score": hit.score,
+                "shadow": hit.shadow,
+                "suppressed": hit.suppressed,
+                "null_features": list(hit.null_features),
+                "features": hit.features,
+                "occurred_at": event.occurred_at,
+                "evaluated_at": now,
+            },
+        )
+
+
+__all__ = ["ALLOW", "RuleSets", "crowd", "decide", "load_rule_set", "write_hits"]
