@@ -52,6 +52,7 @@ from account_alerts.delivery.channels.factory import build_channels
 from account_alerts.delivery.in_app import AlertBroker, listen_for_alerts
 from account_alerts.delivery.worker import DeliveryWorker
 from account_alerts.domain.enums import NotificationChannel
+from account_alerts.engine.backtests import Backtests
 from account_alerts.engine.ingest import Ingestor
 from account_alerts.scheduling import build_scheduler
 from account_alerts.store import outbox
@@ -198,6 +199,7 @@ def create_app(
         clock=now,
         ingestor=Ingestor(db=db, settings=settings, clock=now),
         channels=channels or build_channels(settings, now),
+        backtests=Backtests(db, settings, now),
     )
     # Where the database cannot announce new alerts (SQLite), they reach this process's
     # live subscriptions (and wake its worker) after their commit.
@@ -221,6 +223,11 @@ def create_app(
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         stop = asyncio.Event()
         tasks = []
+        # Backtests whose server stopped mid-run are marked FAILED, never left running.
+        try:
+            await services.backtests.sweep()
+        except Exception as exc:  # the database may still be starting; reads sweep too
+            logger.warning("backtest sweep failed: %s", type(exc).__name__)
         if run_worker:
             worker = DeliveryWorker(db=db, settings=settings, channels=services.channels, clock=now)
             broker.on_publish(worker.wake.set)
@@ -240,6 +247,7 @@ def create_app(
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
             stop.set()
+            await services.backtests.close()
             await asyncio.gather(*tasks, return_exceptions=True)
             for channel in services.channels.values():
                 await channel.close()

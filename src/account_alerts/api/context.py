@@ -16,6 +16,7 @@ from account_alerts.delivery.channels.base import Channel
 from account_alerts.delivery.in_app import AlertBroker
 from account_alerts.domain.enums import NotificationChannel
 from account_alerts.engine.actor import Actor
+from account_alerts.engine.backtests import Backtests
 from account_alerts.engine.ingest import Ingestor
 from account_alerts.store.alert_history import DeliveryRecord, deliveries_by_alert
 from account_alerts.store.database import Database
@@ -31,6 +32,7 @@ class Services:
     clock: Callable[[], datetime]
     ingestor: Ingestor
     channels: dict[NotificationChannel, Channel]
+    backtests: Backtests
 
 
 class Loaders:

@@ -17,7 +17,7 @@ from account_alerts.domain.fraud_features import FEATURES, EventKind
 from account_alerts.engine import fraud_rules
 from account_alerts.errors import BadUserInput, NotFound
 from account_alerts.store.fraud_stats import version_stats
-from account_alerts.store.fraud_tables import FraudRule, FraudRuleVersion, FraudSnooze
+from account_alerts.store.fraud_tables import Backtest, FraudRule, FraudRuleVersion, FraudSnooze
 
 MAX_STATS_DAYS = 366
 
@@ -127,6 +127,102 @@ class FraudSnoozeView:
             lifted_by=row.lifted_by,
             active=row.lifted_at is None and row.until > now,
         )
+
+
+@strawberry.type
+class BacktestOverlap:
+    both: int
+    new_only: int
+    live_only: int
+
+
+@strawberry.type
+class BacktestLabelled:
+    true_positives: int
+    false_positives: int
+    false_negatives: int
+    true_negatives: int
+    precision: float | None
+    recall: float | None
+
+
+@strawberry.type
+class BacktestDay:
+    day: str
+    hits: int
+
+
+@strawberry.type
+class BacktestSampleHit:
+    event_id: str
+    occurred_at: datetime
+    features: JSON
+
+
+@strawberry.type(
+    name="Backtest",
+    description="A version replayed over stored events; the figures are null until DONE.",
+)
+class BacktestView:
+    id: strawberry.ID
+    version_id: strawberry.ID
+    from_: datetime = strawberry.field(name="from")
+    to: datetime
+    status: str = strawberry.field(description="RUNNING, DONE, FAILED or CANCELLED.")
+    progress: float
+    started_by: str
+    created_at: datetime
+    finished_at: datetime | None
+    error: str | None
+    evaluated: int | None = None
+    hits: int | None = None
+    hit_rate: float | None = None
+    distinct_customers: int | None = None
+    overlap: BacktestOverlap | None = None
+    labelled: BacktestLabelled | None = None
+    per_day: list[BacktestDay] | None = None
+    sample_hits: list[BacktestSampleHit] | None = None
+
+    @classmethod
+    def build(cls, row: Backtest) -> BacktestView:
+        view = cls(
+            id=strawberry.ID(str(row.id)),
+            version_id=strawberry.ID(str(row.version_id)),
+            from_=row.window_start,
+            to=row.window_end,
+            status=row.status,
+            progress=row.progress,
+            started_by=row.started_by,
+            created_at=row.created_at,
+            finished_at=row.finished_at,
+            error=row.error,
+        )
+        report = row.report
+        if report is not None:
+            view.evaluated, view.hits = report["evaluated"], report["hits"]
+            view.hit_rate, view.distinct_customers = report["hitRate"], report["distinctCustomers"]
+            overlap, labelled = report["overlap"], report["labelled"]
+            view.overlap = BacktestOverlap(
+                both=overlap["both"], new_only=overlap["newOnly"], live_only=overlap["liveOnly"]
+            )
+            view.labelled = BacktestLabelled(
+                true_positives=labelled["truePositives"],
+                false_positives=labelled["falsePositives"],
+                false_negatives=labelled["falseNegatives"],
+                true_negatives=labelled["trueNegatives"],
+                precision=labelled["precision"],
+                recall=labelled["recall"],
+            )
+            view.per_day = [BacktestDay(day=d["day"], hits=d["hits"]) for d in report["perDay"]]
+            view.sample_hits = [
+                BacktestSampleHit(
+                    event_id=h["eventId"],
+                    occurred_at=datetime.fromisoformat(h["occurredAt"]),
+                    features=JSON(h["features"]),
+                )
+                for h in report["sampleHits"]
+            ]
+        return view
 
 
 @strawberry.type(name="FraudRule")
@@ -246,6 +342,27 @@ class FraudQuery:
             rows = (await session.exec(query)).all()
         return [FraudSnoozeView.build(r, now) for r in rows]
 
+    @strawberry.field(permission_classes=[IsAdmin])
+    async def backtest(self, info: Info, id: strawberry.ID) -> BacktestView:
+        return BacktestView.build(await info.context.services.backtests.get(str(id)))
+
+    @strawberry.field(permission_classes=[IsAdmin], description="Newest first.")
+    async def backtests(self, info: Info, version_id: strawberry.ID) -> list[BacktestView]:
+        await info.context.services.backtests.sweep()
+        async with info.context.db.session() as session:
+            rows = (
+                (
+                    await session.exec(
+                        select(Backtest)
+                        .where(col(Backtest.version_id) == int(version_id))
+                        .order_by(col(Backtest.id).desc())
+                    )
+                ).all()
+                if str(version_id).isdigit()
+                else []
+            )
+        return [BacktestView.build(r) for r in rows]
+
 
 @strawberry.type
 class FraudMutation:
@@ -334,3 +451,24 @@ class FraudMutation:
         )
         info.context.services.ingestor.rule_sets.invalidate()
         return FraudSnoozeView.build(row, info.context.now())
+
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="Replay the stored events of [from, to) through a version, each with its "
+        "features as they were when it arrived; writes nothing but the report.",
+    )
+    async def start_backtest(
+        self,
+        info: Info,
+        version_id: strawberry.ID,
+        from_: Annotated[datetime, strawberry.argument(name="from")],
+        to: datetime,
+    ) -> BacktestView:
+        row = await info.context.services.backtests.start(
+            actor=info.context.actor(), version_id=str(version_id), start=from_, end=to
+        )
+        return BacktestView.build(row)
+
+    @strawberry.mutation(permission_classes=[IsAdmin])
+    async def cancel_backtest(self, info: Info, id: strawberry.ID) -> BacktestView:
+        return BacktestView.build(await info.context.services.backtests.cancel(backtest_id=str(id)))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -73,6 +73,10 @@ class Ingestor:
         self.db = db
         self.settings = settings
         self.clock = clock
+        # Each event's rows are stamped a microsecond after the one before in this process
+        # at least, so created_at orders a customer's transactions and sign-ins by arrival
+        # (replays and backtests read them in that order).
+        self._last_arrival: datetime | None = None
         self.rule_sets = fraud_live.RuleSets(
             db, refresh_seconds=settings.fraud_rules_refresh_seconds, clock=clock
         )
@@ -162,13 +166,19 @@ class Ingestor:
         async with event_unit(self.db) as unit:
             batch = await _Batch.load(unit, events, look_up_repeats=not optimistic)
             for event in events:
+                arrival = self._arrival(now)
                 try:
-                    outcomes.append(await self._ingest(unit, batch, event, actor, now, rules))
+                    outcomes.append(await self._ingest(unit, batch, event, actor, arrival, rules))
                 except ApiError as error:
                     outcomes.append(EventOutcome(event.event_id, accepted=False, error=error))
             for user_id, profile in batch.profiles.items():
                 event_rows.activity_profile(unit.buffer, user_id, profile)
         return outcomes
+
+    def _arrival(self, now: datetime) -> datetime:
+        last = self._last_arrival
+        self._last_arrival = now if last is None or now > last else last + _TICK
+        return self._last_arrival
 
     async def _ingest(
         self,
@@ -382,6 +392,8 @@ def _stored_decision(kind: str, outcome: dict[str, Any]) -> Decision | None:
         return Decision.from_json(outcome["decision"])
     return ALLOW if kind in (TransactionEvent.__name__, LoginEvent.__name__) else None
 
+
+_TICK = timedelta(microseconds=1)
 
 # Sign-ins belong to a customer, not an account.
 _NO_ACCOUNT = Account(account_number="", mobile_user_id=0, currency="")

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import NullPool
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from account_alerts.store.announcements import (
@@ -118,6 +119,26 @@ class Database:
     @property
     def is_postgresql(self) -> bool:
         return self.dialect_name == "postgresql"
+
+    @asynccontextmanager
+    async def long_read(self) -> AsyncIterator[AsyncSession]:
+        """A session for a long streaming read (a backtest's scan) beside the app's other
+        work. PostgreSQL: a pooled connection. SQLite: a connection of its own, outside
+        the one-connection pool, which its writers need meanwhile (in WAL mode a reader
+        never blocks the writer)."""
+        if self.dialect_name != "sqlite":
+            async with self.session() as session:
+                yield session
+            return
+        engine = create_async_engine(
+            async_url(self.url), poolclass=NullPool, json_deserializer=orjson.loads
+        )
+        configure_sqlite(engine.sync_engine)
+        try:
+            async with AsyncSession(engine) as session:
+                yield session
+        finally:
+            await engine.dispose()
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
