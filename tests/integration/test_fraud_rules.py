@@ -15,7 +15,7 @@ from account_alerts.store.customers import MobileUser
 from account_alerts.store.database import Database
 from account_alerts.store.fraud_tables import FraudRule, FraudRuleHit, FraudRuleVersion
 from tests.conftest import Api, error_code
-from tests.support.events import login, transaction
+from tests.support.events import BLANTYRE, LILONGWE, login, transaction
 from tests.support.factories import make_account
 from tests.support.fraud import (
     CREATE,
@@ -367,3 +367,30 @@ async def test_same_second_events_and_customers_sharing_a_device(api: Api, db: D
     [mule] = three["decision"]["hits"]
     assert (mule["name"], mule["features"]) == ("Mule device", {"deviceCustomers24h": 3})
     assert three["decision"]["outcome"] == "REVIEW"
+
+
+BUILT_IN = """query($from: DateTime!) { builtInChecks {
+  reason eventKinds baseRiskScore
+  stats(from: $from) { hits distinctCustomers overlapWithLive } } }"""
+
+
+async def test_the_built_in_checks_read_beside_the_rules(api: Api, db: Database) -> None:
+    await make_account(db, user_id=7, account_number=ACCOUNT)
+    await deploy(api, rule("Far away", op(">", feature("distanceKm"), 150), 10))
+    since = (datetime.now(UTC) - timedelta(days=3)).isoformat()
+    await api.as_service(RECORD_LOGIN, {"input": login(7, at(), device="p", location=BLANTYRE)})
+    far = await record(api, transaction(ACCOUNT, "10", at(1), device="p", location=LILONGWE))
+    assert [h["name"] for h in far["decision"]["hits"]] == ["Far away"]
+    assert [a["details"]["suspicionReason"] for a in far["alerts"]] == ["UNUSUAL_LOCATION"]
+    checks = {
+        c["reason"]: c
+        for c in (await api.as_admin(BUILT_IN, {"from": since}))["data"]["builtInChecks"]
+    }
+    assert set(checks) == {"NEW_DEVICE_TRANSACTION", "UNUSUAL_LOCATION", "MULTIPLE_FAILED_ATTEMPTS"}
+    assert checks["UNUSUAL_LOCATION"]["stats"] == {
+        "hits": 1,
+        "distinctCustomers": 1,
+        "overlapWithLive": 1,
+    }
+    assert checks["MULTIPLE_FAILED_ATTEMPTS"]["stats"]["hits"] == 0
+    assert error_code(await api.as_customer(7, BUILT_IN, {"from": since})) == "FORBIDDEN"

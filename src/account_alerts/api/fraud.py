@@ -12,11 +12,13 @@ from strawberry.scalars import JSON
 from account_alerts.api.context import Info
 from account_alerts.api.permissions import IsAdmin
 from account_alerts.api.types.fraud import FraudFeatureView
+from account_alerts.domain.enums import SuspicionReason
 from account_alerts.domain.fraud_decision import RuleStatus, SnoozeScope
 from account_alerts.domain.fraud_features import FEATURES, EventKind
+from account_alerts.domain.risk_score import BASE
 from account_alerts.engine import fraud_rules
 from account_alerts.errors import BadUserInput, NotFound
-from account_alerts.store.fraud_stats import version_stats
+from account_alerts.store.fraud_stats import built_in_stats, version_stats
 from account_alerts.store.fraud_tables import Backtest, FraudRule, FraudRuleVersion, FraudSnooze
 
 MAX_STATS_DAYS = 366
@@ -78,17 +80,11 @@ class FraudRuleVersionView:
         from_: Annotated[datetime, strawberry.argument(name="from")],
         to: datetime | None = None,
     ) -> FraudRuleStatsView:
-        end = to or info.context.now()
-        if from_.tzinfo is None or end.tzinfo is None:
-            raise BadUserInput("times must include a time zone offset, e.g. Z", field="from")
-        if end <= from_:
-            raise BadUserInput("to must be after from", field="to")
-        if (end - from_).days > MAX_STATS_DAYS:
-            raise BadUserInput(f"a window of at most {MAX_STATS_DAYS} days", field="to")
+        start, end = _window(info, from_, to)
         async with info.context.db.session() as session:
             row = await session.get(FraudRuleVersion, int(self.id))
             assert row is not None
-            stats = await version_stats(session, row, from_, end)
+            stats = await version_stats(session, row, start, end)
         return FraudRuleStatsView(
             evaluated=stats.evaluated,
             hits=stats.hits,
@@ -225,6 +221,76 @@ class BacktestView:
         return view
 
 
+@strawberry.type
+class BuiltInCheck:
+    """One of the three suspicious-activity checks every event runs (DESIGN §1): they
+    alert the customer themselves and keep their exact behaviour; their hits are the
+    suspicious-activity log's entries."""
+
+    reason: SuspicionReason
+    name: str
+    event_kinds: list[EventKind]
+    description: str
+    base_risk_score: int
+
+    @strawberry.field(description="Entries in the suspicious-activity log in [from, to).")
+    async def stats(
+        self,
+        info: Info,
+        from_: Annotated[datetime, strawberry.argument(name="from")],
+        to: datetime | None = None,
+    ) -> FraudRuleStatsView:
+        start, end = _window(info, from_, to)
+        async with info.context.db.session() as session:
+            kinds = [k.value for k in self.event_kinds]
+            stats = await built_in_stats(session, self.reason, kinds, start, end)
+        return FraudRuleStatsView(
+            evaluated=stats.evaluated,
+            hits=stats.hits,
+            hit_rate=stats.hit_rate,
+            distinct_customers=stats.distinct_customers,
+            overlap_with_live=stats.overlap_with_live,
+        )
+
+
+BUILT_IN = [
+    BuiltInCheck(
+        reason=SuspicionReason.NEW_DEVICE_TRANSACTION,
+        name="Transaction from a new device",
+        event_kinds=[EventKind.TRANSACTION],
+        description="A transaction from a deviceId the customer never used before, when "
+        "they have used others.",
+        base_risk_score=BASE[SuspicionReason.NEW_DEVICE_TRANSACTION],
+    ),
+    BuiltInCheck(
+        reason=SuspicionReason.UNUSUAL_LOCATION,
+        name="Unusual location",
+        event_kinds=[EventKind.TRANSACTION, EventKind.LOGIN],
+        description="A transaction or successful sign-in more than 100 km from every place "
+        "of the customer's in the 90 days before.",
+        base_risk_score=BASE[SuspicionReason.UNUSUAL_LOCATION],
+    ),
+    BuiltInCheck(
+        reason=SuspicionReason.MULTIPLE_FAILED_ATTEMPTS,
+        name="Failed sign-ins",
+        event_kinds=[EventKind.LOGIN],
+        description="More than three failed sign-ins within 10 minutes.",
+        base_risk_score=BASE[SuspicionReason.MULTIPLE_FAILED_ATTEMPTS],
+    ),
+]
+
+
+def _window(info: Info, start: datetime, to: datetime | None) -> tuple[datetime, datetime]:
+    end = to or info.context.now()
+    if start.tzinfo is None or end.tzinfo is None:
+        raise BadUserInput("times must include a time zone offset, e.g. Z", field="from")
+    if end <= start:
+        raise BadUserInput("to must be after from", field="to")
+    if (end - start).days > MAX_STATS_DAYS:
+        raise BadUserInput(f"a window of at most {MAX_STATS_DAYS} days", field="to")
+    return start, end
+
+
 @strawberry.type(name="FraudRule")
 class FraudRuleView:
     id: strawberry.ID
@@ -300,6 +366,13 @@ class FraudQuery:
     @strawberry.field(permission_classes=[IsAdmin], description="What a condition can read.")
     def fraud_features(self) -> list[FraudFeatureView]:
         return [FraudFeatureView.build(f) for f in FEATURES.values()]
+
+    @strawberry.field(
+        permission_classes=[IsAdmin],
+        description="The suspicious-activity checks every event runs beside the rules.",
+    )
+    def built_in_checks(self) -> list[BuiltInCheck]:
+        return list(BUILT_IN)
 
     @strawberry.field(permission_classes=[IsAdmin])
     async def fraud_rules(self, info: Info) -> list[FraudRuleView]:

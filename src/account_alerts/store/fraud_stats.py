@@ -10,7 +10,9 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from account_alerts.domain.enums import SuspicionReason
 from account_alerts.domain.events import LoginEvent, TransactionEvent
+from account_alerts.store.alerts import AccountAlert, SuspiciousActivity
 from account_alerts.store.events import IngestedEvent
 from account_alerts.store.fraud_tables import FraudRuleHit, FraudRuleVersion
 
@@ -28,6 +30,63 @@ class VersionStats:
     @property
     def hit_rate(self) -> float:
         return self.hits / self.evaluated if self.evaluated else 0.0
+
+
+async def _evaluated(
+    session: AsyncSession, kinds: list[str], since: datetime, until: datetime
+) -> int:
+    return int(
+        (
+            await session.exec(
+                select(sa.func.count()).where(
+                    col(IngestedEvent.kind).in_([STORED_KIND[k] for k in kinds]),
+                    col(IngestedEvent.received_at) >= since,
+                    col(IngestedEvent.received_at) < until,
+                )
+            )
+        ).one()
+    )
+
+
+async def built_in_stats(
+    session: AsyncSession,
+    reason: SuspicionReason,
+    kinds: list[str],
+    start: datetime,
+    end: datetime,
+) -> VersionStats:
+    """A built-in check's hits are its suspicious-activity entries; overlap: those whose
+    event a LIVE rule also counted."""
+    entries = (
+        select(SuspiciousActivity.mobile_user_id, AccountAlert.event_id)
+        .join(AccountAlert, col(AccountAlert.id) == col(SuspiciousActivity.alert_id), isouter=True)
+        .where(
+            col(SuspiciousActivity.suspicion_reason) == reason,
+            col(SuspiciousActivity.detected_at) >= start,
+            col(SuspiciousActivity.detected_at) < end,
+        )
+    ).subquery()
+    hits, customers = (
+        await session.exec(
+            select(sa.func.count(), sa.func.count(sa.distinct(entries.c.mobile_user_id)))
+        )
+    ).one()
+    overlap = (
+        await session.exec(
+            select(sa.func.count())
+            .where(
+                sa.exists().where(
+                    col(FraudRuleHit.event_id) == entries.c.event_id,
+                    col(FraudRuleHit.shadow).is_(False),
+                    col(FraudRuleHit.suppressed).is_(False),
+                )
+            )
+            .select_from(entries)
+        )
+    ).one()
+    return VersionStats(
+        await _evaluated(session, kinds, start, end), int(hits), int(customers), int(overlap)
+    )
 
 
 async def version_stats(
