@@ -166,9 +166,8 @@ class Ingestor:
         async with event_unit(self.db) as unit:
             batch = await _Batch.load(unit, events, look_up_repeats=not optimistic)
             for event in events:
-                arrival = self._arrival(now)
                 try:
-                    outcomes.append(await self._ingest(unit, batch, event, actor, arrival, rules))
+                    outcomes.append(await self._ingest(unit, batch, event, actor, now, rules))
                 except ApiError as error:
                     outcomes.append(EventOutcome(event.event_id, accepted=False, error=error))
             for user_id, profile in batch.profiles.items():
@@ -225,6 +224,7 @@ class Ingestor:
             actor=actor,
             now=now,
             event_id=event.event_id,
+            arrival=self._arrival(now),
         )
         decision = None
         if isinstance(event, BalanceSync):

@@ -61,6 +61,9 @@ class Judging:
     actor: Actor
     now: datetime
     event_id: str
+    # When its rows say it arrived: ``now``, or a microsecond after the event before it in
+    # this process, so that created_at orders transactions and sign-ins by arrival.
+    arrival: datetime
 
     @property
     def session(self) -> AsyncSession:
@@ -174,7 +177,9 @@ class Judging:
                     amount=event.amount,
                 )
             )
-        event_rows.transaction(self.unit.buffer, event, mobile_user_id=self.user_id, now=self.now)
+        event_rows.transaction(
+            self.unit.buffer, event, mobile_user_id=self.user_id, now=self.arrival
+        )
         await self._saw_device(event.device_id, event.occurred_at)
         if event.location is not None:
             self.profile.saw_place(event.location, event.occurred_at, login=False)
@@ -257,7 +262,7 @@ class Judging:
                     related_transaction_ids=[],
                 )
             )
-        event_rows.sign_in(self.unit.buffer, event, mobile_user_id=self.user_id, now=self.now)
+        event_rows.sign_in(self.unit.buffer, event, mobile_user_id=self.user_id, now=self.arrival)
         return verdict
 
     async def _low_balance(
