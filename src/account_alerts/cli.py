@@ -95,12 +95,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(_: argparse.Namespace) -> int:
-    """The delivery worker on its own (several may run against one PostgreSQL)."""
+    """The delivery worker and the case notifier on their own (several may run against
+    one PostgreSQL)."""
     from datetime import UTC, datetime
 
     from account_alerts.delivery.channels.factory import build_channels
     from account_alerts.delivery.in_app import AlertBroker, listen_for_alerts
+    from account_alerts.delivery.team.runner import CaseNotifier
     from account_alerts.delivery.worker import DeliveryWorker
+    from account_alerts.domain.enums import NotificationChannel
     from account_alerts.store.database import Database
 
     settings = _settings()
@@ -117,7 +120,10 @@ def cmd_worker(_: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        tasks = []
+        notifier = CaseNotifier(
+            db=db, settings=settings, email=channels[NotificationChannel.EMAIL], clock=clock
+        )
+        tasks = [asyncio.create_task(notifier.run(stop), name="case-notifier")]
         if db.is_postgresql:
             # New alerts anywhere wake this worker at once instead of at its next poll.
             broker = AlertBroker()

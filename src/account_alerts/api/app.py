@@ -50,6 +50,7 @@ from account_alerts.delivery import metrics
 from account_alerts.delivery.channels.base import Channel
 from account_alerts.delivery.channels.factory import build_channels
 from account_alerts.delivery.in_app import AlertBroker, listen_for_alerts
+from account_alerts.delivery.team.runner import CaseNotifier
 from account_alerts.delivery.worker import DeliveryWorker
 from account_alerts.domain.enums import NotificationChannel
 from account_alerts.engine.ingest import Ingestor
@@ -225,6 +226,13 @@ def create_app(
             worker = DeliveryWorker(db=db, settings=settings, channels=services.channels, clock=now)
             broker.on_publish(worker.wake.set)
             tasks.append(asyncio.create_task(worker.run(stop), name="delivery-worker"))
+            notifier = CaseNotifier(
+                db=db,
+                settings=settings,
+                email=services.channels[NotificationChannel.EMAIL],
+                clock=now,
+            )
+            tasks.append(asyncio.create_task(notifier.run(stop), name="case-notifier"))
         scheduler = build_scheduler(db, settings) if run_scheduler else None
         if scheduler is not None:
             scheduler.start()

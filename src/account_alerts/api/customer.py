@@ -155,6 +155,7 @@ class CustomerMutation:
             alert_id=str(alert_id),
             action=action,
             now=info.context.now(),
+            case_ack_sla=info.context.settings.case_ack_sla,
         )
 
     @strawberry.mutation(

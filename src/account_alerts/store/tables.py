@@ -9,6 +9,7 @@ from account_alerts.store.alerts import (
     SuspiciousActivity,
 )
 from account_alerts.store.audit import AuditEntry
+from account_alerts.store.cases import CaseTimelineEntry, ReviewCase
 from account_alerts.store.customers import Account, ChannelVerification, Device, MobileUser
 from account_alerts.store.events import (
     BalanceSnapshot,
@@ -18,6 +19,7 @@ from account_alerts.store.events import (
 )
 from account_alerts.store.payments import ScheduledPayment
 from account_alerts.store.sms_consent import SmsOptOut, SmsReply
+from account_alerts.store.team_notifications import CaseNotification
 
 metadata = SQLModel.metadata
 
@@ -28,11 +30,14 @@ __all__ = [
     "AlertDelivery",
     "AuditEntry",
     "BalanceSnapshot",
+    "CaseNotification",
+    "CaseTimelineEntry",
     "ChannelVerification",
     "Device",
     "IngestedEvent",
     "LoginAttempt",
     "MobileUser",
+    "ReviewCase",
     "ScheduledPayment",
     "SmsOptOut",
     "SmsReply",
