@@ -55,7 +55,7 @@ from account_alerts.delivery.worker import DeliveryWorker
 from account_alerts.domain.enums import NotificationChannel
 from account_alerts.engine.ingest import Ingestor
 from account_alerts.scheduling import build_scheduler
-from account_alerts.store import outbox
+from account_alerts.store import case_queries, outbox
 from account_alerts.store.database import Database
 
 logger = logging.getLogger("account_alerts.api")
@@ -258,6 +258,9 @@ def create_app(
         try:
             async with db.session() as session:
                 metrics.QUEUE_DEPTH.set(await outbox.pending_count(session))
+                waiting, overdue = await case_queries.open_and_overdue(session, now())
+                metrics.CASES_OPEN.set(waiting)
+                metrics.CASES_OVERDUE.set(overdue)
         except Exception as exc:  # metrics must answer even while the database does not
             logger.warning("queue depth unavailable: %s", type(exc).__name__)
         return Response(generate_latest(metrics.registry()), media_type=CONTENT_TYPE_LATEST)

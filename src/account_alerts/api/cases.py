@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from typing import Annotated
+
 import strawberry
 
 from account_alerts.api.context import Info
 from account_alerts.api.permissions import IsAdmin
-from account_alerts.api.types.cases import ReviewCaseNode, ReviewCasePage
+from account_alerts.api.types.cases import ReviewCaseNode, ReviewCasePage, RiskSlaReport
 from account_alerts.domain.cases import CaseOutcome, CaseStatus
+from account_alerts.domain.sla import percentile
 from account_alerts.engine import cases as case_flow
 from account_alerts.errors import BadUserInput, NotFound
 from account_alerts.store.case_queries import CaseFilter, one_case, page_of_cases, timelines
+from account_alerts.store.sla_report import alert_sla, case_sla
 
 MAX_PAGE = 100
+MAX_REPORT_WINDOW = timedelta(days=366)
 
 
 async def _node(info: Info, case_id: int) -> ReviewCaseNode:
@@ -73,6 +79,39 @@ class CaseQuery:
             total_count=total,
             limit=limit,
             offset=offset,
+        )
+
+    @strawberry.field(
+        permission_classes=[IsAdmin],
+        description="Cases opened and customer alerts raised from `from` (inclusive) to `to`.",
+    )
+    async def risk_sla_report(
+        self,
+        info: Info,
+        start: Annotated[datetime, strawberry.argument(name="from")],
+        end: Annotated[datetime, strawberry.argument(name="to")],
+    ) -> RiskSlaReport:
+        if start.tzinfo is None or end.tzinfo is None:
+            raise BadUserInput("give times with their UTC offset", field="from")
+        if end <= start:
+            raise BadUserInput("'to' must come after 'from'", field="to")
+        if end - start > MAX_REPORT_WINDOW:
+            raise BadUserInput("a report covers at most 366 days", field="to")
+        async with info.context.db.session() as session:
+            cases = await case_sla(session, start=start, end=end, now=info.context.now())
+            alerts = await alert_sla(session, start=start, end=end)
+        return RiskSlaReport(
+            start=start,
+            end=end,
+            cases=cases.cases,
+            cases_acknowledged_within_sla=cases.acknowledged_within_sla,
+            share_acknowledged_within_sla=cases.share_within_sla,
+            ack_seconds_p50=percentile(cases.ack_seconds, 0.5),
+            ack_seconds_p95=percentile(cases.ack_seconds, 0.95),
+            customer_alerts=alerts.alerts,
+            send_seconds_p50=percentile(alerts.send_seconds, 0.5),
+            send_seconds_p99=percentile(alerts.send_seconds, 0.99),
+            share_sent_within_5_minutes=alerts.share_within_target,
         )
 
     @strawberry.field(permission_classes=[IsAdmin])

@@ -66,6 +66,19 @@ CASE_ACK_SECONDS = Histogram(
     registry=REGISTRY,
 )
 
+CASES_OPEN = Gauge(
+    "alerts_cases_open",
+    "Review cases not yet acknowledged.",
+    registry=REGISTRY,
+    multiprocess_mode="livemax",
+)
+CASES_OVERDUE = Gauge(
+    "alerts_cases_overdue",
+    "Review cases not acknowledged within the SLA.",
+    registry=REGISTRY,
+    multiprocess_mode="livemax",
+)
+
 
 def share_between_processes() -> None:
     """Before starting several server processes: they record their metrics in files of a

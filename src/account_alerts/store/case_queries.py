@@ -89,3 +89,13 @@ async def timelines(
     for entry in entries:
         grouped[entry.case_id].append(entry)
     return grouped
+
+
+async def open_and_overdue(session: AsyncSession, now: datetime) -> tuple[int, int]:
+    """How many cases wait for an acknowledgement, and how many of them are overdue."""
+    waiting = col(ReviewCase.status) == CaseStatus.OPEN
+    overdue = sa.func.coalesce(
+        sa.func.sum(sa.case((col(ReviewCase.ack_due_at) <= now, 1), else_=0)), 0
+    )
+    row = (await session.exec(select(sa.func.count(), overdue).where(waiting))).one()
+    return int(row[0]), int(row[1])

@@ -178,3 +178,27 @@ def decision_of(document: dict[str, Any] | None) -> CaseDecision | None:
         score=_int(document.get("score")),
         hits=[_hit(hit) for hit in hits if isinstance(hit, dict)],
     )
+
+
+@strawberry.type(description="Service levels over a window: the risk team's and the customers'.")
+class RiskSlaReport:
+    start: datetime = strawberry.field(name="from")
+    end: datetime = strawberry.field(name="to")
+    cases: int = strawberry.field(description="Review cases opened in the window.")
+    cases_acknowledged_within_sla: int
+    share_acknowledged_within_sla: float | None = strawberry.field(
+        description="Of the cases whose acknowledgement is due or done: acknowledged in "
+        "time. Null when there are none."
+    )
+    ack_seconds_p50: float | None
+    ack_seconds_p95: float | None
+    customer_alerts: int = strawberry.field(
+        description="Customer alerts raised by events in the window with a channel to go out on."
+    )
+    send_seconds_p50: float | None = strawberry.field(
+        description="From the event to the alert's first send, over the alerts sent."
+    )
+    send_seconds_p99: float | None
+    share_sent_within_5_minutes: float | None = strawberry.field(
+        description="An alert not sent at all counts as late."
+    )
