@@ -17,6 +17,7 @@ from strawberry.types import ExecutionContext
 from account_alerts.api.admin import AdminMutation, AdminQuery
 from account_alerts.api.cases import CaseMutation, CaseQuery
 from account_alerts.api.customer import CustomerMutation, CustomerQuery, CustomerSubscription
+from account_alerts.api.customer_admin import CustomerAdminQuery
 from account_alerts.api.documents import DocumentChecks, stand_in
 from account_alerts.api.execution import LeafFieldsExecutionContext
 from account_alerts.api.scalars import DecimalScalar
@@ -26,7 +27,9 @@ from account_alerts.errors import ApiError
 
 logger = logging.getLogger("account_alerts.api")
 
-Query = merge_types("Query", (CustomerQuery, ServiceQuery, AdminQuery, CaseQuery))
+Query = merge_types(
+    "Query", (CustomerQuery, ServiceQuery, AdminQuery, CaseQuery, CustomerAdminQuery)
+)
 Mutation = merge_types("Mutation", (CustomerMutation, ServiceMutation, AdminMutation, CaseMutation))
 Subscription = merge_types("Subscription", (CustomerSubscription,))
 
