@@ -1,4 +1,5 @@
-"""review cases: the risk team's cases, their timeline and the team's notifications
+"""review cases: the risk team's cases, their timeline, the team's notifications, and
+the console's sessions
 
 Revision ID: 0007
 Revises: 0004
@@ -21,6 +22,22 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "admin_sessions",
+        sa.Column("token_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("staff", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("csrf_token", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column(
+            "created_at", account_alerts.store.types.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.Column(
+            "expires_at", account_alerts.store.types.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.Column("ended_at", account_alerts.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_admin_sessions")),
+    )
+    with op.batch_alter_table("admin_sessions", schema=None) as batch_op:
+        batch_op.create_index("idx_admin_sessions_expiry", ["expires_at"], unique=False)
 
     op.create_table(
         "review_cases",
@@ -231,3 +248,6 @@ def downgrade() -> None:
         batch_op.drop_index("idx_review_cases_event")
 
     op.drop_table("review_cases")
+    with op.batch_alter_table("admin_sessions", schema=None) as batch_op:
+        batch_op.drop_index("idx_admin_sessions_expiry")
+    op.drop_table("admin_sessions")

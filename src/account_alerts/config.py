@@ -117,6 +117,8 @@ class Settings(BaseSettings):
     case_notify_poll_seconds: float = Field(default=1.0, gt=0)
     case_notify_lease_seconds: int = Field(default=30, ge=1)
     case_notify_max_attempts: int = Field(default=8, ge=1)
+    # The console's sign-in lasts this long (then the staff member signs in again).
+    admin_session_seconds: int = Field(default=8 * 3600, ge=60, le=7 * 24 * 3600)
     graphql_max_depth: int = Field(default=10, ge=1)
     graphql_max_aliases: int = Field(default=30, ge=1)
     graphql_max_tokens: int = Field(default=2000, ge=10)

@@ -28,6 +28,7 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
+from account_alerts.admin.pages import console_routes
 from account_alerts.api.auth import Caller, InvalidToken, TokenVerifier, bearer_token
 from account_alerts.api.context import Context, Services
 from account_alerts.api.graphiql import graphiql_assets, graphiql_page
@@ -273,6 +274,7 @@ def create_app(
         Route(TWILIO_INBOUND_PATH, twilio_inbound_endpoint(services), methods=["POST"]),
         Route("/graphql", graphql_http, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
+        console_routes(services),
     ]
     if not settings.is_production:
         routes.append(graphiql_assets())

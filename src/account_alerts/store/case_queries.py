@@ -22,6 +22,8 @@ class CaseFilter:
     overdue: bool | None = None
     assignee: str | None = None
     mobile_user_id: int | None = None
+    # The queue: open and acknowledged cases, not those resolved.
+    unresolved: bool = False
 
 
 def _conditions(where: CaseFilter, now: datetime) -> list[Any]:
@@ -32,6 +34,8 @@ def _conditions(where: CaseFilter, now: datetime) -> list[Any]:
         conditions.append(col(ReviewCase.assignee) == where.assignee)
     if where.mobile_user_id is not None:
         conditions.append(col(ReviewCase.mobile_user_id) == where.mobile_user_id)
+    if where.unresolved:
+        conditions.append(col(ReviewCase.status) != CaseStatus.RESOLVED)
     if where.overdue is not None:
         overdue = sa.and_(
             col(ReviewCase.status) == CaseStatus.OPEN, col(ReviewCase.ack_due_at) <= now

@@ -2,6 +2,7 @@
 
 from sqlmodel import SQLModel
 
+from account_alerts.store.admin_sessions import AdminSession
 from account_alerts.store.alerts import (
     AccountAlert,
     AccountAlertSettingsRow,
@@ -27,6 +28,7 @@ __all__ = [
     "Account",
     "AccountAlert",
     "AccountAlertSettingsRow",
+    "AdminSession",
     "AlertDelivery",
     "AuditEntry",
     "BalanceSnapshot",
