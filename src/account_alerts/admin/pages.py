@@ -27,6 +27,7 @@ from account_alerts.engine import cases as case_flow
 from account_alerts.engine.customer_views import customer_overview
 from account_alerts.errors import ApiError, BadUserInput
 from account_alerts.store.case_queries import CaseFilter, one_case, page_of_cases, timelines
+from account_alerts.store.database import Database
 
 HERE = Path(__file__).parent
 QUEUE_SIZE = 100
@@ -73,7 +74,7 @@ class Console:
         self.templates = Jinja2Templates(env=environment)
 
     @property
-    def db(self) -> Any:
+    def db(self) -> Database:
         return self.services.db
 
     def render(
