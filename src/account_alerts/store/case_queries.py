@@ -35,7 +35,8 @@ def _conditions(where: CaseFilter, now: datetime) -> list[Any]:
     if where.mobile_user_id is not None:
         conditions.append(col(ReviewCase.mobile_user_id) == where.mobile_user_id)
     if where.unresolved:
-        conditions.append(col(ReviewCase.status) != CaseStatus.RESOLVED)
+        # As a list of statuses, not "!= RESOLVED": the queue's index serves an IN.
+        conditions.append(col(ReviewCase.status).in_([CaseStatus.OPEN, CaseStatus.ACKNOWLEDGED]))
     if where.overdue is not None:
         overdue = sa.and_(
             col(ReviewCase.status) == CaseStatus.OPEN, col(ReviewCase.ack_due_at) <= now
