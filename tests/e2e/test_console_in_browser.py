@@ -188,6 +188,10 @@ def test_resolving_a_block_as_a_false_positive_unlocks_the_customer(
     page.get_by_role("heading", name="Customer 7").wait_for()
     assert page.locator("#lock-state").inner_text() == "not locked"
     shot(page, "customer")
+    page.get_by_role("link", name="Dashboard").click()
+    assert page.locator("#false-positive-rate").inner_text() == "100 %"
+    assert page.get_by_role("img", name="Resolved cases by outcome").count() == 1
+    shot(page, "dashboard")
 
 
 def test_the_sla_breach_shows_after_five_minutes(page: Any, server: ThreadedApp) -> None:

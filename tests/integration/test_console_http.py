@@ -13,13 +13,14 @@ from sqlmodel import col, select
 
 from account_alerts.api.app import create_app
 from account_alerts.config import Environment, Settings
-from account_alerts.domain.enums import Role
+from account_alerts.domain.enums import AlertType, DeliveryStatus, NotificationChannel, Role
+from account_alerts.store.alerts import AlertDelivery
 from account_alerts.store.audit import AuditEntry
 from account_alerts.store.cases import ReviewCase
 from account_alerts.store.customers import MobileUser
 from account_alerts.store.database import Database
 from tests.conftest import Api, Clock
-from tests.support.factories import make_account, make_case
+from tests.support.factories import make_account, make_alert, make_case
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -204,3 +205,53 @@ async def test_sign_out_and_expiry_end_the_session(
     assert (await console.get("/admin/cases")).status_code == 200
     clock.advance(hours=8, seconds=1)
     assert (await console.get("/admin/cases")).status_code == 303
+
+
+async def test_the_dashboard_charts_a_window(
+    console: httpx.AsyncClient, db: Database, clock: Clock
+) -> None:
+    await make_account(db, user_id=7, account_number="1000000007")
+    for alert_type in (AlertType.LOW_BALANCE, AlertType.LOW_BALANCE, AlertType.ACCOUNT_LOGIN):
+        await make_alert(
+            db,
+            user_id=7,
+            account_number="1000000007",
+            alert_type=alert_type,
+            triggered_at=clock.now - timedelta(hours=1),
+            channels=(NotificationChannel.PUSH, NotificationChannel.SMS),
+        )
+    async with db.transaction() as session:
+        deliveries = (
+            await session.exec(select(AlertDelivery).order_by(col(AlertDelivery.id)))
+        ).all()
+        for delivery, status in zip(
+            deliveries,
+            [DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.SENT, DeliveryStatus.SENT],
+            strict=False,
+        ):
+            delivery.status = status
+            delivery.sent_at = clock.now if status is DeliveryStatus.SENT else None
+            session.add(delivery)
+    cleared, confirmed, _ = [
+        await make_case(db, user_id=7, opened_at=clock.now - timedelta(hours=2), event_id=f"e{n}")
+        for n in range(3)
+    ]
+    token = csrf_of((await console.get(f"/admin/cases/{cleared}")).text)
+    for case_id, outcome in ((cleared, "FALSE_POSITIVE"), (confirmed, "CONFIRMED_FRAUD")):
+        await console.post(
+            f"/admin/cases/{case_id}/resolve", data={"csrf_token": token, "outcome": outcome}
+        )
+    page = await console.get("/admin/dashboard?days=1")
+    assert page.status_code == 200
+    text = page.text
+    assert 'id="false-positive-rate">50 %<' in text
+    assert "Alerts by type: LOW_BALANCE 2; LARGE_TRANSACTION 0" in text
+    assert "ACCOUNT_LOGIN 1" in text
+    # PUSH: both sent; SMS: one sent, one failed; nothing went by email.
+    assert "PUSH 100 % of 2 finished" in text and "SMS 50 % of 2 finished" in text
+    assert "EMAIL no data" in text
+    assert "DECISION_BLOCK 3" in text
+    # Resolved two hours after opening: late; the alerts were sent an hour after the event.
+    assert "cases acknowledged in time 0 %; alerts sent within 5 min 0 %" in text
+    assert "<script" not in text.split("</head>")[1]
+    assert (await console.get("/admin/dashboard?days=abc")).status_code == 200

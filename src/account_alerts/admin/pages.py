@@ -6,6 +6,7 @@ what the templates get is plain data (admin.views), escaped by Jinja2 everywhere
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from account_alerts.admin import signing_in, views
+from account_alerts.admin.dashboard import WINDOWS, dashboard_page
 from account_alerts.admin.signing_in import SignInRefused, StaffSession
 from account_alerts.api.auth import TokenVerifier
 from account_alerts.api.context import Services
@@ -27,7 +29,9 @@ from account_alerts.engine import cases as case_flow
 from account_alerts.engine.customer_views import customer_overview
 from account_alerts.errors import ApiError, BadUserInput
 from account_alerts.store.case_queries import CaseFilter, one_case, page_of_cases, timelines
+from account_alerts.store.dashboard import counts as dashboard_counts
 from account_alerts.store.database import Database
+from account_alerts.store.sla_report import alert_sla, case_sla
 
 HERE = Path(__file__).parent
 QUEUE_SIZE = 100
@@ -288,6 +292,24 @@ class Console:
             now=self.services.clock(),
         )
 
+    # The dashboard.
+
+    async def dashboard(self, request: Request, staff: StaffSession) -> Response:
+        raw = request.query_params.get("days", "7")
+        days = int(raw) if raw.isdigit() and int(raw) in WINDOWS else 7
+        end = self.services.clock()
+        start = end - timedelta(days=days)
+        async with self.db.session() as session:
+            counts = await dashboard_counts(session, start=start, end=end)
+            cases = await case_sla(session, start=start, end=end, now=end)
+            alerts = await alert_sla(session, start=start, end=end)
+        return self.render(
+            request,
+            "dashboard.html",
+            dashboard_page(counts, cases, alerts, days=days, end=end),
+            staff=staff,
+        )
+
     # A customer.
 
     async def customer(self, request: Request, staff: StaffSession) -> Response:
@@ -345,6 +367,7 @@ class Console:
                 post("/cases/{case_id}/comment", self.acting(self._comment)),
                 post("/cases/{case_id}/resolve", self.acting(self._resolve)),
                 Route("/customers/{user_id}", self.signed_in(self.customer)),
+                Route("/dashboard", self.signed_in(self.dashboard)),
                 Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
             ],
             middleware=[Middleware(SecurityHeaders)],
