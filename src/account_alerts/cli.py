@@ -95,12 +95,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(_: argparse.Namespace) -> int:
-    """The delivery worker on its own (several may run against one PostgreSQL)."""
+    """The delivery worker and the case notifier on their own (several may run against
+    one PostgreSQL)."""
     from datetime import UTC, datetime
 
     from account_alerts.delivery.channels.factory import build_channels
     from account_alerts.delivery.in_app import AlertBroker, listen_for_alerts
+    from account_alerts.delivery.team.runner import CaseNotifier
     from account_alerts.delivery.worker import DeliveryWorker
+    from account_alerts.domain.enums import NotificationChannel
     from account_alerts.store.database import Database
 
     settings = _settings()
@@ -117,7 +120,10 @@ def cmd_worker(_: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        tasks = []
+        notifier = CaseNotifier(
+            db=db, settings=settings, email=channels[NotificationChannel.EMAIL], clock=clock
+        )
+        tasks = [asyncio.create_task(notifier.run(stop), name="case-notifier")]
         if db.is_postgresql:
             # New alerts anywhere wake this worker at once instead of at its next poll.
             broker = AlertBroker()
@@ -141,7 +147,7 @@ def cmd_worker(_: argparse.Namespace) -> int:
 
 def _print_demo(settings: Settings, host: str, port: int, db: object) -> None:
     from account_alerts.api.auth import issue_token
-    from account_alerts.demo import DEMO_ACCOUNT, DEMO_USER_ID, seed_demo
+    from account_alerts.demo import DEMO_ACCOUNT, DEMO_STAFF, DEMO_USER_ID, seed_demo
     from account_alerts.domain.enums import Role
     from account_alerts.store.database import Database
 
@@ -156,6 +162,7 @@ def _print_demo(settings: Settings, host: str, port: int, db: object) -> None:
     service = issue_token(
         settings, subject="core-banking", role=Role.SERVICE, lifetime=timedelta(hours=12)
     )
+    staff = issue_token(settings, subject=DEMO_STAFF, role=Role.ADMIN, lifetime=timedelta(hours=12))
     shown_host = "localhost" if host in ("0.0.0.0", "127.0.0.1") else host  # noqa: S104
     print(
         f"\naccount-alerts demo: customer {DEMO_USER_ID}, account {DEMO_ACCOUNT}\n"
@@ -164,7 +171,9 @@ def _print_demo(settings: Settings, host: str, port: int, db: object) -> None:
         f"  service token:   {service}\n"
         "  Send it as the header  Authorization: Bearer <token>\n"
         "  (changing settings needs a sign-in within 5 minutes: run "
-        "`account-alerts token --customer 1001` for a fresh one)\n",
+        "`account-alerts token --customer 1001` for a fresh one)\n"
+        f"  Risk console:    http://{shown_host}:{port}/admin  (sign in with the staff token)\n"
+        f"  staff token:     {staff}\n",
         flush=True,
     )
 

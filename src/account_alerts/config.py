@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from account_alerts.domain.alert_settings import ThresholdDefaults
@@ -27,6 +28,15 @@ DEFAULT_THRESHOLDS: dict[str, tuple[Decimal, Decimal]] = {
 }
 
 DEVELOPMENT_JWT_SECRET = "development-only-secret-change-me-0123456789"  # noqa: S105
+
+
+class EscalationLevel(BaseModel):
+    """One level of the risk team's escalation chain: who is told, by which channels."""
+
+    name: str = Field(min_length=1, max_length=64)
+    emails: list[str] = Field(default_factory=list)
+    # Slack incoming-webhook URLs (they are secrets: never logged, never shown).
+    slack_webhooks: list[SecretStr] = Field(default_factory=list)
 
 
 class Environment(StrEnum):
@@ -101,6 +111,19 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     smtp_timeout_seconds: float = 10
     provider_timeout_seconds: float = 10
+    # The risk team's cases: acknowledged within this long, or the chain escalates. The
+    # chain is JSON, e.g. ALERTS_CASE_ESCALATION_CHAIN='[{"name": "analysts", "emails":
+    # ["risk@bank.example"], "slack_webhooks": ["https://..."]}, {"name": "supervisors",
+    # "emails": ["head.of.risk@bank.example"]}]'; past its top level, the top level is
+    # told again up to case_escalation_repeats times.
+    case_ack_sla_seconds: int = Field(default=300, ge=1)
+    case_escalation_chain: list[EscalationLevel] = Field(default_factory=list)
+    case_escalation_repeats: int = Field(default=2, ge=0, le=20)
+    case_notify_poll_seconds: float = Field(default=1.0, gt=0)
+    case_notify_lease_seconds: int = Field(default=30, ge=1)
+    case_notify_max_attempts: int = Field(default=8, ge=1)
+    # The console's sign-in lasts this long (then the staff member signs in again).
+    admin_session_seconds: int = Field(default=8 * 3600, ge=60, le=7 * 24 * 3600)
     graphql_max_depth: int = Field(default=10, ge=1)
     graphql_max_aliases: int = Field(default=30, ge=1)
     graphql_max_tokens: int = Field(default=2000, ge=10)
@@ -161,6 +184,14 @@ class Settings(BaseSettings):
         if self.jwt_algorithm == "RS256" and self.jwt_public_key_file is None:
             raise ValueError("ALERTS_JWT_PUBLIC_KEY_FILE is required with RS256")
         return self
+
+    @property
+    def case_ack_sla(self) -> timedelta:
+        return timedelta(seconds=self.case_ack_sla_seconds)
+
+    def case_url(self, case_id: int) -> str:
+        """The case's page in the console."""
+        return f"{self.public_url.rstrip('/')}/admin/cases/{case_id}"
 
     def thresholds_for(self, currency: str) -> ThresholdDefaults | None:
         pair = self.default_thresholds.get(currency)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from account_alerts.domain.cases import CaseSource
 from account_alerts.domain.enums import (
     AlertStatus,
     AlertType,
@@ -14,11 +15,30 @@ from account_alerts.domain.enums import (
 )
 from account_alerts.domain.messages import render
 from account_alerts.store.alerts import AccountAlert, AlertDelivery
+from account_alerts.store.cases import open_case
 from account_alerts.store.customers import Account, Device, MobileUser
 from account_alerts.store.database import Database
 
 DEMO_USER_ID = 1001
 DEMO_ACCOUNT = "1000123456"
+DEMO_STAFF = "risk-analyst-1"
+# A REVIEW decision for the console's queue: one live rule and its features.
+DEMO_DECISION = {
+    "outcome": "REVIEW",
+    "score": 45,
+    "hits": [
+        {
+            "ruleId": "demo-rule-1",
+            "versionId": "demo-rule-1-v1",
+            "name": "Large transfer at night",
+            "score": 45,
+            "shadow": False,
+            "suppressed": False,
+            "nullFeatures": ["distanceKm"],
+            "features": {"amount": "120000.0000", "hourLocal": 2, "distanceKm": None},
+        }
+    ],
+}
 
 
 def _demo_alerts(
@@ -131,4 +151,14 @@ async def seed_demo(db: Database, *, now: datetime | None = None) -> bool:
                         provider_message_id=f"demo-{alert.id}-{channel.value.lower()}",
                     )
                 )
+        await open_case(
+            session,
+            mobile_user_id=DEMO_USER_ID,
+            source=CaseSource.DECISION_REVIEW,
+            event_id="demo-tx-review",
+            event_kind="TRANSACTION",
+            decision=DEMO_DECISION,
+            opened_at=now,
+            actor="core-banking",
+        )
     return True

@@ -46,3 +46,10 @@ class ServiceUnavailable(ApiError):
     """A provider we depend on is failing; the request changed nothing and may be retried."""
 
     code = "SERVICE_UNAVAILABLE"
+
+
+class Conflict(ApiError):
+    """The thing changed under the caller (another analyst got there first); nothing was
+    changed by this request."""
+
+    code = "CONFLICT"

@@ -261,7 +261,8 @@ async def test_reporting_fraud_on_a_login_alert_locks_the_user(api: Api, db: Dat
         ]
     assert user is not None and user.locked and user.locked_at is not None
     assert other is not None and not other.locked
-    assert actions == ["alert.acknowledged", "user.locked"]
+    # The report also opens a review case for the risk team, in the same transaction.
+    assert actions == ["alert.acknowledged", "user.locked", "case.opened"]
 
 
 async def test_fraud_can_still_be_reported_after_dismissing(api: Api, db: Database) -> None:

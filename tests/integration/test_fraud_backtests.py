@@ -93,6 +93,24 @@ async def test_no_look_ahead_labels_overlap_and_nothing_written(api: Api, db: Da
             {"input": transaction("1000000008", "70", day(2), device="tablet")},
         )
     )["data"]["recordTransaction"]
+    # A REVIEW the risk team finds legitimate: its case resolved FALSE_POSITIVE.
+    reviewed = (
+        await api.as_service(
+            RECORD_TRANSACTION,
+            {"input": transaction("1000000008", "60000", day(3), device="tablet")},
+        )
+    )["data"]["recordTransaction"]
+    assert reviewed["decision"]["outcome"] == "REVIEW"
+    cases = (await api.as_admin("query { reviewCases { items { id eventId } } }"))["data"]
+    case_id = next(
+        c["id"] for c in cases["reviewCases"]["items"] if c["eventId"] == reviewed["eventId"]
+    )
+    resolved = await api.as_admin(
+        'mutation($id: ID!) { resolveCase(id: $id, outcome: FALSE_POSITIVE, notes: "rent") {'
+        " status } }",
+        {"id": case_id},
+    )
+    assert resolved["data"]["resolveCase"]["status"] == "RESOLVED"
     # Labels: the customer reports the first event's alert as fraud; the other says "me".
     assert [a["alertType"] for a in first["alerts"]] == ["LARGE_TRANSACTION"]
     fraud_alert = first["alerts"][0]["id"]
@@ -108,18 +126,18 @@ async def test_no_look_ahead_labels_overlap_and_nothing_written(api: Api, db: Da
     assert after.pop("fraud_backtests") == before.pop("fraud_backtests") + 1
     assert after == before
     assert report["status"] == "DONE" and report["progress"] == 1.0
-    assert (report["evaluated"], report["hits"], report["distinctCustomers"]) == (3, 2, 2)
-    assert report["hitRate"] == 2 / 3
+    assert (report["evaluated"], report["hits"], report["distinctCustomers"]) == (4, 2, 2)
+    assert report["hitRate"] == 0.5
     hit_ids = sorted(h["eventId"] for h in report["sampleHits"])
     assert hit_ids == sorted([first["eventId"], other["eventId"]])
     assert all(h["features"] == {"deviceKnown": False} for h in report["sampleHits"])
-    # The LIVE "Large debit" counted only the first event: both rules hit it.
-    assert report["overlap"] == {"both": 1, "newOnly": 1, "liveOnly": 0}
+    # The LIVE "Large debit" counted the first event (both rules hit it) and the reviewed one.
+    assert report["overlap"] == {"both": 1, "newOnly": 1, "liveOnly": 1}
     assert report["labelled"] == {
         "truePositives": 1,
         "falsePositives": 0,
         "falseNegatives": 0,
-        "trueNegatives": 0,
+        "trueNegatives": 1,
         "precision": 1.0,
         "recall": 1.0,
     }

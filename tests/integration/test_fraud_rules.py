@@ -11,6 +11,7 @@ from sqlmodel import SQLModel, col, select
 
 from account_alerts.store.alerts import AccountAlert, AlertDelivery, SuspiciousActivity
 from account_alerts.store.audit import AuditEntry
+from account_alerts.store.cases import ReviewCase
 from account_alerts.store.customers import MobileUser
 from account_alerts.store.database import Database
 from account_alerts.store.fraud_tables import FraudRule, FraudRuleHit, FraudRuleVersion
@@ -60,6 +61,7 @@ async def counts(db: Database) -> dict[str, int]:
         AlertDelivery,
         SuspiciousActivity,
         AuditEntry,
+        ReviewCase,
     ]
     return {t.__name__: await count(db, t) for t in tables}
 
@@ -394,3 +396,43 @@ async def test_the_built_in_checks_read_beside_the_rules(api: Api, db: Database)
     }
     assert checks["MULTIPLE_FAILED_ATTEMPTS"]["stats"]["hits"] == 0
     assert error_code(await api.as_customer(7, BUILT_IN, {"from": since})) == "FORBIDDEN"
+
+
+CASES = """query { reviewCases { totalCount items {
+  id source eventId alertId status customerLocked
+  decision { outcome score hits { name score features } } } } }"""
+RESOLVE_CASE = """mutation($id: ID!, $o: CaseOutcome!) {
+  resolveCase(id: $id, outcome: $o, notes: "checked with the customer") {
+    status outcome customerLocked } }"""
+
+
+async def test_review_and_block_open_cases_and_a_false_positive_unlocks(
+    api: Api, db: Database
+) -> None:
+    await make_account(db, user_id=7, account_number=ACCOUNT)
+    await deploy(api, rule("Large debit", LARGE, 50))
+    await deploy(api, rule("Very large", op(">=", feature("amount"), 20000), 40))
+    review = await record(api, transaction(ACCOUNT, "6000", at(), device="phone"))
+    block = await record(api, transaction(ACCOUNT, "30000", at(1), device="phone"))
+    assert (review["decision"]["outcome"], block["decision"]["outcome"]) == ("REVIEW", "BLOCK")
+    page = (await api.as_admin(CASES))["data"]["reviewCases"]
+    assert page["totalCount"] == 2
+    by_event = {c["eventId"]: c for c in page["items"]}
+    opened_review, opened_block = by_event[review["eventId"]], by_event[block["eventId"]]
+    assert (opened_review["source"], opened_review["alertId"]) == ("DECISION_REVIEW", None)
+    assert opened_review["decision"]["hits"] == [
+        {"name": "Large debit", "score": 50, "features": {"amount": 6000.0}}
+    ]
+    rule_alert = next(
+        a["id"]
+        for a in block["alerts"]
+        if a["details"]["__typename"] == "SuspiciousActivityDetails"
+    )
+    assert (opened_block["source"], opened_block["alertId"]) == ("DECISION_BLOCK", rule_alert)
+    assert opened_block["decision"]["score"] == 90
+    assert opened_block["customerLocked"] is True
+    resolved = (
+        await api.as_admin(RESOLVE_CASE, {"id": opened_block["id"], "o": "FALSE_POSITIVE"})
+    )["data"]["resolveCase"]
+    assert (resolved["status"], resolved["customerLocked"]) == ("RESOLVED", False)
+    assert (await api.as_service(STATUS, {"u": 7}))["data"]["userStatus"]["locked"] is False

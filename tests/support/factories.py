@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from account_alerts.domain.cases import CaseSource
 from account_alerts.domain.enums import AlertType, DeliveryStatus, NotificationChannel
 from account_alerts.domain.messages import render
 from account_alerts.store.alerts import AccountAlert, AlertDelivery
+from account_alerts.store.cases import open_case
 from account_alerts.store.customers import Account, MobileUser
 from account_alerts.store.database import Database
 
@@ -117,3 +119,72 @@ async def make_alert(
                 AlertDelivery(alert_id=alert.id, channel=channel, status=DeliveryStatus.PENDING)
             )
         return alert.id
+
+
+def sample_decision(outcome: str = "BLOCK", score: int = 85) -> dict[str, Any]:
+    """A decision as the fraud rules write it: one live hit with an explained anomaly
+    score and a null feature, one shadow hit."""
+    return {
+        "outcome": outcome,
+        "score": score,
+        "hits": [
+            {
+                "ruleId": "rule-7",
+                "versionId": "rule-7-v3",
+                "name": "Large night transfer from a new device",
+                "score": score,
+                "shadow": False,
+                "suppressed": False,
+                "nullFeatures": ["distanceKm"],
+                "features": {"amount": "250000.0000", "hourLocal": 3, "distanceKm": None},
+                "explanation": [
+                    {"feature": "amount", "value": "250000.0000", "contribution": 0.61},
+                    {"feature": "hourLocal", "value": 3, "contribution": 0.27},
+                ],
+            },
+            {
+                "ruleId": "rule-9",
+                "versionId": "rule-9-v1",
+                "name": "Shadow: many customers on one device",
+                "score": 30,
+                "shadow": True,
+                "suppressed": False,
+                "nullFeatures": [],
+                "features": {"deviceCustomers24h": 4},
+            },
+        ],
+    }
+
+
+async def make_case(
+    db: Database,
+    *,
+    user_id: int,
+    opened_at: datetime,
+    source: CaseSource = CaseSource.DECISION_BLOCK,
+    event_id: str | None = "tx-event-case",
+    ack_sla: timedelta = timedelta(seconds=300),
+) -> int:
+    """A case opened the way a fraud decision opens one, in the event's transaction; a
+    BLOCK locks the customer in the same transaction."""
+    decision = None
+    if source is not CaseSource.REPORT_FRAUD:
+        outcome = "BLOCK" if source is CaseSource.DECISION_BLOCK else "REVIEW"
+        decision = sample_decision(outcome, 85 if outcome == "BLOCK" else 45)
+    async with db.transaction() as session:
+        if source is CaseSource.DECISION_BLOCK:
+            user = await session.get(MobileUser, user_id)
+            assert user is not None
+            user.locked, user.locked_at, user.locked_reason = True, opened_at, "BLOCK decision"
+            session.add(user)
+        return await open_case(
+            session,
+            mobile_user_id=user_id,
+            source=source.value,
+            event_id=event_id,
+            event_kind="TRANSACTION" if decision else None,
+            decision=decision,
+            opened_at=opened_at,
+            actor="core-banking",
+            ack_sla=ack_sla,
+        )

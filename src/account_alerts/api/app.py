@@ -28,6 +28,7 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
+from account_alerts.admin.pages import console_routes
 from account_alerts.api.auth import Caller, InvalidToken, TokenVerifier, bearer_token
 from account_alerts.api.context import Context, Services
 from account_alerts.api.graphiql import graphiql_assets, graphiql_page
@@ -50,12 +51,13 @@ from account_alerts.delivery import metrics
 from account_alerts.delivery.channels.base import Channel
 from account_alerts.delivery.channels.factory import build_channels
 from account_alerts.delivery.in_app import AlertBroker, listen_for_alerts
+from account_alerts.delivery.team.runner import CaseNotifier
 from account_alerts.delivery.worker import DeliveryWorker
 from account_alerts.domain.enums import NotificationChannel
 from account_alerts.engine.backtests import Backtests
 from account_alerts.engine.ingest import Ingestor
 from account_alerts.scheduling import build_scheduler
-from account_alerts.store import outbox
+from account_alerts.store import case_queries, outbox
 from account_alerts.store.database import Database
 
 logger = logging.getLogger("account_alerts.api")
@@ -232,6 +234,13 @@ def create_app(
             worker = DeliveryWorker(db=db, settings=settings, channels=services.channels, clock=now)
             broker.on_publish(worker.wake.set)
             tasks.append(asyncio.create_task(worker.run(stop), name="delivery-worker"))
+            notifier = CaseNotifier(
+                db=db,
+                settings=settings,
+                email=services.channels[NotificationChannel.EMAIL],
+                clock=now,
+            )
+            tasks.append(asyncio.create_task(notifier.run(stop), name="case-notifier"))
         scheduler = build_scheduler(db, settings) if run_scheduler else None
         if scheduler is not None:
             scheduler.start()
@@ -258,6 +267,9 @@ def create_app(
         try:
             async with db.session() as session:
                 metrics.QUEUE_DEPTH.set(await outbox.pending_count(session))
+                waiting, overdue = await case_queries.open_and_overdue(session, now())
+                metrics.CASES_OPEN.set(waiting)
+                metrics.CASES_OVERDUE.set(overdue)
         except Exception as exc:  # metrics must answer even while the database does not
             logger.warning("queue depth unavailable: %s", type(exc).__name__)
         return Response(generate_latest(metrics.registry()), media_type=CONTENT_TYPE_LATEST)
@@ -270,6 +282,7 @@ def create_app(
         Route(TWILIO_INBOUND_PATH, twilio_inbound_endpoint(services), methods=["POST"]),
         Route("/graphql", graphql_http, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
+        console_routes(services),
     ]
     if not settings.is_production:
         routes.append(graphiql_assets())

@@ -8,11 +8,12 @@ from datetime import datetime, timedelta
 import strawberry
 
 from account_alerts.api.context import Info
-from account_alerts.api.permissions import IsCustomer
+from account_alerts.api.permissions import IsCustomer, IsCustomerOrAdmin
 from account_alerts.api.types.alerts import AccountAlertsResult, AccountAlertView
 from account_alerts.api.types.settings import AccountAlertSettings, AccountAlertSettingsInput
-from account_alerts.domain.enums import AlertType, NotificationChannel, UserAction
+from account_alerts.domain.enums import AlertType, NotificationChannel, Role, UserAction
 from account_alerts.engine.acknowledgement import acknowledge_alert
+from account_alerts.engine.customer_views import record_customer_read
 from account_alerts.engine.devices import register_push_device
 from account_alerts.engine.preferences import read_preferences, update_preferences
 from account_alerts.engine.test_alerts import send_test_alert
@@ -21,7 +22,13 @@ from account_alerts.engine.verification import (
     confirm_verification,
     start_verification,
 )
-from account_alerts.errors import BadUserInput, NotFound, ReauthRequired, ServiceUnavailable
+from account_alerts.errors import (
+    BadUserInput,
+    Forbidden,
+    NotFound,
+    ReauthRequired,
+    ServiceUnavailable,
+)
 from account_alerts.store.accounts import owned_account
 from account_alerts.store.alert_history import (
     AlertFilter,
@@ -46,6 +53,25 @@ def _aware(value: datetime | None, field: str) -> datetime | None:
     return value
 
 
+async def _whose_alerts(info: Info, mobile_user_id: int | None) -> int:
+    caller = info.context.caller
+    assert caller is not None  # IsCustomerOrAdmin ran first
+    if caller.role is not Role.ADMIN:
+        if mobile_user_id is not None:
+            raise Forbidden("mobileUserId is for the risk team; your own alerts need none")
+        return caller.mobile_user_id
+    if mobile_user_id is None:
+        raise BadUserInput("name the customer whose alerts to read", field="mobileUserId")
+    await record_customer_read(
+        info.context.db,
+        actor=info.context.actor(),
+        mobile_user_id=mobile_user_id,
+        view="accountAlerts",
+        now=info.context.now(),
+    )
+    return mobile_user_id
+
+
 @strawberry.type
 class CustomerQuery:
     @strawberry.field(permission_classes=[IsCustomer])
@@ -62,7 +88,11 @@ class CustomerQuery:
             account_number, prefs, updated_at, mobile_user_id=_user_id(info)
         )
 
-    @strawberry.field(permission_classes=[IsCustomer], description="Newest first.")
+    @strawberry.field(
+        permission_classes=[IsCustomerOrAdmin],
+        description="Newest first. The risk team names the customer with mobileUserId (the "
+        "read is audited); a customer reads only their own and may not pass it.",
+    )
     async def account_alerts(
         self,
         info: Info,
@@ -72,6 +102,7 @@ class CustomerQuery:
         end_date: datetime | None = None,
         limit: int | None = 20,
         offset: int | None = 0,
+        mobile_user_id: int | None = None,
     ) -> AccountAlertsResult:
         limit = 20 if limit is None else limit
         offset = 0 if offset is None else offset
@@ -82,7 +113,7 @@ class CustomerQuery:
         start, end = _aware(start_date, "startDate"), _aware(end_date, "endDate")
         if start is not None and end is not None and start > end:
             raise BadUserInput("startDate must not be after endDate", field="startDate")
-        user_id = _user_id(info)
+        user_id = await _whose_alerts(info, mobile_user_id)
         async with info.context.db.session() as session:
             if (
                 account_number is not None
@@ -155,6 +186,7 @@ class CustomerMutation:
             alert_id=str(alert_id),
             action=action,
             now=info.context.now(),
+            case_ack_sla=info.context.settings.case_ack_sla,
         )
 
     @strawberry.mutation(

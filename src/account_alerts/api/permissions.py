@@ -35,3 +35,15 @@ class IsAdmin(BasePermission):
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         _require(info, Role.ADMIN)
         return True
+
+
+class IsCustomerOrAdmin(BasePermission):
+    """A customer for themselves, or the risk team for any customer (the resolver says
+    which customer)."""
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        context = info.context
+        if context.caller is not None and context.caller.role is Role.ADMIN:
+            return True
+        _require(info, Role.CUSTOMER)
+        return True

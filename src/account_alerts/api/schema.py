@@ -15,7 +15,9 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from account_alerts.api.admin import AdminMutation, AdminQuery
+from account_alerts.api.cases import CaseMutation, CaseQuery
 from account_alerts.api.customer import CustomerMutation, CustomerQuery, CustomerSubscription
+from account_alerts.api.customer_admin import CustomerAdminQuery
 from account_alerts.api.documents import DocumentChecks, stand_in
 from account_alerts.api.execution import LeafFieldsExecutionContext
 from account_alerts.api.fraud import FraudMutation, FraudQuery
@@ -26,9 +28,12 @@ from account_alerts.errors import ApiError
 
 logger = logging.getLogger("account_alerts.api")
 
-Query = merge_types("Query", (CustomerQuery, ServiceQuery, AdminQuery, FraudQuery))
+Query = merge_types(
+    "Query",
+    (CustomerQuery, ServiceQuery, AdminQuery, FraudQuery, CaseQuery, CustomerAdminQuery),
+)
 Mutation = merge_types(
-    "Mutation", (CustomerMutation, ServiceMutation, AdminMutation, FraudMutation)
+    "Mutation", (CustomerMutation, ServiceMutation, AdminMutation, FraudMutation, CaseMutation)
 )
 Subscription = merge_types("Subscription", (CustomerSubscription,))
 

@@ -47,6 +47,38 @@ BREAKER_OPEN = Gauge(
     multiprocess_mode="livemax",
 )
 
+CASE_ESCALATIONS = Counter(
+    "alerts_case_escalations_total",
+    "Escalation steps taken on review cases nobody acknowledged in time.",
+    registry=REGISTRY,
+)
+TEAM_NOTIFICATIONS = Counter(
+    "alerts_team_notifications_total",
+    "Notifications of review cases to the risk team, by channel and outcome: sent, pending"
+    " (to be retried), or failed.",
+    ["channel", "outcome"],
+    registry=REGISTRY,
+)
+CASE_ACK_SECONDS = Histogram(
+    "alerts_case_time_to_acknowledge_seconds",
+    "From a review case opening to its first acknowledgement (or resolution).",
+    buckets=(10, 30, 60, 120, 180, 240, 300, 450, 600, 900, 1800, 3600),
+    registry=REGISTRY,
+)
+
+CASES_OPEN = Gauge(
+    "alerts_cases_open",
+    "Review cases not yet acknowledged.",
+    registry=REGISTRY,
+    multiprocess_mode="livemax",
+)
+CASES_OVERDUE = Gauge(
+    "alerts_cases_overdue",
+    "Review cases not acknowledged within the SLA.",
+    registry=REGISTRY,
+    multiprocess_mode="livemax",
+)
+
 
 def share_between_processes() -> None:
     """Before starting several server processes: they record their metrics in files of a

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from account_alerts.domain.alert_actions import actions_for, locks_user
+from account_alerts.domain.cases import CaseSource
 from account_alerts.domain.enums import AlertStatus, UserAction
 from account_alerts.engine.actor import Actor
 from account_alerts.engine.resolution import lock_user
 from account_alerts.errors import BadUserInput, NotFound
 from account_alerts.store import audit_trail
 from account_alerts.store.alert_history import owned_alert
+from account_alerts.store.cases import open_case
 from account_alerts.store.database import Database
 
 
@@ -22,7 +24,10 @@ async def acknowledge_alert(
     alert_id: str,
     action: UserAction | None,
     now: datetime,
+    case_ack_sla: timedelta,
 ) -> bool:
+    """A fraud report locks the customer and opens a review case for the risk team, in
+    the same transaction as the answer."""
     if not alert_id.isdigit():
         raise NotFound(f"no alert {alert_id} among your alerts")
     async with db.transaction() as session:
@@ -73,6 +78,18 @@ async def acknowledge_alert(
                 mobile_user_id=mobile_user_id,
                 reason=f"customer reported fraud on alert {alert.id}",
                 now=now,
+            )
+            await open_case(
+                session,
+                mobile_user_id=mobile_user_id,
+                source=CaseSource.REPORT_FRAUD,
+                event_id=alert.event_id,
+                event_kind=None,
+                decision=None,
+                opened_at=now,
+                actor=actor.id,
+                ack_sla=case_ack_sla,
+                alert_id=alert.id,
             )
     return True
 

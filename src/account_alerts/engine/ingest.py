@@ -33,7 +33,7 @@ from account_alerts.domain.events import (
     check_transaction,
     fingerprint,
 )
-from account_alerts.domain.fraud_decision import ALLOW, Decision, RuleSet
+from account_alerts.domain.fraud_decision import ALLOW, Decision, Outcome, RuleSet
 from account_alerts.engine import fraud_live
 from account_alerts.engine.actor import Actor
 from account_alerts.engine.group_commit import GroupCommit, GroupLimits
@@ -239,6 +239,9 @@ class Ingestor:
             if decision is not None:
                 await context.act_on(decision, event, verdict)
         alerts = await context.write(verdict)
+        if decision is not None and decision.outcome is not Outcome.ALLOW:
+            assert not isinstance(event, BalanceSync)
+            await context.open_case(decision, event, alerts)
         alert_ids = [alert.id for alert in alerts if alert.id is not None]
         outcome = verdict.outcome()
         if decision is not None:

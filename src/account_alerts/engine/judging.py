@@ -16,11 +16,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from account_alerts.config import Settings
 from account_alerts.domain.activity_profile import ActivityProfile
 from account_alerts.domain.alert_settings import AlertPreferences
+from account_alerts.domain.cases import CaseSource
 from account_alerts.domain.decisions import Detection, RaiseAlert, SkippedCheck, Suppressed, Verdict
 from account_alerts.domain.delivery_policy import RATE_WINDOW, DeliveryPlan, plan_delivery
 from account_alerts.domain.enums import AlertType, SuspicionReason, TransactionType
 from account_alerts.domain.events import BalanceSync, LoginEvent, TransactionEvent
 from account_alerts.domain.fraud_decision import Decision, Outcome, RuleSet, rule_match_alert
+from account_alerts.domain.fraud_features import kind_of
 from account_alerts.domain.geo import GeoPoint
 from account_alerts.domain.rules.account_login import login_alert
 from account_alerts.domain.rules.large_transaction import large_transaction
@@ -38,7 +40,7 @@ from account_alerts.engine import fraud_live
 from account_alerts.engine.actor import Actor
 from account_alerts.engine.preferences import thresholds_for
 from account_alerts.engine.resolution import lock_user
-from account_alerts.store import event_rows, facts
+from account_alerts.store import cases, event_rows, facts
 from account_alerts.store.alert_writer import record_suppression, write_alert
 from account_alerts.store.alerts import AccountAlert, AccountAlertSettingsRow
 from account_alerts.store.customers import Account, MobileUser
@@ -130,6 +132,31 @@ class Judging:
                     related_transaction_ids=[transaction.transaction_id] if transaction else [],
                 )
             )
+
+    async def open_case(
+        self, decision: Decision, event: TransactionEvent | LoginEvent, alerts: list[AccountAlert]
+    ) -> None:
+        """REVIEW and BLOCK open a case for the risk team, in the event's transaction;
+        a BLOCK's case points at the alert that told the customer."""
+        told = next(
+            (a for a in alerts if a.alert_data.get("suspicionReason") == "RULE_MATCH"), None
+        )
+        await cases.open_case(
+            self.session,
+            mobile_user_id=self.user_id,
+            source=(
+                CaseSource.DECISION_BLOCK
+                if decision.outcome is Outcome.BLOCK
+                else CaseSource.DECISION_REVIEW
+            ),
+            event_id=self.event_id,
+            event_kind=kind_of(event).value,
+            decision=decision.to_json(),
+            opened_at=self.now,
+            actor=self.actor.id or self.actor.role.value,
+            ack_sla=self.settings.case_ack_sla,
+            alert_id=told.id if told is not None else None,
+        )
 
     async def judge_transaction(self, event: TransactionEvent) -> Verdict:
         assert self.account is not None

@@ -116,3 +116,32 @@ async def lock_user(
         subject_id=str(mobile_user_id),
         details={"reason": reason},
     )
+
+
+async def unlock_user(
+    session: AsyncSession, *, actor: Actor, mobile_user_id: int, reason: str, now: datetime
+) -> bool:
+    """Give a locked customer their access back (audited); False if they were not locked."""
+    user = await session.get(MobileUser, mobile_user_id, with_for_update={"key_share": True})
+    if user is None or not user.locked:
+        return False
+    before = {"locked": True, "lockedReason": user.locked_reason}
+    user.locked = False
+    user.locked_at = None
+    user.locked_reason = None
+    user.updated_at = now
+    session.add(user)
+    audit_trail.record(
+        session,
+        actor_role=actor.role.value,
+        actor_id=actor.id,
+        action="user.unlocked",
+        occurred_at=now,
+        mobile_user_id=mobile_user_id,
+        subject_type="mobile_user",
+        subject_id=str(mobile_user_id),
+        before=before,
+        after={"locked": False},
+        details={"reason": reason},
+    )
+    return True

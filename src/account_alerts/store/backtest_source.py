@@ -18,11 +18,13 @@ import sqlalchemy as sa
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from account_alerts.domain.cases import CaseOutcome
 from account_alerts.domain.enums import LoginMethod, TransactionType, UserAction
 from account_alerts.domain.events import LoginEvent, TransactionEvent
 from account_alerts.domain.geo import GeoPoint
 from account_alerts.store.alerts import AccountAlert
 from account_alerts.store.base import table_of
+from account_alerts.store.cases import ReviewCase
 from account_alerts.store.customers import Account
 from account_alerts.store.events import LoginAttempt, TransactionRecord
 from account_alerts.store.fraud_tables import FraudRuleHit
@@ -32,6 +34,7 @@ LOGINS = table_of(LoginAttempt)
 ALERTS = table_of(AccountAlert)
 ACCOUNTS = table_of(Account)
 HITS = table_of(FraudRuleHit)
+CASES = table_of(ReviewCase)
 PAGE = 5_000
 
 # One replayed event: its arrival key, customer, the event, and the account's time zone.
@@ -149,7 +152,8 @@ async def events_before(
 
 async def labels(session: AsyncSession) -> dict[str, bool]:
     """Events with a label: True for fraud (the customer reported an alert it raised as
-    fraud), False for legitimate (they said it was them). Fraud wins a disagreement."""
+    fraud, or its case was resolved CONFIRMED_FRAUD), False for legitimate (the customer
+    said it was them, or the case was a FALSE_POSITIVE). Fraud wins a disagreement."""
     rows = await session.exec(
         select(ALERTS.c.event_id, ALERTS.c.user_action).where(
             ALERTS.c.event_id.is_not(None),
@@ -159,6 +163,14 @@ async def labels(session: AsyncSession) -> dict[str, bool]:
     found: dict[str, bool] = {}
     for event_id, action in rows.all():
         fraud = action == UserAction.REPORT_FRAUD.value
+        found[event_id] = found.get(event_id, False) or fraud
+    resolved = await session.exec(
+        select(CASES.c.event_id, CASES.c.outcome).where(
+            CASES.c.event_id.is_not(None), CASES.c.outcome.is_not(None)
+        )
+    )
+    for event_id, outcome in resolved.all():
+        fraud = outcome == CaseOutcome.CONFIRMED_FRAUD.value
         found[event_id] = found.get(event_id, False) or fraud
     return found
 

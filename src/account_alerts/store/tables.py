@@ -2,6 +2,7 @@
 
 from sqlmodel import SQLModel
 
+from account_alerts.store.admin_sessions import AdminSession
 from account_alerts.store.alerts import (
     AccountAlert,
     AccountAlertSettingsRow,
@@ -9,6 +10,7 @@ from account_alerts.store.alerts import (
     SuspiciousActivity,
 )
 from account_alerts.store.audit import AuditEntry
+from account_alerts.store.cases import CaseTimelineEntry, ReviewCase
 from account_alerts.store.customers import Account, ChannelVerification, Device, MobileUser
 from account_alerts.store.events import (
     BalanceSnapshot,
@@ -26,6 +28,7 @@ from account_alerts.store.fraud_tables import (
 )
 from account_alerts.store.payments import ScheduledPayment
 from account_alerts.store.sms_consent import SmsOptOut, SmsReply
+from account_alerts.store.team_notifications import CaseNotification
 
 metadata = SQLModel.metadata
 
@@ -33,10 +36,13 @@ __all__ = [
     "Account",
     "AccountAlert",
     "AccountAlertSettingsRow",
+    "AdminSession",
     "AlertDelivery",
     "AuditEntry",
     "Backtest",
     "BalanceSnapshot",
+    "CaseNotification",
+    "CaseTimelineEntry",
     "ChannelVerification",
     "DecisionThresholds",
     "Device",
@@ -47,6 +53,7 @@ __all__ = [
     "IngestedEvent",
     "LoginAttempt",
     "MobileUser",
+    "ReviewCase",
     "ScheduledPayment",
     "SmsOptOut",
     "SmsReply",

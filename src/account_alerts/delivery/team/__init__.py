@@ -1,0 +1,1 @@
+"""The risk team's channels: email and Slack messages about review cases."""
