@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import sys
 import tempfile
@@ -119,20 +120,29 @@ def seed(dsn: str, cases: int) -> int:
         return int(row[0])
 
 
+def _set_cookie(response: httpx.Response, name: str) -> str:
+    """A cookie the response sets, read from its header: production cookies are Secure,
+    which a client keeps for HTTPS only, and the benchmark speaks plain HTTP."""
+    for header in response.headers.get_list("set-cookie"):
+        match = re.match(rf"{name}=([^;]+)", header)
+        if match:
+            return match.group(1)
+    return ""
+
+
 def signed_in_cookie(base: str, token: str) -> str:
     with httpx.Client(base_url=base, timeout=10) as client:
         form = client.get("/admin/sign-in")
         match = CSRF.search(form.text)
         if match is None:
             raise BenchError("the sign-in form has no CSRF token")
-        # Production cookies are Secure: sent by hand over the loopback's plain HTTP.
-        sign_in_cookie = form.cookies.get("alerts_admin_sign_in", domain="", path="/admin") or ""
+        sign_in_cookie = _set_cookie(form, "alerts_admin_sign_in")
         response = client.post(
             "/admin/sign-in",
             data={"csrf_token": match.group(1), "token": token},
             headers={"cookie": f"alerts_admin_sign_in={sign_in_cookie}"},
         )
-        session = response.cookies.get("alerts_admin_session")
+        session = _set_cookie(response, "alerts_admin_session")
         if response.status_code != 303 or not session:
             raise BenchError(f"sign-in refused: {response.status_code} {response.text[:200]}")
         return f"alerts_admin_session={session}"
@@ -152,13 +162,32 @@ async def open_loop(
         async def one(due: float) -> None:
             nonlocal failures
             await asyncio.sleep(max(0.0, due - time.perf_counter()))
-            response = await client.get(url, headers=headers)
+            try:
+                response = await client.get(url, headers=headers)
+            except httpx.HTTPError:
+                failures += 1
+                return
             if response.status_code != 200:
                 failures += 1
             latencies.append((time.perf_counter() - due) * 1000)
 
         await asyncio.gather(*(one(start + i / rate) for i in range(int(rate * duration))))
     return {"requests": len(latencies), "failures": failures, **latency_summary(latencies)}
+
+
+async def one_at_a_time(url: str, *, requests: int, cookie: str | None) -> dict[str, Any]:
+    """``requests`` GETs one after the other on one connection: the time one request
+    takes to serve, which a busy machine stretches less than it stretches a queue."""
+    headers = {"cookie": cookie} if cookie else {}
+    latencies: list[float] = []
+    async with httpx.AsyncClient(timeout=30) as client:
+        for _ in range(requests):
+            started = time.perf_counter()
+            response = await client.get(url, headers=headers)
+            if response.status_code != 200:
+                raise BenchError(f"{url}: {response.status_code}")
+            latencies.append((time.perf_counter() - started) * 1000)
+    return latency_summary(latencies)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -217,12 +246,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         baseline.wait_ready(f"{baseline_base}/small")
 
         figures: dict[str, Any] = {}
+        serial: dict[str, Any] = {}
+        load_before = os.getloadavg()
         for name, url, with_cookie in (
             ("baseline-payload", f"{baseline_base}/payload", False),
             ("queue", f"{base}/admin/cases", True),
             ("case", f"{base}/admin/cases/{case_id}", True),
         ):
             print(f"  {name} ...", flush=True)
+            serial[name] = asyncio.run(
+                one_at_a_time(url, requests=args.serial, cookie=cookie if with_cookie else None)
+            )
             figures[name] = asyncio.run(
                 open_loop(
                     url,
@@ -231,18 +265,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     cookie=cookie if with_cookie else None,
                 )
             )
-        for name in ("queue", "case"):
-            if figures[name]["failures"]:
-                raise BenchError(f"{name}: {figures[name]['failures']} requests failed")
     base_p99 = figures["baseline-payload"]["p99"]
+    base_p50 = serial["baseline-payload"]["p50"]
     return {
         "benchmark": "console_pages",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "python bench/console_pages.py " + " ".join(sys.argv[1:]),
         "machine": machine(),
         "shape": {"open_cases": args.cases, "rate_per_second": args.rate, "seconds": args.duration},
+        "load_average_before": load_before,
         "figures": figures,
+        "one_at_a_time": serial,
         "ratios": {
+            "queue p50 / baseline p50, one at a time": ratio(serial["queue"]["p50"], base_p50),
+            "case p50 / baseline p50, one at a time": ratio(serial["case"]["p50"], base_p50),
             "queue p99 / baseline p99": ratio(figures["queue"]["p99"], base_p99),
             "case p99 / baseline p99": ratio(figures["case"]["p99"], base_p99),
         },
@@ -262,11 +298,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def print_table(report: dict[str, Any]) -> None:
-    print(f"\n{'page':<18} {'requests':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+    print(f"\nload average before: {report['load_average_before']}")
+    print(f"\none at a time      {'p50 ms':>8} {'p99 ms':>8}")
+    for name, row in report["one_at_a_time"].items():
+        print(f"{name:<18} {row['p50']:>8.1f} {row['p99']:>8.1f}")
+    print(
+        f"\nopen loop          {'answered':>8} {'failed':>8} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'max ms':>8}"
+    )
     for name, row in report["figures"].items():
         print(
-            f"{name:<18} {row['requests']:>8} {row['p50']:>8.1f} {row['p99']:>8.1f} "
-            f"{row['max']:>8.1f}"
+            f"{name:<18} {row['requests']:>8} {row['failures']:>8} {row['p50']:>8.1f} "
+            f"{row['p99']:>8.1f} {row['max']:>8.1f}"
         )
     print_ratios_and_targets(report, 26)
 
@@ -276,6 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cases", type=int, default=10_000)
     parser.add_argument("--rate", type=float, default=20)
     parser.add_argument("--duration", type=float, default=20)
+    parser.add_argument("--serial", type=int, default=100, help="requests one at a time")
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "console_pages.json")
     args = parser.parse_args(argv)
     return run_and_report("console_pages", args.output, lambda: run(args), print_table)
