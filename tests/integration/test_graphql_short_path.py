@@ -204,7 +204,10 @@ async def as_service(api: Api, query: str, variables: dict[str, Any]) -> dict[st
 async def seed_every_alert_type(api: Api, db: Database, settings: Settings) -> None:
     """A customer with two accounts and one or more alerts of each type, from the bank's
     feeds: sign-ins, transactions, a balance sync, a scheduled payment and its reminder;
-    then one delivery run, so deliveries have outcomes."""
+    then one delivery run, so deliveries have outcomes. The day is yesterday at 04:00 UTC
+    (06:00 in Blantyre): the payment reminder, due at 08:00 there, is still waiting, as
+    the page's PENDING deliveries need, whatever time the suite runs."""
+    api.clock.now = (api.clock.now - timedelta(days=1)).replace(hour=4, minute=0, second=0)
     for number in (ACCOUNT, SAVINGS):
         account = {"accountNumber": number, "mobileUserId": CUSTOMER, "currency": "MWK"}
         await as_service(api, UPSERT_ACCOUNT, {"input": account})
