@@ -122,6 +122,9 @@ class _ColumnValues(sa.TypeDecorator[list[Any]]):
 
     impl = postgresql.ARRAY
     cache_ok = True
+    # Sent in binary by store.direct: psycopg quotes every text element of an array in
+    # the text format, which cost more than the rest of the write.
+    sent_binary = True
 
     def __init__(self, item: sa.types.TypeEngine[Any]) -> None:
         super().__init__(item)
