@@ -3,6 +3,7 @@ SMTP clients talking to local peers that speak their wire formats, or the sink."
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -146,6 +147,55 @@ async def test_sink_writes_one_line_per_channel_and_never_twice(
             await session.exec(select(AuditEntry).where(AuditEntry.action == "delivery.attempted"))
         ).all()
     assert sorted(a.details["outcome"] for a in attempts) == ["sent", "sent"]
+
+
+async def test_a_lone_alert_goes_at_once_and_alerts_streaming_in_go_out_together(
+    api: Api, db: Database, settings: Settings, clock: Clock, tmp_path: Path
+) -> None:
+    """The worker's own loop, woken by each new alert: the first alert on a quiet worker is
+    claimed at once, alone; the alerts committed within the wave interval after that claim
+    are claimed together, in one claim."""
+    path = tmp_path / "sink.jsonl"
+    configured = with_providers(settings, sink_file=path, worker_wave_interval_ms=2000)
+    delivery = make_delivery(configured, db, clock)
+    worker = delivery.worker
+    claims: list[int] = []
+    run_once = worker.run_once
+
+    async def counted() -> int:
+        handled = await run_once()
+        if handled:
+            claims.append(handled)
+        return handled
+
+    worker.run_once = counted  # type: ignore[method-assign]
+    await make_account(db, user_id=7, account_number=ACCOUNT)
+    await reachable_customer(db, 7)
+
+    async def sent(count: int) -> None:
+        for _ in range(200):
+            if len(sink_lines(path)) >= count:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{len(sink_lines(path))} of {count} deliveries sent")
+
+    stop = asyncio.Event()
+    loop = asyncio.create_task(worker.run(stop))
+    try:
+        await api.as_service(RECORD_TRANSACTION, {"input": transaction(ACCOUNT, "60000", day())})
+        worker.wake.set()
+        await sent(2)
+        for n in range(3):
+            event = transaction(ACCOUNT, "60000", day(0.1 * (n + 1)))
+            await api.as_service(RECORD_TRANSACTION, {"input": event})
+            worker.wake.set()
+        await sent(8)
+    finally:
+        stop.set()
+        await loop
+        await delivery.close()
+    assert claims == [2, 6]
+    assert sorted(line["channel"] for line in sink_lines(path)) == ["PUSH"] * 4 + ["SMS"] * 4
 
 
 async def test_an_alert_acknowledged_before_delivery_stays_acknowledged(

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from account_alerts.domain.activity_profile import ActivityProfile
 from account_alerts.domain.enums import LoginAlertMode, PaymentReminderInterval, TransactionType
 from account_alerts.domain.events import LoginEvent, TransactionEvent
 from account_alerts.domain.geo import GeoPoint
+from account_alerts.store import audit_trail
 from account_alerts.store.alerts import AccountAlertSettingsRow
+from account_alerts.store.audit import AuditEntry
 from account_alerts.store.customers import Account, MobileUser
 from account_alerts.store.database import Database
 from account_alerts.store.event_unit import lock_customers
@@ -181,3 +183,44 @@ async def test_a_failed_direct_statement_rolls_back_and_the_connection_is_reused
         assert [r.event_id for r in (await session.exec(select(TransactionRecord))).all()] == ["w1"]
         account = await session.get(Account, "4100000001")
         assert account is not None and account.balance == Decimal("1234.5600")
+
+
+async def test_many_rows_of_awkward_values_written_as_arrays_read_back_as_given(
+    pg: Database,
+) -> None:
+    """A buffered table's rows go as one array per column (in PostgreSQL's binary format):
+    text that needs quoting in an array, a column with no value in any row, integers of
+    every size, JSON documents that are lists, empty or nested, all read back as given,
+    and in the order they were added."""
+    await _customer(pg)
+    texts = ['say "hi", {x}', "back\\slash, comma", "NULL", "", "Zomba — Malaŵi", "a b"]
+    documents: list[object] = [[], ["a", 1], {"k": [None, {"z": []}]}, {}, [[1], [2]], "text"]
+    users = [1, 41, 2**40, None, 7, 3_000_000_000]
+    table = AuditEntry.__table__  # type: ignore[attr-defined]
+    async with pg.event_transaction() as (session, direct):
+        buffer = RowBuffer(direct)
+        for n, (text, document, user) in enumerate(zip(texts, documents, users, strict=True)):
+            buffer.add(
+                table,
+                audit_trail.row(
+                    occurred_at=WHEN + timedelta(seconds=n),
+                    actor_role="service",
+                    actor_id=text,
+                    action="test.arrays",
+                    mobile_user_id=user,
+                    subject_type=None,
+                    subject_id=text,
+                    details={"document": document},
+                ),
+            )
+        await buffer.flush(session)
+    async with pg.session() as session:
+        stored = (await session.exec(select(AuditEntry).order_by(col(AuditEntry.id)))).all()
+    assert [entry.actor_id for entry in stored] == texts
+    assert [entry.subject_id for entry in stored] == texts
+    assert [entry.mobile_user_id for entry in stored] == users
+    assert [entry.details for entry in stored] == [{"document": d} for d in documents]
+    assert [entry.subject_type for entry in stored] == [None] * len(texts)
+    assert [entry.occurred_at for entry in stored] == [
+        WHEN + timedelta(seconds=n) for n in range(len(texts))
+    ]

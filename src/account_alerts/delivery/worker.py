@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import socket
 import time
@@ -90,6 +91,8 @@ class DeliveryWorker:
         }
         self.lease = timedelta(seconds=settings.worker_lease_seconds)
         self.wake = asyncio.Event()
+        # When the last claim that found deliveries began (time.monotonic()).
+        self._last_found = -math.inf
         # Sends marked and not yet recorded, per channel: a slow provider holds a few
         # places, not the batch, and a worker killed leaves no more than these in doubt.
         self.ledger: SendLedger[NotificationChannel, _Attempt] = SendLedger(
@@ -110,12 +113,16 @@ class DeliveryWorker:
 
     async def _loop(self, stop: asyncio.Event) -> None:
         pause = self.settings.worker_poll_seconds
+        interval = self.settings.worker_wave_interval_ms / 1000
         while not stop.is_set():
             # Cleared before the claim, not after: an alert committed while this batch is
             # out must wake the loop at once rather than wait for the next poll.
             self.wake.clear()
+            started = time.monotonic()
             try:
                 handled = await self.run_once()
+                if handled:
+                    self._last_found = max(self._last_found, started)
                 pause = self.settings.worker_poll_seconds
             except (sa.exc.DBAPIError, OSError) as exc:
                 logger.warning(
@@ -127,6 +134,13 @@ class DeliveryWorker:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._woken_or_stopped(stop), timeout=pause)
+            # Woken soon after a claim (of any loop) that found deliveries, i.e. alerts
+            # streaming in: the next claim waits for the interval to pass, taking every
+            # alert committed meanwhile. A quiet worker claims at once.
+            rest = interval - (time.monotonic() - self._last_found)
+            if rest > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=rest)
 
     async def _woken_or_stopped(self, stop: asyncio.Event) -> None:
         waiters = [asyncio.create_task(self.wake.wait()), asyncio.create_task(stop.wait())]

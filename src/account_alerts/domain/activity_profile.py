@@ -159,6 +159,11 @@ class ActivityProfile:
     transactions: RecentAmounts = field(default_factory=RecentAmounts)
     # The amounts of the last TYPICAL_OF transactions, in arrival order.
     last_amounts: list[float] = field(default_factory=list)
+    # The stored document's entries of the devices and places no event has changed since
+    # it was read: written back as they are. A customer has dozens of places and an event
+    # changes one; turning every time of the others into text again was most of writing it.
+    stored_devices: dict[str, list[Any]] = field(default_factory=dict, repr=False, compare=False)
+    stored_places: dict[str, list[Any]] = field(default_factory=dict, repr=False, compare=False)
 
     # -- what the checks ask
 
@@ -194,6 +199,8 @@ class ActivityProfile:
     # -- what an event adds
 
     def saw_device(self, device_id: str, at: datetime) -> Seen:
+        """The device's sighting, to be changed by the caller (its name) too."""
+        self.stored_devices.pop(device_id, None)
         seen = self.devices.get(device_id)
         if seen is None:
             seen = self.devices[device_id] = Seen(at, at)
@@ -202,6 +209,7 @@ class ActivityProfile:
 
     def saw_place(self, point: GeoPoint, at: datetime, *, login: bool) -> None:
         key = place_key(point)
+        self.stored_places.pop(key, None)
         seen = self.places.get(key)
         if seen is None:
             seen = self.places[key] = Sightings(at, at)
@@ -229,11 +237,13 @@ class ActivityProfile:
     def to_json(self) -> dict[str, Any]:
         return {
             "devices": {
-                d: [_iso(s.first), _iso(s.last), s.name, s.model, s.os]
+                d: self.stored_devices.get(d)
+                or [_iso(s.first), _iso(s.last), s.name, s.model, s.os]
                 for d, s in self.devices.items()
             },
             "places": {
-                key: [_iso(s.first), _iso(s.last), _iso(s.first_login), _iso(s.last_login)]
+                key: self.stored_places.get(key)
+                or [_iso(s.first), _iso(s.last), _iso(s.first_login), _iso(s.last_login)]
                 for key, s in self.places.items()
             },
             "placesPrunedUntil": _iso(self.places_pruned_until),
@@ -275,6 +285,8 @@ class ActivityProfile:
                 _maybe_time(document["transactions"]["prunedUntil"]),
             ),
             last_amounts=[float(amount) for amount in document["lastAmounts"]],
+            stored_devices=dict(document["devices"]),
+            stored_places=dict(document["places"]),
         )
 
     @classmethod

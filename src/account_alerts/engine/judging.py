@@ -388,7 +388,11 @@ class Judging:
             0
             if decision.is_security
             else await facts.alerts_in_window(
-                self.session, self.user_id, ending=decision.triggered_at, span=RATE_WINDOW
+                self.session,
+                self.user_id,
+                ending=decision.triggered_at,
+                span=RATE_WINDOW,
+                direct=self.unit.direct,
             )
         )
         plan, suppressed = plan_delivery(

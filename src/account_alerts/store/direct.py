@@ -41,6 +41,12 @@ class DirectStatement:
             raise ValueError("a statement with client-side defaults cannot run directly")
         self.sql: str = compiled.string
         escaped = getattr(compiled, "escaped_bind_names", None) or {}
+        for key, bind in compiled.binds.items():
+            if getattr(bind.type, "sent_binary", False):
+                # psycopg sends this parameter in PostgreSQL's binary format (%b): for an
+                # array of many values, much cheaper than the text format's quoting.
+                name = escaped.get(key, key)
+                self.sql = self.sql.replace(f"%({name})s", f"%({name})b")
         self._binds: list[tuple[str, str, Processor]] = [
             (key, escaped.get(key, key), bind.type._cached_bind_processor(dialect))
             for key, bind in compiled.binds.items()

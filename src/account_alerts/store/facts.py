@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from account_alerts.domain.enums import AlertType, SuspicionReason
 from account_alerts.domain.geo import GeoPoint
 from account_alerts.store.alerts import AccountAlert, SuspiciousActivity
+from account_alerts.store.direct import Direct
 from account_alerts.store.events import LoginAttempt, TransactionRecord
 
 
@@ -121,9 +122,36 @@ async def alert_times(
     return list(rows)
 
 
+# The customer's alerts in a window, built once: on the event path (PostgreSQL) it goes to
+# the driver directly, as the customer lock does (store.direct), for every alert raised;
+# the same query as the ORM's below.
+_ALERTS = AccountAlert.__table__  # type: ignore[attr-defined]
+_ALERTS_IN_WINDOW = (
+    sa.select(sa.func.count())
+    .select_from(_ALERTS)
+    .where(
+        _ALERTS.c.mobile_user_id == sa.bindparam("mobile_user_id"),
+        _ALERTS.c.is_test.is_(False),
+        _ALERTS.c.triggered_at > sa.bindparam("since", type_=_ALERTS.c.triggered_at.type),
+        _ALERTS.c.triggered_at <= sa.bindparam("ending", type_=_ALERTS.c.triggered_at.type),
+    )
+)
+
+
 async def alerts_in_window(
-    session: AsyncSession, mobile_user_id: int, *, ending: datetime, span: timedelta
+    session: AsyncSession,
+    mobile_user_id: int,
+    *,
+    ending: datetime,
+    span: timedelta,
+    direct: Direct | None = None,
 ) -> int:
+    """The customer's alerts (not tests) triggered in (ending - span, ending]; through
+    ``direct``, the transaction's driver connection, when there is one."""
+    if direct is not None:
+        values = {"mobile_user_id": mobile_user_id, "since": ending - span, "ending": ending}
+        [(total,)] = await direct.rows(_ALERTS_IN_WINDOW, values)
+        return int(total)
     total = (
         await session.exec(
             select(sa.func.count())

@@ -7,9 +7,12 @@ reads those tables in the same transaction flushes the buffer first."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from account_alerts.store.direct import Direct
@@ -36,8 +39,8 @@ class RowBuffer:
         self._updates.setdefault((table, tuple(sorted(values)), by), {})[key] = values
 
     async def flush(self, session: AsyncSession) -> None:
-        """Write what is buffered: the inserts in the order their tables were first
-        written to, then the updates (a few events' rows: all in one statement)."""
+        """Write what is buffered: each table's inserts in the order they were added, and
+        the updates."""
         if not self._rows and not self._updates:
             return
         # ORM objects added before these rows (a customer first seen in this batch) must
@@ -47,23 +50,32 @@ class RowBuffer:
         pending, self._rows = self._rows, {}
         updates, self._updates = self._updates, {}
         direct = self.direct
-        if direct is not None and _fits_one_statement(pending, updates):
-            # A few events' rows: one statement, one round trip (PostgreSQL runs the
-            # data-modifying parts of a WITH together; none of them reads another's rows,
-            # and no row is updated twice).
+        if direct is not None:
+            # One statement, one round trip, whatever the number of rows (PostgreSQL runs
+            # the data-modifying parts of a WITH together; none of them reads another's
+            # rows, and no row is updated twice). Each column's values go as one array, so
+            # the statement's text depends on which tables and columns are written, not on
+            # how many rows: it is compiled once and PostgreSQL prepares it once.
+            # The parts in a set order (they run together: the order is not the writes'),
+            # so that the same tables and columns always make the same text.
             shape: list[tuple[Any, ...]] = []
             parameters: dict[str, Any] = {}
-            for table, rows in pending.items():
-                # One multi-row INSERT per table: its rows take their ids in the order
-                # they were added (the parts of a WITH run in no set order).
+            for table, rows in sorted(pending.items(), key=lambda item: item[0].name):
                 columns = tuple(sorted(rows[0]))
-                for n, row in enumerate(rows):
-                    parameters.update(_named(f"w{len(shape)}_{n}_", row))
-                shape.append(("insert", table, columns, len(rows)))
-            for (table, columns, by), by_key in updates.items():
-                for key, values in by_key.items():
-                    parameters.update(_named(f"w{len(shape)}_", {**values, **_keys(key, by)}))
-                    shape.append(("update", table, columns, by))
+                prefix = f"w{len(shape)}_"
+                for column in columns:
+                    parameters[f"{prefix}{column}"] = [row[column] for row in rows]
+                shape.append(("insert", table, columns))
+            for (table, columns, by), by_key in sorted(
+                updates.items(), key=lambda item: (item[0][0].name, *item[0][1:])
+            ):
+                prefix = f"w{len(shape)}_"
+                keys = list(by_key)
+                for name, values in _keys_as_arrays(keys, by).items():
+                    parameters[f"{prefix}{name}"] = values
+                for column in columns:
+                    parameters[f"{prefix}{column}"] = [by_key[key][column] for key in keys]
+                shape.append(("update", table, columns, by))
             await direct.execute(_combined(tuple(shape)), parameters)
             return
         connection = await session.connection()
@@ -76,11 +88,6 @@ class RowBuffer:
             )
 
 
-# Beyond this many rows (about 20 events: a large batch), one statement per table: a
-# statement of its own shape for every mix of rows would fill the statement caches.
-ONE_STATEMENT_ROWS = 64
-
-
 _UpdateShape = tuple[sa.Table, tuple[str, ...], tuple[str, ...]]
 
 
@@ -91,12 +98,11 @@ def _keys(key: Any, by: tuple[str, ...]) -> dict[str, Any]:
     return {f"key{n}": part for n, part in enumerate(key)}
 
 
-def _fits_one_statement(
-    rows: dict[sa.Table, list[dict[str, Any]]],
-    updates: dict[_UpdateShape, dict[Any, dict[str, Any]]],
-) -> bool:
-    count = sum(map(len, rows.values())) + sum(map(len, updates.values()))
-    return count <= ONE_STATEMENT_ROWS
+def _keys_as_arrays(keys: list[Any], by: tuple[str, ...]) -> dict[str, list[Any]]:
+    """The updated rows' keys, one array per key column: ``key``, or ``key0``… for ``by``."""
+    if not by:
+        return {"key": keys}
+    return {f"key{n}": [key[n] for key in keys] for n in range(len(by))}
 
 
 # The statements are built once per shape: building one (its parameters, its cache key)
@@ -109,13 +115,68 @@ def _named(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
     return {f"{prefix}{name}": value for name, value in values.items()}
 
 
-def _insert(table: sa.Table, columns: tuple[str, ...], prefix: str, count: int) -> sa.Insert:
-    """``count`` rows of ``columns``, the n-th row's parameters named ``{prefix}{n}_``."""
-    return sa.insert(table).values(
-        [
-            {c: sa.bindparam(f"{prefix}{n}_{c}", type_=table.c[c].type) for c in columns}
-            for n in range(count)
-        ]
+class _ColumnValues(sa.TypeDecorator[list[Any]]):
+    """A column's values as one PostgreSQL array (``item[]``), each converted as the column
+    converts it. SQLAlchemy's ARRAY would take a JSON document that is a list (or a dict)
+    for a further dimension of the array."""
+
+    impl = postgresql.ARRAY
+    cache_ok = True
+    # Sent in binary by store.direct: psycopg quotes every text element of an array in
+    # the text format, which cost more than the rest of the write.
+    sent_binary = True
+
+    def __init__(self, item: sa.types.TypeEngine[Any]) -> None:
+        super().__init__(item)
+        self.item = item
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        process = self.item._cached_bind_processor(dialect)
+        if process is None:
+            return None
+
+        def each(values: list[Any]) -> list[Any]:
+            return [None if value is None else process(value) for value in values]
+
+        return each
+
+
+def _arrays(table: sa.Table, names: dict[str, sa.Column[Any]], prefix: str, alias: str) -> Any:
+    """``unnest`` of one array parameter ``{prefix}{name}`` per entry of ``names`` (of the
+    type of the column it names), as a table ``alias`` with those column names and
+    ``n``, each row's position."""
+    arrays = [
+        sa.bindparam(f"{prefix}{name}", type_=_ColumnValues(column.type))
+        for name, column in names.items()
+    ]
+    return (
+        sa.func.unnest(*arrays).table_valued(*names, with_ordinality="n").render_derived(name=alias)
+    )
+
+
+def _insert_arrays(table: sa.Table, columns: tuple[str, ...], prefix: str) -> sa.Insert:
+    """The rows of ``columns`` given as arrays ``{prefix}{column}``, inserted in array order
+    (their ids follow the order the rows were added)."""
+    rows = _arrays(table, {c: table.c[c] for c in columns}, prefix, f"{prefix}rows")
+    select = sa.select(*(rows.c[c] for c in columns)).order_by(rows.c.n)
+    return sa.insert(table).from_select(list(columns), select)
+
+
+def _update_arrays(
+    table: sa.Table, columns: tuple[str, ...], prefix: str, by: tuple[str, ...] = ()
+) -> sa.Update:
+    """Set ``columns`` (arrays ``{prefix}{column}``) on the rows whose primary key is in the
+    array ``{prefix}key`` (with ``by``: whose columns ``by`` are in ``{prefix}key0``…)."""
+    if by:
+        keys = {f"key{n}": table.c[name] for n, name in enumerate(by)}
+    else:
+        [key_column] = table.primary_key.columns
+        keys = {"key": key_column}
+    rows = _arrays(table, {**keys, **{c: table.c[c] for c in columns}}, prefix, f"{prefix}rows")
+    return (
+        sa.update(table)
+        .where(*(column == rows.c[name] for name, column in keys.items()))
+        .values({c: rows.c[c] for c in columns})
     )
 
 
@@ -142,10 +203,9 @@ def _update(
 
 @functools.lru_cache(maxsize=256)
 def _combined(shape: tuple[tuple[Any, ...], ...]) -> Any:
-    """``shape``: ("insert", table, columns, row count) and ("update", table, columns, key
-    columns)."""
+    """``shape``: ("insert", table, columns) and ("update", table, columns, key columns)."""
     parts: list[Any] = [
-        (_insert if kind == "insert" else _update)(table, columns, f"w{n}_", *rest)
+        (_insert_arrays if kind == "insert" else _update_arrays)(table, columns, f"w{n}_", *rest)
         for n, (kind, table, columns, *rest) in enumerate(shape)
     ]
     *first, last = parts
