@@ -172,7 +172,7 @@ async def crowd(
         params["ip_address_key"] = address
         params["ip_address_since"] = at - fraud_features.IP_CUSTOMERS_WINDOW
     query = _crowd_query(bool(device), bool(address))
-    row = list((await session.execute(query, params)).one())
+    row = list((await session.exec(query, params=params)).one())  # type: ignore[call-overload]
     return Crowd(
         device_customers_24h=int(row.pop(0)) if device else None,
         ip_customers_1h=int(row.pop(0)) if address else None,
