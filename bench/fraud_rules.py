@@ -64,6 +64,7 @@ from common_bench import (
     run_and_report,
     service_token,
     start_serve,
+    write_report,
 )
 from dataset import DATABASE, DatasetShape, conninfo, seeded_cluster, server_version
 from event_mix import Customer
@@ -595,7 +596,7 @@ TOWNS_SQL = ", ".join(f"({k}, {lat}, {lon})" for k, (_, lat, lon) in enumerate(e
 EVENTS_SQL = """
 WITH towns(k, lat, lon) AS (VALUES {towns}),
 raw AS (
-  SELECT g, {first} + (g * 7919) %% {customers} AS u,
+  SELECT g, {first} + (g::bigint * 7919) %% {customers} AS u,
          %(start)s::timestamptz + (g::float8 / {count}) * interval '90 days' AS at,
          random() AS r1, random() AS r2, random() AS r3, random() AS r4, random() AS r5
   FROM generate_series(1, {count}) AS g
@@ -860,6 +861,18 @@ def run(args: argparse.Namespace, wrk: str | None, argv: Sequence[str]) -> dict[
     }
     postgresql = ""
     history: list[tuple[datetime, str, dict[str, Any]]] = []
+    # Parts not run this time are kept from the results file; each part is saved as it ends.
+    if args.output.exists():
+        earlier = json.loads(args.output.read_text())
+        report.update(
+            {k: earlier[k] for k in ("event_path", "per_rule", "backtest") if k in earlier}
+        )
+
+    def save() -> None:
+        report["machine"] = machine_facts(wrk, postgresql)
+        report["ratios"], report["targets"] = ratios_and_targets(report)
+        write_report(args.output, report)
+
     with ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="alerts-bench-")))
         if "event-path" in args.parts:
@@ -868,18 +881,20 @@ def run(args: argparse.Namespace, wrk: str | None, argv: Sequence[str]) -> dict[
             with ExitStack() as part:
                 report["event_path"], history = event_path(args, wrk, part, work, people)
             postgresql = report["event_path"]["postgresql"]
+            save()
     if "per-rule" in args.parts:
         if not history:
             history = event_mix.history(people, args.history, datetime.now(UTC), seed=1000)
         print(f"per-rule cost: {args.rule_events} events x 40 rules ...", flush=True)
         report["per_rule"] = per_rule(args, people, history)
+        save()
     if "backtest" in args.parts:
         with ExitStack() as stack:
             work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="alerts-bench-")))
             report["backtest"] = backtest(args, stack, work)
             postgresql = report["backtest"]["postgresql"]
-    report["machine"] = machine_facts(wrk, postgresql)
-    report["ratios"], report["targets"] = ratios_and_targets(report)
+            save()
+    save()
     return report
 
 
