@@ -880,18 +880,19 @@ def run(args: argparse.Namespace, wrk: str | None, argv: Sequence[str]) -> dict[
                 raise BenchError("wrk is not installed (Debian/Ubuntu: apt-get install -y wrk)")
             with ExitStack() as part:
                 report["event_path"], history = event_path(args, wrk, part, work, people)
+            report["event_path"]["command"] = report["command"]
             postgresql = report["event_path"]["postgresql"]
             save()
     if "per-rule" in args.parts:
         if not history:
             history = event_mix.history(people, args.history, datetime.now(UTC), seed=1000)
         print(f"per-rule cost: {args.rule_events} events x 40 rules ...", flush=True)
-        report["per_rule"] = per_rule(args, people, history)
+        report["per_rule"] = {**per_rule(args, people, history), "command": report["command"]}
         save()
     if "backtest" in args.parts:
         with ExitStack() as stack:
             work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="alerts-bench-")))
-            report["backtest"] = backtest(args, stack, work)
+            report["backtest"] = {**backtest(args, stack, work), "command": report["command"]}
             postgresql = report["backtest"]["postgresql"]
             save()
     save()
