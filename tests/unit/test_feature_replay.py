@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 from account_alerts.domain.enums import TransactionType
 from account_alerts.domain.events import LoginEvent, TransactionEvent
 from account_alerts.domain.feature_replay import FeatureReplay
-from account_alerts.domain.fraud_features import FEATURES
+from account_alerts.domain.fraud_features import FEATURES, EventKind
 from account_alerts.domain.geo import GeoPoint
+from account_alerts.domain.rule_conditions import parse
 
 ZONE = ZoneInfo("Africa/Blantyre")
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
@@ -85,3 +86,45 @@ def test_failed_sign_ins_and_customers_sharing_a_device_or_address() -> None:
         "deviceCustomers24h": 1,
         "ipCustomers1h": 1,
     }
+
+
+def test_a_condition_judged_lazily_agrees_with_every_feature_computed() -> None:
+    """A backtest reads only what its condition asks and keeps only its features' state;
+    its answers and the features it reports are those of the full replay."""
+    condition = parse(
+        {
+            "op": "and",
+            "args": [
+                {"op": ">=", "args": [{"feature": "amount"}, 200]},
+                {
+                    "op": "or",
+                    "args": [
+                        {"op": "==", "args": [{"feature": "deviceKnown"}, False]},
+                        {"op": ">", "args": [{"feature": "distanceKm"}, 100]},
+                        {"op": ">=", "args": [{"feature": "deviceCustomers24h"}, 2]},
+                    ],
+                },
+            ],
+        },
+        [EventKind.TRANSACTION],
+    )
+    full, lazy = FeatureReplay(frozenset(FEATURES)), FeatureReplay(condition.features)
+    stream = [
+        (7, debit(1, T0, device_id="d1", location=BLANTYRE)),
+        (7, debit(2, T0 + timedelta(minutes=1), "300", device_id="d1", location=BLANTYRE)),
+        (7, debit(3, T0 + timedelta(minutes=2), "300", device_id="d1", location=LILONGWE)),
+        (8, debit(4, T0 + timedelta(minutes=3), "50", device_id="d1", location=LILONGWE)),
+        (8, debit(5, T0 + timedelta(minutes=4), "900", device_id="d1", location=LILONGWE)),
+        (7, debit(6, T0 + timedelta(minutes=5), "900", device_id="d2", location=BLANTYRE)),
+    ]
+    answers = []
+    for customer, event in stream:
+        features = full.observe(customer, event, ZONE)
+        assert features is not None
+        expected, _ = condition.evaluate(features)
+        holds, values = lazy.judge(customer, event, ZONE, condition)
+        assert holds is expected
+        assert values == ({name: features[name] for name in condition.features} if holds else {})
+        answers.append(holds)
+    # too small; usual; far away; too small; a second customer on d1; a new phone
+    assert answers == [False, False, True, False, True, True]

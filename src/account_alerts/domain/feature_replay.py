@@ -22,8 +22,13 @@ from account_alerts.domain.fraud_features import (
     IP_CUSTOMERS_WINDOW,
     Crowd,
     Features,
+    LazyFeatures,
     compute,
 )
+from account_alerts.domain.rule_conditions import Condition
+
+# The features read from the customer's recent transactions.
+TRANSACTION_STATE_FEATURES = frozenset({"txCount1h", "txSum24h", "amountToTypical"})
 
 
 @dataclass
@@ -58,6 +63,12 @@ class FeatureReplay:
     devices: CrowdWindow = field(default_factory=lambda: CrowdWindow(DEVICE_CUSTOMERS_WINDOW))
     addresses: CrowdWindow = field(default_factory=lambda: CrowdWindow(IP_CUSTOMERS_WINDOW))
 
+    def __post_init__(self) -> None:
+        # The state each feature reads; a replay keeps only its features' state.
+        self._keep = self.needed | (
+            {"transactions"} if self.needed & TRANSACTION_STATE_FEATURES else set()
+        )
+
     def observe(
         self,
         customer: int,
@@ -84,6 +95,31 @@ class FeatureReplay:
         self._saw(customer, event, profile)
         return features
 
+    def judge(
+        self,
+        customer: int,
+        event: TransactionEvent | LoginEvent,
+        zone: ZoneInfo,
+        condition: Condition,
+    ) -> tuple[bool, Features]:
+        """Whether ``condition`` holds for the event, with the values of its features when
+        it does; each feature is worked out only if the condition reads it (a backtest's
+        condition stops at its first false clause for most events)."""
+        profile = self.profiles.get(customer)
+        if profile is None:
+            profile = self.profiles[customer] = ActivityProfile()
+        features = LazyFeatures(
+            event,
+            profile,
+            zone=zone,
+            needed=self.needed,
+            crowd=lambda: self._crowd(customer, event),
+        )
+        holds, _ = condition.evaluate(features)
+        values = {name: features[name] for name in condition.features} if holds else {}
+        self._saw(customer, event, profile)
+        return holds, values
+
     def _crowd(self, customer: int, event: TransactionEvent | LoginEvent) -> Crowd:
         at = event.occurred_at
         return Crowd(
@@ -100,24 +136,28 @@ class FeatureReplay:
     def _saw(
         self, customer: int, event: TransactionEvent | LoginEvent, profile: ActivityProfile
     ) -> None:
-        """What the event leaves behind, as engine.judging records it."""
-        at = event.occurred_at
-        if event.device_id:
+        """What the event leaves behind, as engine.judging records it; only what the
+        ``needed`` features read is kept."""
+        at, keep = event.occurred_at, self._keep
+        if event.device_id and "deviceCustomers24h" in keep:
             self.devices.add(event.device_id, at, customer)
-        if event.ip_address:
+        if event.ip_address and "ipCustomers1h" in keep:
             self.addresses.add(event.ip_address, at, customer)
+        device = event.device_id if "deviceKnown" in keep else None
+        place = event.location if "distanceKm" in keep else None
         if isinstance(event, TransactionEvent):
-            if event.device_id is not None:
-                profile.saw_device(event.device_id, at)
-            if event.location is not None:
-                profile.saw_place(event.location, at, login=False)
-            profile.saw_transaction(at, float(event.amount))
+            if device is not None:
+                profile.saw_device(device, at)
+            if place is not None:
+                profile.saw_place(place, at, login=False)
+            if "transactions" in keep:
+                profile.saw_transaction(at, float(event.amount))
         elif event.successful:
-            if event.device_id is not None:
-                profile.saw_device(event.device_id, at)
-            if event.location is not None:
-                profile.saw_place(event.location, at, login=True)
-        else:
+            if device is not None:
+                profile.saw_device(device, at)
+            if place is not None:
+                profile.saw_place(place, at, login=True)
+        elif "failedLogins10m" in keep:
             profile.failed_login(at)
 
 

@@ -13,7 +13,7 @@ in both places alike."""
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -169,6 +169,47 @@ def compute(
     for name in needed:
         features[name] = _one(name, event, profile, zone, crowd, anomaly_score)
     return features
+
+
+class LazyFeatures(Mapping[str, Value]):
+    """The ``needed`` features of an event, each computed when a condition first reads it:
+    a condition such as ``amount >= 50000 and distanceKm > 100`` stops at the amount for
+    most events, and the distance (the costliest feature) is never worked out for them.
+    Read it before the profile changes; ``crowd`` is asked at most once."""
+
+    def __init__(
+        self,
+        event: TransactionEvent | LoginEvent,
+        profile: ActivityProfile,
+        *,
+        zone: ZoneInfo,
+        needed: frozenset[str],
+        crowd: Callable[[], Crowd | None] = lambda: None,
+        anomaly_score: float | None = None,
+    ) -> None:
+        self._event, self._profile, self._zone = event, profile, zone
+        self._needed = needed
+        self._count_crowd = crowd
+        self._crowd: Crowd | None = None
+        self._anomaly_score = anomaly_score
+        self._known: Features = {}
+
+    def __getitem__(self, name: str) -> Value:
+        if name in self._known:
+            return self._known[name]
+        if name not in self._needed:
+            raise KeyError(name)
+        if name in CROWD_FEATURES and self._crowd is None:
+            self._crowd = self._count_crowd()
+        value = _one(name, self._event, self._profile, self._zone, self._crowd, self._anomaly_score)
+        self._known[name] = value
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._needed)
+
+    def __len__(self) -> int:
+        return len(self._needed)
 
 
 def _one(

@@ -198,11 +198,11 @@ class Backtests:
 
             def evaluate() -> None:
                 for customer, event, zone in chunk:
-                    inside = start <= event.occurred_at < end and kind_of(event) in kinds
-                    features = replay.observe(customer, event, zone, evaluate=inside)
-                    if features is not None:
-                        holds, _ = condition.evaluate(features)
+                    if start <= event.occurred_at < end and kind_of(event) in kinds:
+                        holds, features = replay.judge(customer, event, zone, condition)
                         tally.add(event.event_id, customer, event.occurred_at, holds, features)
+                    else:
+                        replay.observe(customer, event, zone, evaluate=False)
 
             async for _, customer, event, zone_name in backtest_source.events_before(
                 first, second, end

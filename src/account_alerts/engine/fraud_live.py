@@ -9,10 +9,12 @@ costs nothing more than before."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -129,40 +131,51 @@ class RuleSets:
             return self._current
 
 
+def _customers_on(column: str) -> sa.ScalarSelect[int]:
+    """Distinct customers whose stored events have ``column`` = :key in (:since, :at], the
+    event's customer (:customer) included."""
+    seen = sa.union(
+        *(
+            sa.select(table.c.mobile_user_id).where(
+                table.c[column] == sa.bindparam(f"{column}_key"),
+                table.c.occurred_at > sa.bindparam(f"{column}_since"),
+                table.c.occurred_at <= sa.bindparam("at"),
+            )
+            for table in (TRANSACTIONS, LOGINS)
+        ),
+        sa.select(sa.bindparam("customer", type_=sa.BigInteger)),
+    ).subquery()
+    return sa.select(sa.func.count()).select_from(seen).scalar_subquery()
+
+
+@functools.cache
+def _crowd_query(device: bool, address: bool) -> sa.Executable:
+    """Built once per shape: building a statement costs more than running it here."""
+    columns = [("device_id", device), ("ip_address", address)]
+    return sa.select(*(_customers_on(column) for column, wanted in columns if wanted))
+
+
 async def crowd(
     session: AsyncSession, event: TransactionEvent | LoginEvent, customer: int
 ) -> Crowd:
     """Distinct customers on the event's device (24 h) and address (1 h), by the stored
     transactions and sign-ins that arrived before it; the customer counts too."""
     at = event.occurred_at
-
-    def customers(column: str, key: str, since: datetime) -> sa.ScalarSelect[int]:
-        seen = sa.union(
-            *(
-                sa.select(table.c.mobile_user_id).where(
-                    table.c[column] == key, table.c.occurred_at > since, table.c.occurred_at <= at
-                )
-                for table in (TRANSACTIONS, LOGINS)
-            ),
-            sa.select(sa.literal(customer, sa.BigInteger)),
-        ).subquery()
-        return sa.select(sa.func.count()).select_from(seen).scalar_subquery()
-
-    parts = []
-    if event.device_id:
-        parts.append(
-            customers("device_id", event.device_id, at - fraud_features.DEVICE_CUSTOMERS_WINDOW)
-        )
-    if event.ip_address:
-        parts.append(
-            customers("ip_address", event.ip_address, at - fraud_features.IP_CUSTOMERS_WINDOW)
-        )
-    if not parts:
+    device, address = event.device_id, event.ip_address
+    if not device and not address:
         return Crowd()
-    row = list((await session.exec(sa.select(*parts))).one())  # type: ignore[call-overload]
+    params: dict[str, Any] = {"at": at, "customer": customer}
+    if device:
+        params["device_id_key"] = device
+        params["device_id_since"] = at - fraud_features.DEVICE_CUSTOMERS_WINDOW
+    if address:
+        params["ip_address_key"] = address
+        params["ip_address_since"] = at - fraud_features.IP_CUSTOMERS_WINDOW
+    query = _crowd_query(bool(device), bool(address))
+    row = list((await session.exec(query, params=params)).one())  # type: ignore[call-overload]
     return Crowd(
-        device_customers_24h=int(row.pop(0)) if event.device_id else None,
-        ip_customers_1h=int(row.pop(0)) if event.ip_address else None,
+        device_customers_24h=int(row.pop(0)) if device else None,
+        ip_customers_1h=int(row.pop(0)) if address else None,
     )
 
 

@@ -137,17 +137,16 @@ async def events_before(
     """Every transaction and sign-in that occurred before ``end``, in arrival order (two
     sessions: each table is paged on its own connection)."""
     zones = await time_zones(transactions)
-    streams = [_transactions(transactions, end, zones), _logins(logins, end)]
-    heads: list[Replayed | None] = [await anext(s, None) for s in streams]
-    while True:
-        live = [(h[0], i) for i, h in enumerate(heads) if h is not None]
-        if not live:
-            return
-        _, index = min(live)
-        head = heads[index]
-        assert head is not None
-        yield head
-        heads[index] = await anext(streams[index], None)
+    payments, sign_ins = _transactions(transactions, end, zones), _logins(logins, end)
+    payment, sign_in = await anext(payments, None), await anext(sign_ins, None)
+    while payment is not None or sign_in is not None:
+        if sign_in is not None and (payment is None or sign_in[0] < payment[0]):
+            yield sign_in
+            sign_in = await anext(sign_ins, None)
+        else:
+            assert payment is not None
+            yield payment
+            payment = await anext(payments, None)
 
 
 async def labels(session: AsyncSession) -> dict[str, bool]:
