@@ -44,9 +44,15 @@ _MICRO = Decimal("0.000001")
 def place_key(point: GeoPoint) -> str:
     """The place a point belongs to: its coordinates to two decimals, as the stored history
     rounds them (to six decimals first, as the database stores them)."""
+    return _place_key(point.latitude, point.longitude)
+
+
+# Customers come back to the same few spots: each rounded once.
+@functools.lru_cache(maxsize=65_536)
+def _place_key(latitude: float, longitude: float) -> str:
     return ",".join(
         str(Decimal(repr(value)).quantize(_MICRO, ROUND_HALF_UP).quantize(_CENT, ROUND_HALF_UP))
-        for value in (point.latitude, point.longitude)
+        for value in (latitude, longitude)
     )
 
 
@@ -133,9 +139,11 @@ class RecentAmounts:
     pruned_until: datetime | None = None
 
     def add(self, at: datetime, amount: float) -> None:
-        self.items.append((at, amount))
-        self.items.sort(key=lambda item: item[0])
-        cutoff = self.items[-1][0] - TRANSACTIONS_KEPT
+        items = self.items
+        items.append((at, amount))
+        if len(items) > 1 and items[-2][0] > at:  # a late event: back in time order
+            items.sort(key=lambda item: item[0])
+        cutoff = items[-1][0] - TRANSACTIONS_KEPT
         if self.items[0][0] < cutoff:
             dropped = [item for item in self.items if item[0] < cutoff]
             self.items = [item for item in self.items if item[0] >= cutoff]
@@ -214,6 +222,8 @@ class ActivityProfile:
         if seen is None:
             seen = self.places[key] = Sightings(at, at)
         seen.saw(at, login=login)
+        if len(self.places) == 1:
+            return
         newest = max(s.last for s in self.places.values())
         for stale in [k for k, s in self.places.items() if s.last < newest - PLACES_KEPT]:
             dropped = self.places.pop(stale)
@@ -230,7 +240,9 @@ class ActivityProfile:
 
     def saw_transaction(self, at: datetime, amount: float) -> None:
         self.transactions.add(at, amount)
-        self.last_amounts = [*self.last_amounts, amount][-TYPICAL_OF:]
+        self.last_amounts.append(amount)
+        if len(self.last_amounts) > TYPICAL_OF:
+            del self.last_amounts[0]
 
     # -- stored as a JSON document
 
