@@ -20,13 +20,16 @@ from account_alerts.api.documents import DocumentChecks, stand_in
 from account_alerts.api.execution import LeafFieldsExecutionContext
 from account_alerts.api.scalars import DecimalScalar
 from account_alerts.api.service import ServiceMutation, ServiceQuery
+from account_alerts.api.webhook_admin import WebhookMutation, WebhookQuery
 from account_alerts.config import Settings
 from account_alerts.errors import ApiError
 
 logger = logging.getLogger("account_alerts.api")
 
-Query = merge_types("Query", (CustomerQuery, ServiceQuery, AdminQuery))
-Mutation = merge_types("Mutation", (CustomerMutation, ServiceMutation, AdminMutation))
+Query = merge_types("Query", (CustomerQuery, ServiceQuery, AdminQuery, WebhookQuery))
+Mutation = merge_types(
+    "Mutation", (CustomerMutation, ServiceMutation, AdminMutation, WebhookMutation)
+)
 Subscription = merge_types("Subscription", (CustomerSubscription,))
 
 

@@ -18,6 +18,12 @@ from account_alerts.store.events import (
 )
 from account_alerts.store.payments import ScheduledPayment
 from account_alerts.store.sms_consent import SmsOptOut, SmsReply
+from account_alerts.store.webhook_tables import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 metadata = SQLModel.metadata
 
@@ -38,5 +44,9 @@ __all__ = [
     "SmsReply",
     "SuspiciousActivity",
     "TransactionRecord",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
     "metadata",
 ]
