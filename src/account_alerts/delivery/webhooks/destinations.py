@@ -79,7 +79,17 @@ async def resolve(destination: Destination, networks: Sequence[Network]) -> Addr
     for address in addresses:
         if not allowed(address, networks):
             raise RefusedDestination(
-                f"{destination.host} resolves to {address}, a private, loopback or link-local "
-                "address not in ALERTS_WEBHOOK_ALLOWED_NETWORKS"
+                f"{destination.host} resolves to {address}, a {_kind(address)} address not in "
+                "ALERTS_WEBHOOK_ALLOWED_NETWORKS"
             )
     return addresses[0]
+
+
+def _kind(address: Address) -> str:
+    if address.is_loopback:
+        return "loopback"
+    if address.is_link_local:
+        return "link-local"
+    if address.is_private:
+        return "private"
+    return "reserved"
