@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,12 +17,14 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from account_alerts.config import Settings
 from account_alerts.delivery.webhooks.dispatcher import WebhookDispatcher
+from account_alerts.domain.enums import AlertType
 from account_alerts.store.audit import AuditEntry
 from account_alerts.store.database import Database
 from account_alerts.store.tables import WebhookEndpoint, WebhookEvent
 from tests.conftest import TEST_SECRET, Api, Clock, error_code
+from tests.support.delivery import make_delivery, with_providers
 from tests.support.events import RECORD_LOGIN, login
-from tests.support.factories import make_account
+from tests.support.factories import make_account, make_alert
 from tests.support.webhook_receiver import WebhookReceiver
 
 CREATE = """mutation($url: String!, $types: [WebhookEventType!]!, $d: String! = "") {
@@ -421,3 +424,36 @@ async def test_events_wait_in_the_outbox_for_endpoints_subscribed_when_fanned_ou
     assert request.webhook_id == event.message_id
     assert request.body.decode() == event.body
     request.verified(created["secret"])
+
+
+async def test_a_customer_delivery_that_fails_is_announced(
+    api: Api,
+    db: Database,
+    settings: Settings,
+    clock: Clock,
+    receiver: WebhookReceiver,
+    dispatcher: WebhookDispatcher,
+    tmp_path: Path,
+) -> None:
+    created = await create(api, receiver.url("ops"), ["DELIVERY_FAILED"])
+    await make_account(db, user_id=9, account_number="1000000009")
+    alert_id = await make_alert(
+        db,
+        user_id=9,
+        account_number="1000000009",
+        alert_type=AlertType.LOW_BALANCE,
+        triggered_at=clock.now,
+    )
+    clock.advance(seconds=5)  # the delivery row is due from its insert, in real time
+    customers = make_delivery(with_providers(settings, sink_file=tmp_path / "sink"), db, clock)
+    try:
+        await customers.drain()
+    finally:
+        await customers.close()
+    await dispatcher.drain()
+    [request] = receiver.received("ops")
+    payload = request.verified(created["secret"])
+    assert payload["type"] == "delivery.failed"
+    assert payload["data"]["alertId"] == alert_id
+    assert payload["data"]["channel"] == "PUSH"
+    assert payload["data"]["error"] == "no registered push device"
