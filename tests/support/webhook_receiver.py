@@ -40,7 +40,7 @@ class WebhookReceiver:
         self.port = port or _free_port()
         self.requests: _Recorder[Received] = _Recorder()
         self._answers: dict[str, int] = {}
-        self._hanging: set[str] = set()
+        self._delays: dict[str, float] = {}
         self._lock = threading.Lock()
         self.in_progress = 0
         self._server = _BackgroundServer(
@@ -55,8 +55,12 @@ class WebhookReceiver:
             self._answers[path] = status
 
     def hang(self, path: str) -> None:
+        self.delay(path, 3600)
+
+    def delay(self, path: str, seconds: float) -> None:
+        """Answer requests to ``path`` only after ``seconds``."""
         with self._lock:
-            self._hanging.add(path)
+            self._delays[path] = seconds
 
     def received(self, path: str) -> list[Received]:
         return [r for r in self.requests.snapshot() if r.path == path]
@@ -67,11 +71,11 @@ class WebhookReceiver:
         with self._lock:
             self.in_progress += 1
             status = self._answers.get(path, 200)
-            hanging = path in self._hanging
+            delay = self._delays.get(path, 0.0)
         try:
             self.requests.add(Received(path, dict(request.headers), body))
-            if hanging:
-                await asyncio.sleep(3600)
+            if delay:
+                await asyncio.sleep(delay)
             return Response(f"answer {status}", status_code=status)
         finally:
             with self._lock:
