@@ -457,3 +457,23 @@ async def test_a_customer_delivery_that_fails_is_announced(
     assert payload["data"]["alertId"] == alert_id
     assert payload["data"]["channel"] == "PUSH"
     assert payload["data"]["error"] == "no registered push device"
+
+
+async def test_each_try_checks_where_the_name_resolves_now(
+    api: Api, db: Database, settings: Settings, clock: Clock, receiver: WebhookReceiver
+) -> None:
+    """A name allowed when the endpoint was made that now resolves somewhere refused (here:
+    the network no longer allowed) is not connected to."""
+    url = f"http://localhost:{receiver.port}/core"
+    created = await create(api, url, ["ALERT_CREATED"])
+    await new_device_alert(api, db)
+    stricter = settings.model_copy(update={"webhook_allowed_networks": ""})
+    refusing = WebhookDispatcher(db=db, settings=stricter, clock=clock, worker_id="strict")
+    try:
+        await refusing.drain(rounds=1)
+    finally:
+        await refusing.close()
+    assert receiver.received("core") == []
+    [pending] = await deliveries(api, created["endpoint"]["id"])
+    assert pending["status"] == "PENDING"
+    assert "not allowed" in pending["attempts"][0]["error"]

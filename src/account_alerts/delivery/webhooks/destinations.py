@@ -1,6 +1,7 @@
-"""Where a webhook may go. The address is checked after DNS resolution, when an endpoint
-is created and again before every try, and the request goes to the address checked: a
-name that later resolves to an internal address (DNS rebinding) reaches nothing inside."""
+"""Where a webhook may go. Addresses are checked after DNS resolution: when an endpoint is
+created (``resolve``), and for every connection a try opens, by the resolver the sender
+connects with (delivery.webhooks.sender): a name that later resolves to an internal
+address (DNS rebinding) reaches nothing inside."""
 
 from __future__ import annotations
 
@@ -55,6 +56,19 @@ def allowed(address: Address, networks: Sequence[Network]) -> bool:
     if any(address in network for network in networks):
         return True
     return address.is_global and not address.is_multicast
+
+
+def check_literal(destination: Destination, networks: Sequence[Network]) -> None:
+    """RefusedDestination for a URL whose host is an address not allowed (an address is
+    connected to as it is, without resolution)."""
+    try:
+        address = ipaddress.ip_address(destination.host)
+    except ValueError:
+        return
+    if not allowed(address, networks):
+        raise RefusedDestination(
+            f"{address} is a {_kind(address)} address not in ALERTS_WEBHOOK_ALLOWED_NETWORKS"
+        )
 
 
 async def resolve(destination: Destination, networks: Sequence[Network]) -> Address:

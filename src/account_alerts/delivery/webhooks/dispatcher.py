@@ -68,6 +68,7 @@ class WebhookDispatcher:
             timeout=settings.webhook_timeout_seconds,
             max_response_bytes=settings.webhook_max_response_bytes,
             connections=max(64, settings.webhook_batch_size),
+            networks=settings.webhook_networks,
         )
         self.lease = timedelta(seconds=settings.webhook_lease_seconds)
         self.wake = asyncio.Event()
@@ -210,11 +211,12 @@ class WebhookDispatcher:
             self._claimed[delivery.endpoint_id] -= 1
 
     async def _post(self, delivery: ClaimedWebhook, now: datetime) -> Answer:
+        # A host name's addresses are checked as it is resolved for the connection.
         try:
             destination = destinations.parse(
                 delivery.url, allow_http=not self.settings.is_production
             )
-            address = await destinations.resolve(destination, self.settings.webhook_networks)
+            destinations.check_literal(destination, self.settings.webhook_networks)
         except destinations.RefusedDestination as exc:
             return Answer(None, 0.0, f"refused: {exc}")
         headers = signing.headers(
@@ -223,7 +225,7 @@ class WebhookDispatcher:
             int(now.timestamp()),
             delivery.body,
         )
-        return await self.sender.post(delivery.url, destination, address, headers, delivery.body)
+        return await self.sender.post(delivery.url, headers, delivery.body)
 
     def _signing_keys(self, delivery: ClaimedWebhook, now: datetime) -> list[bytes]:
         keys = [self._key(delivery.secret_encrypted)]
