@@ -115,21 +115,31 @@ async def claim_due(
     if skipped:
         ranked = ranked.where(DELIVERIES.c.endpoint_id.not_in(skipped))
     firsts = ranked.subquery()
-    # The conditions again on the rows themselves: a row another worker claimed since
-    # this statement's snapshot is checked anew once its lock is free.
-    due = (
-        sa.select(DELIVERIES.c.id)
-        .where(
-            DELIVERIES.c.id.in_(sa.select(firsts.c.id).where(firsts.c.rank <= per_endpoint)),
-            DELIVERIES.c.status == WebhookDeliveryStatus.PENDING,
-            free,
-        )
-        .order_by(DELIVERIES.c.next_attempt_at, DELIVERIES.c.id)
-        .limit(limit)
+    connection = await session.connection()
+    candidates = list(
+        (
+            await connection.execute(
+                sa.select(firsts.c.id)
+                .where(firsts.c.rank <= per_endpoint)
+                .order_by(firsts.c.id)
+                .limit(limit)
+            )
+        ).scalars()
+    )
+    if not candidates:
+        return []
+    # Then claimed by their keys, in a statement of its own: a queue that grows faster
+    # than its statistics otherwise gets a plan that ranks once per row. The conditions
+    # again on the rows themselves: one another worker claimed meanwhile is checked anew
+    # once its lock is free, or skipped while locked.
+    due = sa.select(DELIVERIES.c.id).where(
+        DELIVERIES.c.id.in_(candidates),
+        DELIVERIES.c.status == WebhookDeliveryStatus.PENDING,
+        free,
     )
     if _is_postgresql(session):
         due = due.with_for_update(skip_locked=True)
-    result = await session.exec(
+    result = await connection.execute(
         sa.update(DELIVERIES)
         .where(DELIVERIES.c.id.in_(due.scalar_subquery()))
         .values(lease_owner=worker_id, lease_expires_at=now + lease, updated_at=now)

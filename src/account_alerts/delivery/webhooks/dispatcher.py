@@ -292,6 +292,8 @@ class WebhookDispatcher:
                 finally:
                     for outcome in batch:
                         self._claimed[outcome.endpoint_id] -= 1
+                    # Places are free again: the claim loop need not wait for its poll.
+                    self.wake.set()
         finally:
             self._writer = None
 
