@@ -102,7 +102,7 @@ class Settings(BaseSettings):
     provider_timeout_seconds: float = 10
     # Webhooks (DESIGN 5.3). Fernet keys, comma-separated: the first encrypts endpoint
     # secrets, every one decrypts (a new key goes first, the old stays until re-encrypted).
-    # Required in production; in development one is derived from the JWT secret.
+    # Without it production refuses webhooks; development derives one from the JWT secret.
     webhook_encryption_key: SecretStr | None = None
     # CIDR blocks, comma-separated, that webhook destinations may resolve to although
     # private, loopback or link-local (e.g. "127.0.0.1/32" for local tests).
@@ -192,8 +192,6 @@ class Settings(BaseSettings):
                     "ALERTS_JWT_SECRET must be set to a secret of at least 32 characters "
                     "in production"
                 )
-        if self.env is Environment.PRODUCTION and self.webhook_encryption_key is None:
-            raise ValueError("ALERTS_WEBHOOK_ENCRYPTION_KEY must be set in production")
         if self.jwt_algorithm == "RS256" and self.jwt_public_key_file is None:
             raise ValueError("ALERTS_JWT_PUBLIC_KEY_FILE is required with RS256")
         return self
@@ -223,10 +221,13 @@ class Settings(BaseSettings):
 
     @property
     def webhook_keys(self) -> list[str]:
-        """The Fernet keys of endpoint secrets, the encrypting one first."""
+        """The Fernet keys of endpoint secrets, the encrypting one first; none in production
+        unless set (webhooks are then refused, the rest of the service runs)."""
         if self.webhook_encryption_key is not None:
             value = self.webhook_encryption_key.get_secret_value()
             return [key.strip() for key in value.split(",") if key.strip()]
+        if self.is_production:
+            return []
         digest = hashlib.sha256(b"webhook-secrets:" + self.jwt_secret.get_secret_value().encode())
         return [base64.urlsafe_b64encode(digest.digest()).decode()]
 

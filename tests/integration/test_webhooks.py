@@ -5,16 +5,19 @@ verified there with the Standard Webhooks library; faults of the receivers."""
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from sqlmodel import col, select
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from account_alerts.api.app import create_app
 from account_alerts.config import Settings
 from account_alerts.delivery.webhooks.dispatcher import WebhookDispatcher
 from account_alerts.domain.enums import AlertType
@@ -354,28 +357,34 @@ async def test_destinations_refused_store_nothing(
     await nothing_stored(db)
 
 
-async def test_http_is_refused_in_production(database_url: str, db: Database, clock: Clock) -> None:
-    import httpx
+async def create_in(settings: Settings, db: Database, clock: Clock, url: str) -> dict[str, Any]:
+    """createWebhookEndpoint on an app built with ``settings``."""
+    app = create_app(settings, database=db, clock=clock)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://alerts.test"
+    ) as client:
+        return await Api(client, settings, clock).as_admin(
+            CREATE, {"url": url, "types": ["ALERT_CREATED"]}
+        )
 
-    from account_alerts.api.app import create_app
 
+async def test_production_refuses_http_and_webhooks_without_a_key(
+    database_url: str, db: Database, clock: Clock
+) -> None:
     production = Settings(
         database_url=database_url,
         env="production",
         jwt_secret=TEST_SECRET,
-        webhook_encryption_key="x" * 43 + "=",
+        webhook_encryption_key=base64.urlsafe_b64encode(b"k" * 32).decode(),
         webhook_allowed_networks="127.0.0.1/32",
     )
-    app = create_app(production, database=db, clock=clock)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://alerts.test"
-    ) as client:
-        api = Api(client, production, clock)
-        body = await api.as_admin(
-            CREATE, {"url": "http://127.0.0.1:9/hook", "types": ["ALERT_CREATED"]}
-        )
+    body = await create_in(production, db, clock, "http://127.0.0.1:9/hook")
     assert error_code(body) == "BAD_USER_INPUT"
     assert body["errors"][0]["extensions"]["field"] == "url"
+    unkeyed = production.model_copy(update={"webhook_encryption_key": None})
+    refused = await create_in(unkeyed, db, clock, "https://93.184.215.14/hook")
+    assert error_code(refused) == "SERVICE_UNAVAILABLE"
+    assert "ALERTS_WEBHOOK_ENCRYPTION_KEY" in refused["errors"][0]["message"]
     await nothing_stored(db)
 
 

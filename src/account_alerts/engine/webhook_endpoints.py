@@ -11,7 +11,7 @@ from account_alerts.delivery.webhooks import destinations
 from account_alerts.delivery.webhooks.secrets import SecretBox, new_secret
 from account_alerts.domain.webhooks import WebhookDeliveryStatus, WebhookEventType
 from account_alerts.engine.actor import Actor
-from account_alerts.errors import BadUserInput, NotFound
+from account_alerts.errors import BadUserInput, NotFound, ServiceUnavailable
 from account_alerts.store import webhook_endpoints as store
 from account_alerts.store.database import Database
 from account_alerts.store.webhook_tables import WebhookDelivery, WebhookEndpoint
@@ -19,6 +19,14 @@ from account_alerts.store.webhook_tables import WebhookDelivery, WebhookEndpoint
 MAX_URL = 2048
 MAX_DESCRIPTION = 500
 MAX_OVERLAP_SECONDS = 7 * 24 * 3600
+
+
+def secret_box(settings: Settings) -> SecretBox:
+    if not settings.webhook_keys:
+        raise ServiceUnavailable(
+            "webhooks are not configured here: ALERTS_WEBHOOK_ENCRYPTION_KEY is not set"
+        )
+    return SecretBox(settings.webhook_keys)
 
 
 async def checked_url(url: str, settings: Settings) -> str:
@@ -51,6 +59,7 @@ async def create_endpoint(
         )
     if not event_types:
         raise BadUserInput("subscribe to at least one event type", field="eventTypes")
+    box = secret_box(settings)
     await checked_url(url, settings)
     secret = new_secret()
     async with db.transaction() as session:
@@ -58,7 +67,7 @@ async def create_endpoint(
             url=url,
             description=description,
             event_types=sorted({t.name for t in event_types}),
-            secret_encrypted=SecretBox(settings.webhook_keys).seal(secret),
+            secret_encrypted=box.seal(secret),
             created_by=actor.id,
             created_at=now,
             updated_at=now,
@@ -104,13 +113,13 @@ async def rotate_secret(
         raise BadUserInput(
             f"overlapSeconds must be between 0 and {MAX_OVERLAP_SECONDS}", field="overlapSeconds"
         )
+    box = secret_box(settings)
     secret = new_secret()
     async with db.transaction() as session:
         endpoint = await store.locked_endpoint(session, _endpoint_id(endpoint_id))
         if endpoint is None or endpoint.id is None:
             raise NotFound(f"no webhook endpoint {endpoint_id}")
         before = store.described(endpoint)
-        box = SecretBox(settings.webhook_keys)
         endpoint.previous_secret_encrypted = endpoint.secret_encrypted if overlap else None
         endpoint.previous_secret_expires_at = now + timedelta(seconds=overlap) if overlap else None
         endpoint.secret_encrypted = box.seal(secret)

@@ -63,7 +63,6 @@ class WebhookDispatcher:
         self.clock = clock
         self.worker_id = worker_id or _worker_id()
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
-        self.box = SecretBox(settings.webhook_keys)
         self.sender = WebhookSender(
             timeout=settings.webhook_timeout_seconds,
             max_response_bytes=settings.webhook_max_response_bytes,
@@ -119,6 +118,8 @@ class WebhookDispatcher:
             fanned = await webhook_outbox.fan_out(
                 session, now=now, limit=self.settings.webhook_batch_size
             )
+        if not self.settings.webhook_keys:
+            return fanned  # no secret can be read: nothing is signed (README, settings)
         per_endpoint = self.settings.webhook_endpoint_concurrency
         busy = {e for e, count in self._claimed.items() if count >= per_endpoint}
         busy |= {e for e, breaker in self._breakers.items() if not breaker.allows(now)}
@@ -237,7 +238,9 @@ class WebhookDispatcher:
     def _key(self, sealed: str) -> bytes:
         key = self._keys.get(sealed)
         if key is None:
-            key = self._keys[sealed] = secret_key(self.box.open(sealed))
+            key = self._keys[sealed] = secret_key(
+                SecretBox(self.settings.webhook_keys).open(sealed)
+            )
         return key
 
     def _outcome(self, delivery: ClaimedWebhook, answer: Answer, now: datetime) -> Outcome:
