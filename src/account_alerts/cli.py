@@ -95,13 +95,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(_: argparse.Namespace) -> int:
-    """The delivery worker and the case notifier on their own (several may run against
-    one PostgreSQL)."""
+    """The delivery worker, the webhook dispatcher and the case notifier on their own
+    (several may run against one PostgreSQL)."""
     from datetime import UTC, datetime
 
     from account_alerts.delivery.channels.factory import build_channels
     from account_alerts.delivery.in_app import AlertBroker, listen_for_alerts
     from account_alerts.delivery.team.runner import CaseNotifier
+    from account_alerts.delivery.webhooks.dispatcher import WebhookDispatcher
     from account_alerts.delivery.worker import DeliveryWorker
     from account_alerts.domain.enums import NotificationChannel
     from account_alerts.store.database import Database
@@ -116,6 +117,7 @@ def cmd_worker(_: argparse.Namespace) -> int:
         db = Database(settings.database_url, pool_size=settings.db_pool_size)
         channels = build_channels(settings, clock)
         worker = DeliveryWorker(db=db, settings=settings, channels=channels, clock=clock)
+        dispatcher = WebhookDispatcher(db=db, settings=settings, clock=clock)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -128,10 +130,12 @@ def cmd_worker(_: argparse.Namespace) -> int:
             # New alerts anywhere wake this worker at once instead of at its next poll.
             broker = AlertBroker()
             broker.on_publish(worker.wake.set)
+            broker.on_publish(dispatcher.wake.set)
             tasks.append(
                 asyncio.create_task(listen_for_alerts(settings.database_url, broker, stop))
             )
         logger.info("delivery worker %s started", worker.worker_id)
+        tasks.append(asyncio.create_task(dispatcher.run(stop)))
         try:
             await worker.run(stop)
         finally:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import ipaddress
 from datetime import timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -14,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from account_alerts.domain.alert_settings import ThresholdDefaults
 from account_alerts.domain.sms import MAX_SEGMENTS, segments
+from account_alerts.domain.webhooks import DEFAULT_RETRY_SCHEDULE
 
 # 5 000 / 50 000 MWK and their rough equivalents: (low balance, large transaction).
 DEFAULT_THRESHOLDS: dict[str, tuple[Decimal, Decimal]] = {
@@ -129,6 +133,25 @@ class Settings(BaseSettings):
     case_notify_max_attempts: int = Field(default=8, ge=1)
     # The console's sign-in lasts this long (then the staff member signs in again).
     admin_session_seconds: int = Field(default=8 * 3600, ge=60, le=7 * 24 * 3600)
+    # Webhooks (DESIGN 5.3). Fernet keys, comma-separated: the first encrypts endpoint
+    # secrets, every one decrypts (a new key goes first, the old stays until re-encrypted).
+    # Without it production refuses webhooks; development derives one from the JWT secret.
+    webhook_encryption_key: SecretStr | None = None
+    # CIDR blocks, comma-separated, that webhook destinations may resolve to although
+    # private, loopback or link-local (e.g. "127.0.0.1/32" for local tests).
+    webhook_allowed_networks: str = ""
+    # Seconds to wait after each failed try; JSON in the environment, e.g. "[5, 300]".
+    webhook_retry_schedule: tuple[float, ...] = DEFAULT_RETRY_SCHEDULE
+    webhook_timeout_seconds: float = Field(default=15, gt=0)
+    # Requests in flight to one endpoint at once: a slow endpoint holds only these.
+    webhook_endpoint_concurrency: int = Field(default=8, ge=1, le=64)
+    webhook_batch_size: int = Field(default=500, ge=1, le=1000)
+    webhook_lease_seconds: int = Field(default=60, ge=5)
+    webhook_poll_seconds: float = Field(default=0.5, gt=0)
+    # How long the previous secret still signs after a rotation (two signatures).
+    webhook_rotation_overlap_seconds: int = Field(default=24 * 3600, ge=0)
+    # The part of a receiver's answer kept with an attempt.
+    webhook_max_response_bytes: int = Field(default=1024, ge=0, le=65536)
     graphql_max_depth: int = Field(default=10, ge=1)
     graphql_max_aliases: int = Field(default=30, ge=1)
     graphql_max_tokens: int = Field(default=2000, ge=10)
@@ -168,6 +191,22 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        try:
+            _parse_networks(value)
+        except ValueError as exc:
+            raise ValueError(f"ALERTS_WEBHOOK_ALLOWED_NETWORKS: {exc}") from exc
+        return value
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _schedule(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(seconds < 0 for seconds in value):
+            raise ValueError("ALERTS_WEBHOOK_RETRY_SCHEDULE: waits cannot be negative")
         return value
 
     @field_validator("jwt_algorithm")
@@ -216,3 +255,27 @@ class Settings(BaseSettings):
             assert self.jwt_public_key_file is not None
             return self.jwt_public_key_file.read_text()
         return self.jwt_secret.get_secret_value()
+
+    @property
+    def webhook_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return _parse_networks(self.webhook_allowed_networks)
+
+    @property
+    def webhook_keys(self) -> list[str]:
+        """The Fernet keys of endpoint secrets, the encrypting one first; none in production
+        unless set (webhooks are then refused, the rest of the service runs)."""
+        if self.webhook_encryption_key is not None:
+            value = self.webhook_encryption_key.get_secret_value()
+            return [key.strip() for key in value.split(",") if key.strip()]
+        if self.is_production:
+            return []
+        digest = hashlib.sha256(b"webhook-secrets:" + self.jwt_secret.get_secret_value().encode())
+        return [base64.urlsafe_b64encode(digest.digest()).decode()]
+
+
+def _parse_networks(value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(
+        ipaddress.ip_network(part.strip(), strict=False)
+        for part in value.split(",")
+        if part.strip()
+    )

@@ -67,11 +67,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _reserve_socket() -> socket.socket:
-    """A listening-ready socket bound to a free loopback port (no reuse race)."""
+def _reserve_socket(port: int = 0) -> socket.socket:
+    """A listening-ready socket bound to a loopback port (0: a free one, no reuse race)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((LOOPBACK, 0))
+    sock.bind((LOOPBACK, port))
     return sock
 
 
@@ -90,8 +90,8 @@ class _BackgroundServer:
         self._thread: threading.Thread | None = None
         self.port = 0
 
-    def start(self) -> str:
-        sock = _reserve_socket()
+    def start(self, port: int = 0) -> str:
+        sock = _reserve_socket(port)
         self.port = int(sock.getsockname()[1])
         config = uvicorn.Config(
             self._app,

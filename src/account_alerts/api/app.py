@@ -52,6 +52,7 @@ from account_alerts.delivery.channels.base import Channel
 from account_alerts.delivery.channels.factory import build_channels
 from account_alerts.delivery.in_app import AlertBroker, listen_for_alerts
 from account_alerts.delivery.team.runner import CaseNotifier
+from account_alerts.delivery.webhooks.dispatcher import WebhookDispatcher
 from account_alerts.delivery.worker import DeliveryWorker
 from account_alerts.domain.enums import NotificationChannel
 from account_alerts.engine.backtests import Backtests
@@ -189,7 +190,8 @@ def create_app(
     listen: bool = False,
     channels: dict[NotificationChannel, Channel] | None = None,
 ) -> Starlette:
-    """The application. ``run_worker`` runs the delivery worker in this process; ``listen``
+    """The application. ``run_worker`` runs the delivery worker and the webhook dispatcher
+    in this process; ``listen``
     follows other processes' new alerts (PostgreSQL NOTIFY) for live subscriptions."""
     db = database or Database(settings.database_url, pool_size=settings.db_pool_size)
     now = clock or (lambda: datetime.now(UTC))
@@ -241,6 +243,9 @@ def create_app(
                 clock=now,
             )
             tasks.append(asyncio.create_task(notifier.run(stop), name="case-notifier"))
+            dispatcher = WebhookDispatcher(db=db, settings=settings, clock=now)
+            broker.on_publish(dispatcher.wake.set)
+            tasks.append(asyncio.create_task(dispatcher.run(stop), name="webhook-dispatcher"))
         scheduler = build_scheduler(db, settings) if run_scheduler else None
         if scheduler is not None:
             scheduler.start()

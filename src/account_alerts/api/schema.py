@@ -23,6 +23,7 @@ from account_alerts.api.execution import LeafFieldsExecutionContext
 from account_alerts.api.fraud import FraudMutation, FraudQuery
 from account_alerts.api.scalars import DecimalScalar
 from account_alerts.api.service import ServiceMutation, ServiceQuery
+from account_alerts.api.webhook_admin import WebhookMutation, WebhookQuery
 from account_alerts.config import Settings
 from account_alerts.errors import ApiError
 
@@ -30,10 +31,26 @@ logger = logging.getLogger("account_alerts.api")
 
 Query = merge_types(
     "Query",
-    (CustomerQuery, ServiceQuery, AdminQuery, FraudQuery, CaseQuery, CustomerAdminQuery),
+    (
+        CustomerQuery,
+        ServiceQuery,
+        AdminQuery,
+        FraudQuery,
+        CaseQuery,
+        CustomerAdminQuery,
+        WebhookQuery,
+    ),
 )
 Mutation = merge_types(
-    "Mutation", (CustomerMutation, ServiceMutation, AdminMutation, FraudMutation, CaseMutation)
+    "Mutation",
+    (
+        CustomerMutation,
+        ServiceMutation,
+        AdminMutation,
+        FraudMutation,
+        CaseMutation,
+        WebhookMutation,
+    ),
 )
 Subscription = merge_types("Subscription", (CustomerSubscription,))
 

@@ -17,9 +17,11 @@ from account_alerts.api.context import Services
 from account_alerts.config import Settings
 from account_alerts.domain.enums import DeliveryStatus, NotificationChannel
 from account_alerts.domain.sms_keywords import SmsKeyword
+from account_alerts.domain.webhooks import WebhookEventType
 from account_alerts.engine.sms_consent import receive_reply
 from account_alerts.store import audit_trail, outbox, sms_consent
-from account_alerts.store.alerts import AlertDelivery
+from account_alerts.store.alerts import AccountAlert, AlertDelivery
+from account_alerts.store.webhook_events import delivery_failed, emit
 
 logger = logging.getLogger("account_alerts.webhooks")
 TWILIO_STATUS_PATH = "/webhooks/twilio/status"
@@ -72,6 +74,20 @@ def twilio_status_endpoint(services: Services):  # type: ignore[no-untyped-def]
                     .values(status=DeliveryStatus.FAILED, last_error=reason, updated_at=now)
                 )
                 await outbox.refresh_alert_status(session, [delivery.alert_id], now)
+                alert = await session.get(AccountAlert, delivery.alert_id)
+                emit(
+                    session,
+                    WebhookEventType.DELIVERY_FAILED,
+                    delivery_failed(
+                        delivery_id=delivery.id,
+                        alert_id=delivery.alert_id,
+                        mobile_user_id=alert.mobile_user_id if alert else None,
+                        channel=delivery.channel.value,
+                        attempts=delivery.attempts,
+                        error=reason,
+                    ),
+                    occurred_at=now,
+                )
             if params.get("ErrorCode") == OPTED_OUT_ERROR and params.get("To"):
                 await sms_consent.record_opt_out(
                     session,

@@ -34,9 +34,11 @@ from account_alerts.domain.decisions import SECURITY_ALERTS
 from account_alerts.domain.enums import DeliveryStatus, NotificationChannel
 from account_alerts.domain.fallback import fallback_channel
 from account_alerts.domain.retry_policy import backoff, exhausted
+from account_alerts.domain.webhooks import WebhookEventType
 from account_alerts.store import audit_trail, outbox, sms_consent
 from account_alerts.store.alerts import AlertDelivery
 from account_alerts.store.database import Database
+from account_alerts.store.webhook_events import delivery_failed, emit
 
 logger = logging.getLogger("account_alerts.worker")
 SMS_OPTED_OUT = "the phone number opted out of SMS (replied STOP); reply START to resume"
@@ -341,6 +343,20 @@ class DeliveryWorker:
                     )
                     continue
                 outcome = outcomes[attempt.delivery.id][1]
+                if outcome == "failed":
+                    emit(
+                        session,
+                        WebhookEventType.DELIVERY_FAILED,
+                        delivery_failed(
+                            delivery_id=attempt.delivery.id,
+                            alert_id=attempt.delivery.alert_id,
+                            mobile_user_id=attempt.user.id,
+                            channel=attempt.delivery.channel.value,
+                            attempts=int(str(outcomes[attempt.delivery.id][0]["attempts"])),
+                            error=attempt.error.reason if attempt.error else None,
+                        ),
+                        occurred_at=now,
+                    )
                 metrics.DELIVERIES.labels(attempt.delivery.channel.value, outcome).inc()
                 if outcome == "sent":
                     metrics.LAG.labels(attempt.delivery.channel.value).observe(

@@ -29,6 +29,7 @@ from account_alerts.domain.events import EVENT_ID
 from account_alerts.domain.messages import render
 from account_alerts.domain.money import MONEY_PLACES, decimal_places, to_money
 from account_alerts.domain.payment_due import due_date_for, reminder_day, reminder_key
+from account_alerts.domain.webhooks import WebhookEventType
 from account_alerts.engine.actor import Actor
 from account_alerts.engine.preferences import thresholds_for
 from account_alerts.errors import BadUserInput, NotFound
@@ -40,6 +41,7 @@ from account_alerts.store.customers import Account
 from account_alerts.store.database import Database
 from account_alerts.store.payments import ScheduledPayment
 from account_alerts.store.preferences import preferences_from_row
+from account_alerts.store.webhook_events import EVENTS, alert_created, event_row
 
 logger = logging.getLogger("account_alerts.payments")
 JOB_LOCK_KEY = 0x5041594D  # "PAYM": one reminder run at a time across replicas
@@ -302,6 +304,26 @@ async def _remind_zone(
                         details={"alertType": "PAYMENT_DUE", "job": "payment-due"},
                     )
                     for user_id, alert_id in announced
+                ],
+            )
+            by_key = {a["dedupe_key"]: a for a in chunk}
+            await session.exec(
+                sa.insert(EVENTS),
+                params=[
+                    event_row(
+                        WebhookEventType.ALERT_CREATED,
+                        alert_created(
+                            alert_id=alert_id,
+                            mobile_user_id=by_key[key]["mobile_user_id"],
+                            alert_type=AlertType.PAYMENT_DUE.value,
+                            account_number=by_key[key]["account_number"],
+                            title=by_key[key]["title"],
+                            triggered_at=run.now,
+                            is_test=False,
+                        ),
+                        occurred_at=run.now,
+                    )
+                    for alert_id, key in created
                 ],
             )
         for user_id, alert_id in announced:

@@ -8,12 +8,14 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from account_alerts.domain.enums import ResolutionAction
+from account_alerts.domain.webhooks import WebhookEventType
 from account_alerts.engine.actor import Actor
 from account_alerts.errors import BadUserInput, NotFound
 from account_alerts.store import audit_trail
 from account_alerts.store.alerts import SuspiciousActivity
 from account_alerts.store.customers import Account, MobileUser
 from account_alerts.store.database import Database
+from account_alerts.store.webhook_events import emit
 
 MAX_NOTES = 2000
 
@@ -116,6 +118,12 @@ async def lock_user(
         subject_id=str(mobile_user_id),
         details={"reason": reason},
     )
+    emit(
+        session,
+        WebhookEventType.USER_LOCKED,
+        {"mobileUserId": mobile_user_id, "reason": reason, "at": now.isoformat()},
+        occurred_at=now,
+    )
 
 
 async def unlock_user(
@@ -143,5 +151,11 @@ async def unlock_user(
         before=before,
         after={"locked": False},
         details={"reason": reason},
+    )
+    emit(
+        session,
+        WebhookEventType.USER_UNLOCKED,
+        {"mobileUserId": mobile_user_id, "reason": reason, "at": now.isoformat()},
+        occurred_at=now,
     )
     return True

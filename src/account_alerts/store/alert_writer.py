@@ -1,5 +1,5 @@
-"""Writing a raised alert: the alert, its outbox rows, its suspicious-activity entries and
-its audit row — in the caller's transaction."""
+"""Writing a raised alert: the alert, its outbox rows, its suspicious-activity entries, its
+audit row and its webhook event — in the caller's transaction."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ from account_alerts.domain.decisions import RaiseAlert, Suppressed
 from account_alerts.domain.delivery_policy import DeliveryPlan
 from account_alerts.domain.enums import DeliveryStatus
 from account_alerts.domain.messages import render
+from account_alerts.domain.webhooks import WebhookEventType
 from account_alerts.store import audit_trail
 from account_alerts.store.alerts import AccountAlert, AlertDelivery, SuspiciousActivity
 from account_alerts.store.announcements import announce
 from account_alerts.store.base import table_of
 from account_alerts.store.row_buffer import RowBuffer
+from account_alerts.store.webhook_events import alert_created, emit
 
 ALERTS = table_of(AccountAlert)
 DELIVERIES = table_of(AlertDelivery)
@@ -125,6 +127,20 @@ async def write_alert(
                 **({"notDelivered": plan.skipped_reason} if plan.skipped_reason else {}),
             },
         ),
+    )
+    emit(
+        buffer,
+        WebhookEventType.ALERT_CREATED,
+        alert_created(
+            alert_id=alert.id,
+            mobile_user_id=mobile_user_id,
+            alert_type=decision.alert_type.value,
+            account_number=decision.account_number,
+            title=title,
+            triggered_at=decision.triggered_at,
+            is_test=is_test,
+        ),
+        occurred_at=now,
     )
     if rows is None:
         await buffer.flush(session)

@@ -21,9 +21,11 @@ from account_alerts.domain.cases import (
     CaseStatus,
     TeamMessageKind,
 )
+from account_alerts.domain.webhooks import WebhookEventType
 from account_alerts.store import audit_trail
 from account_alerts.store.base import json_doc, user_fk, when
 from account_alerts.store.types import enum_column
+from account_alerts.store.webhook_events import emit
 
 SYSTEM = "system"
 
@@ -145,6 +147,31 @@ def _record(
         after=after,
         details=details,
     )
+    announced = _ANNOUNCED.get(kind)
+    if announced is not None:
+        emit(
+            session,
+            announced,
+            {
+                "caseId": case.id,
+                "mobileUserId": case.mobile_user_id,
+                "source": case.source.value,
+                "status": case.status.value,
+                "outcome": case.outcome.value if case.outcome else None,
+                "assignee": case.assignee,
+                "eventId": case.event_id,
+                "path": f"/admin/cases/{case.id}",
+            },
+            occurred_at=at,
+        )
+
+
+# The case's changes the bank's other systems hear of (signed webhooks).
+_ANNOUNCED = {
+    CaseEventKind.OPENED: WebhookEventType.CASE_OPENED,
+    CaseEventKind.ESCALATED: WebhookEventType.CASE_ESCALATED,
+    CaseEventKind.RESOLVED: WebhookEventType.CASE_RESOLVED,
+}
 
 
 def _state(case: ReviewCase) -> dict[str, Any]:

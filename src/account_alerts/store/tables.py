@@ -29,6 +29,12 @@ from account_alerts.store.fraud_tables import (
 from account_alerts.store.payments import ScheduledPayment
 from account_alerts.store.sms_consent import SmsOptOut, SmsReply
 from account_alerts.store.team_notifications import CaseNotification
+from account_alerts.store.webhook_tables import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 metadata = SQLModel.metadata
 
@@ -59,5 +65,9 @@ __all__ = [
     "SmsReply",
     "SuspiciousActivity",
     "TransactionRecord",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
     "metadata",
 ]

@@ -2,7 +2,7 @@
 
 import strawberry
 
-from account_alerts.domain import enums
+from account_alerts.domain import enums, webhooks
 
 AlertType = strawberry.enum(enums.AlertType)
 NotificationChannel = strawberry.enum(enums.NotificationChannel)
@@ -17,3 +17,5 @@ UserAction = strawberry.enum(enums.UserAction)
 ResolutionAction = strawberry.enum(enums.ResolutionAction)
 DeliveryStatus = strawberry.enum(enums.DeliveryStatus)
 PaymentStatus = strawberry.enum(enums.PaymentStatus)
+WebhookEventType = strawberry.enum(webhooks.WebhookEventType)
+WebhookDeliveryStatus = strawberry.enum(webhooks.WebhookDeliveryStatus)
