@@ -1,0 +1,150 @@
+"""An IsolationForest fitted with scikit-learn, then flattened into plain NumPy arrays.
+
+scikit-learn scores one row through Python-level validation, a joblib dispatch and a
+call per tree: fine for a batch, a cost per event on the event path. ``CompiledForest``
+holds every tree's nodes in four arrays and walks all trees for all rows at once, one
+level per step, so scoring an event is a few dozen array operations.
+
+A row's anomaly is the IsolationForest paper's ``s(x) = 2 ** (-E[h(x)] / c(n))``, where
+``h`` is the path length in one tree, counted as the edges to the leaf plus ``c(size)``
+for the training samples left unseparated in that leaf, ``c(n)`` the average path
+length of an unsuccessful search in a binary search tree of ``n`` keys, and ``n`` the
+samples each tree was grown on. It lies in (0, 1], higher is more anomalous, and equals
+``-IsolationForest.score_samples``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from sklearn.ensemble import IsolationForest
+
+Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
+
+TREES = 100
+SAMPLES_PER_TREE = 256
+EULER_GAMMA = 0.5772156649015329
+
+
+def average_path_length(n: Floats) -> Floats:
+    """``c(n)``: 0 for one sample or none, 1 for two, else ``2 H(n-1) - 2 (n-1) / n``."""
+    n = np.asarray(n, dtype=np.float64)
+    out = np.where(n == 2, 1.0, 0.0)
+    many = n > 2
+    big = n[many]
+    out[many] = 2.0 * (np.log(big - 1.0) + EULER_GAMMA) - 2.0 * (big - 1.0) / big
+    return out
+
+
+def fit_isolation_forest(rows: Floats, *, seed: int) -> IsolationForest:
+    """The same rows and seed give the same trees (one job, a seeded generator)."""
+    forest = IsolationForest(
+        n_estimators=TREES,
+        max_samples=min(SAMPLES_PER_TREE, len(rows)),
+        random_state=seed,
+        n_jobs=1,
+    )
+    forest.fit(rows)
+    return forest
+
+
+@dataclass(frozen=True)
+class CompiledForest:
+    """All trees' nodes, numbered globally. A leaf splits on column 0 at +inf with both
+    children itself, so a row that reached its leaf stays there for the remaining steps
+    and every row takes exactly ``depth`` steps."""
+
+    feature: Ints
+    threshold: Floats
+    children: Ints  # children[2 * node] is the left child, children[2 * node + 1] the right
+    leaf_path: Floats  # edges from the root plus c(training samples in the leaf)
+    roots: Ints
+    depth: int
+    samples_per_tree: int
+
+    @classmethod
+    def from_sklearn(cls, forest: IsolationForest) -> CompiledForest:
+        n_columns = int(forest.n_features_in_)
+        features, thresholds, children, leaf_paths, roots = [], [], [], [], []
+        depth = 0
+        offset = 0
+        for tree, used in zip(forest.estimators_, forest.estimators_features_, strict=True):
+            nodes = tree.tree_
+            count = int(nodes.node_count)
+            left = nodes.children_left.astype(np.int64)
+            right = nodes.children_right.astype(np.int64)
+            leaf = left == -1
+            # A tree grown on a subset of the columns numbers them in that subset.
+            subset = forest._max_features != n_columns
+            column_of = np.asarray(used) if subset else np.arange(n_columns)
+            node_depth = _node_depths(left, right)
+            depth = max(depth, int(node_depth.max()))
+            features.append(np.where(leaf, 0, column_of[np.maximum(nodes.feature, 0)]))
+            thresholds.append(np.where(leaf, np.inf, nodes.threshold))
+            own = np.arange(count) + offset
+            pair = np.empty(2 * count, dtype=np.int64)
+            pair[0::2] = np.where(leaf, own, left + offset)
+            pair[1::2] = np.where(leaf, own, right + offset)
+            children.append(pair)
+            leaf_paths.append(
+                np.where(leaf, node_depth + average_path_length(nodes.n_node_samples), 0.0)
+            )
+            roots.append(offset)
+            offset += count
+        return cls(
+            feature=np.concatenate(features).astype(np.int64),
+            threshold=np.concatenate(thresholds).astype(np.float64),
+            children=np.concatenate(children),
+            leaf_path=np.concatenate(leaf_paths),
+            roots=np.asarray(roots, dtype=np.int64),
+            depth=depth,
+            samples_per_tree=int(forest.max_samples_),
+        )
+
+    def __post_init__(self) -> None:
+        # The walk keeps 2 * node, the index of the node's left child in ``children``:
+        # adding the comparison then picks the child, one operation fewer per level.
+        object.__setattr__(self, "_feature_at", np.repeat(self.feature, 2))
+        object.__setattr__(self, "_threshold_at", np.repeat(self.threshold, 2))
+        object.__setattr__(self, "_next", 2 * self.children)
+        object.__setattr__(self, "_start", 2 * self.roots)
+
+    def mean_path_length(self, rows: Floats) -> Floats:
+        """``E[h(x)]`` for each row (rows without NaN)."""
+        # scikit-learn compares rows cast to float32 with float64 thresholds; so do we.
+        values = np.ascontiguousarray(rows, dtype=np.float32).astype(np.float64)
+        n_rows, n_columns = values.shape
+        flat = values.ravel()
+        base = (np.arange(n_rows, dtype=np.int64) * n_columns)[:, None]
+        feature_at: Ints = self._feature_at  # type: ignore[attr-defined]
+        threshold_at: Floats = self._threshold_at  # type: ignore[attr-defined]
+        next_at: Ints = self._next  # type: ignore[attr-defined]
+        at = np.broadcast_to(self._start, (n_rows, len(self.roots)))  # type: ignore[attr-defined]
+        for _ in range(self.depth):
+            at = next_at[at + (flat[base + feature_at[at]] > threshold_at[at])]
+        total: Floats = self.leaf_path[at >> 1].sum(axis=1)
+        return total / len(self.roots)
+
+    def anomaly(self, rows: Floats) -> Floats:
+        """``s(x)`` in (0, 1] for each row; higher is more anomalous."""
+        return self.anomaly_of_path(self.mean_path_length(rows))
+
+    def anomaly_of_path(self, mean_path: Floats) -> Floats:
+        norm = float(average_path_length(np.array([self.samples_per_tree]))[0])
+        if norm == 0.0:
+            return np.ones_like(mean_path)
+        result: Floats = 2.0 ** (-mean_path / norm)
+        return result
+
+
+def _node_depths(left: Ints, right: Ints) -> Ints:
+    """Edges from the root to each node (parents precede children in scikit-learn)."""
+    depth = np.zeros(len(left), dtype=np.int64)
+    for node in range(len(left)):
+        if left[node] != -1:
+            depth[left[node]] = depth[node] + 1
+            depth[right[node]] = depth[node] + 1
+    return depth
