@@ -15,6 +15,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from account_alerts.api.admin import AdminMutation, AdminQuery
+from account_alerts.api.anomaly import AnomalyMutation, AnomalyQuery
 from account_alerts.api.customer import CustomerMutation, CustomerQuery, CustomerSubscription
 from account_alerts.api.documents import DocumentChecks, stand_in
 from account_alerts.api.execution import LeafFieldsExecutionContext
@@ -25,8 +26,10 @@ from account_alerts.errors import ApiError
 
 logger = logging.getLogger("account_alerts.api")
 
-Query = merge_types("Query", (CustomerQuery, ServiceQuery, AdminQuery))
-Mutation = merge_types("Mutation", (CustomerMutation, ServiceMutation, AdminMutation))
+Query = merge_types("Query", (CustomerQuery, ServiceQuery, AdminQuery, AnomalyQuery))
+Mutation = merge_types(
+    "Mutation", (CustomerMutation, ServiceMutation, AdminMutation, AnomalyMutation)
+)
 Subscription = merge_types("Subscription", (CustomerSubscription,))
 
 

@@ -8,6 +8,7 @@ from account_alerts.store.alerts import (
     AlertDelivery,
     SuspiciousActivity,
 )
+from account_alerts.store.anomaly_models import AnomalyModelRecord
 from account_alerts.store.audit import AuditEntry
 from account_alerts.store.customers import Account, ChannelVerification, Device, MobileUser
 from account_alerts.store.events import (
@@ -26,6 +27,7 @@ __all__ = [
     "AccountAlert",
     "AccountAlertSettingsRow",
     "AlertDelivery",
+    "AnomalyModelRecord",
     "AuditEntry",
     "BalanceSnapshot",
     "ChannelVerification",
