@@ -3,9 +3,10 @@ kept small and up to date event by event instead of re-derived from months of hi
 
 It holds the devices they have used (and when first), the places they have been (to two
 decimals, about a kilometre, with the first and last time seen, overall and by successful
-sign-in), their recent failed sign-ins and failed-sign-in detections, and their accounts'
-recent low-balance alerts. Its size follows how many devices and places a customer has,
-not how many events.
+sign-in), their recent failed sign-ins and failed-sign-in detections, their accounts'
+recent low-balance alerts, and their recent transactions (time and amount) with the amounts
+of the last few, for the fraud rules' windows and a customer's typical amount. Its size
+follows how many devices and places a customer has, not how many events.
 
 Every answer is exact, or None: an event far older than what the profile still keeps (a
 late or replayed feed) may need a place or a sign-in that was pruned, and then the caller
@@ -29,6 +30,12 @@ PLACES_KEPT = timedelta(days=180)
 FAILURES_KEPT = timedelta(minutes=30)
 # Low-balance alerts: once per 24 hours, either side.
 LOW_BALANCE_KEPT = timedelta(hours=72)
+# Transactions: the fraud features look back 24 hours at most.
+TRANSACTIONS_KEPT = timedelta(hours=25)
+# A customer's typical amount: the median of their last this-many transactions.
+TYPICAL_OF = 30
+# The document's shape; a stored profile of another format is rebuilt from the history.
+FORMAT = 2
 
 _CENT = Decimal("0.01")
 _MICRO = Decimal("0.000001")
@@ -119,6 +126,29 @@ class Recent:
 
 
 @dataclass
+class RecentAmounts:
+    """Transactions (time, amount) kept for a while after the newest, as ``Recent``."""
+
+    items: list[tuple[datetime, float]] = field(default_factory=list)
+    pruned_until: datetime | None = None
+
+    def add(self, at: datetime, amount: float) -> None:
+        self.items.append((at, amount))
+        self.items.sort(key=lambda item: item[0])
+        cutoff = self.items[-1][0] - TRANSACTIONS_KEPT
+        if self.items[0][0] < cutoff:
+            dropped = [item for item in self.items if item[0] < cutoff]
+            self.items = [item for item in self.items if item[0] >= cutoff]
+            self.pruned_until = max(filter(None, [self.pruned_until, dropped[-1][0]]))
+
+    def within(self, at: datetime, span: timedelta) -> list[float] | None:
+        """The amounts of (at - span, at]; None if some may have been dropped."""
+        if self.pruned_until is not None and self.pruned_until > at - span:
+            return None
+        return [amount for when, amount in self.items if at - span < when <= at]
+
+
+@dataclass
 class ActivityProfile:
     devices: dict[str, Seen] = field(default_factory=dict)
     places: dict[str, Sightings] = field(default_factory=dict)
@@ -126,6 +156,9 @@ class ActivityProfile:
     failed_logins: Recent = field(default_factory=Recent)
     failed_login_detections: Recent = field(default_factory=Recent)
     low_balance_alerts: dict[str, Recent] = field(default_factory=dict)
+    transactions: RecentAmounts = field(default_factory=RecentAmounts)
+    # The amounts of the last TYPICAL_OF transactions, in arrival order.
+    last_amounts: list[float] = field(default_factory=list)
 
     # -- what the checks ask
 
@@ -187,6 +220,10 @@ class ActivityProfile:
     def low_balance_alert(self, account_number: str, at: datetime) -> None:
         self.low_balance_alerts.setdefault(account_number, Recent()).add(at, LOW_BALANCE_KEPT)
 
+    def saw_transaction(self, at: datetime, amount: float) -> None:
+        self.transactions.add(at, amount)
+        self.last_amounts = [*self.last_amounts, amount][-TYPICAL_OF:]
+
     # -- stored as a JSON document
 
     def to_json(self) -> dict[str, Any]:
@@ -203,7 +240,18 @@ class ActivityProfile:
             "failedLogins": _recent_json(self.failed_logins),
             "failedLoginDetections": _recent_json(self.failed_login_detections),
             "lowBalanceAlerts": {a: _recent_json(r) for a, r in self.low_balance_alerts.items()},
+            "transactions": {
+                "items": [[t.isoformat(), amount] for t, amount in self.transactions.items],
+                "prunedUntil": _iso(self.transactions.pruned_until),
+            },
+            "lastAmounts": self.last_amounts,
+            "format": FORMAT,
         }
+
+    @staticmethod
+    def is_current(document: dict[str, Any]) -> bool:
+        """Whether a stored document has this code's shape (else: rebuild from history)."""
+        return bool(document.get("format") == FORMAT)
 
     @classmethod
     def from_json(cls, document: dict[str, Any]) -> ActivityProfile:
@@ -222,6 +270,11 @@ class ActivityProfile:
             failed_logins=_recent(document["failedLogins"]),
             failed_login_detections=_recent(document["failedLoginDetections"]),
             low_balance_alerts={a: _recent(r) for a, r in document["lowBalanceAlerts"].items()},
+            transactions=RecentAmounts(
+                [(_time(t), float(amount)) for t, amount in document["transactions"]["items"]],
+                _maybe_time(document["transactions"]["prunedUntil"]),
+            ),
+            last_amounts=[float(amount) for amount in document["lastAmounts"]],
         )
 
     @classmethod
@@ -233,6 +286,8 @@ class ActivityProfile:
         failed_logins: Recent,
         failed_login_detections: Recent,
         low_balance_alerts: dict[str, Recent],
+        transactions: RecentAmounts,
+        last_amounts: list[float],
     ) -> ActivityProfile:
         """A profile built from the stored history (a customer whose events predate
         profiles): ``places`` as (place, first, last, first sign-in, last sign-in)."""
@@ -241,6 +296,8 @@ class ActivityProfile:
             failed_logins=failed_logins,
             failed_login_detections=failed_login_detections,
             low_balance_alerts=low_balance_alerts,
+            transactions=transactions,
+            last_amounts=last_amounts[-TYPICAL_OF:],
         )
         for point, first, last, first_login, last_login in places:
             key = place_key(point)

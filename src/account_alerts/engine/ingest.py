@@ -322,10 +322,11 @@ class _Batch:
         profile = self.profiles.get(user_id)
         if profile is None:
             document = self.users[user_id].activity_profile
-            if document is not None:
+            if document is not None and ActivityProfile.is_current(document):
                 profile = ActivityProfile.from_json(document)
             else:
-                # A customer whose events predate profiles (or a new one): from the history.
+                # A customer whose events predate profiles (or this format of them), or a
+                # new one: from the history.
                 profile = await activity_profiles.from_history(await unit.written(), user_id)
             self.profiles[user_id] = profile
         return profile

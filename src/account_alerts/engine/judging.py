@@ -127,6 +127,7 @@ class Judging:
         await self._saw_device(event.device_id, event.occurred_at)
         if event.location is not None:
             self.profile.saw_place(event.location, event.occurred_at, login=False)
+        self.profile.saw_transaction(event.occurred_at, float(event.amount))
         event_rows.newest_balance(
             self.unit.buffer, self.account, event.balance_after, event.occurred_at, self.now
         )

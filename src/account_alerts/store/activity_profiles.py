@@ -15,8 +15,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from account_alerts.domain.activity_profile import (
     FAILURES_KEPT,
     LOW_BALANCE_KEPT,
+    TYPICAL_OF,
     ActivityProfile,
     Recent,
+    RecentAmounts,
     Seen,
 )
 from account_alerts.domain.enums import AlertType, SuspicionReason
@@ -82,6 +84,34 @@ def _recent(newest_first: Sequence[datetime], kept: timedelta, *, complete: bool
     return recent
 
 
+async def _transactions(
+    session: AsyncSession, mobile_user_id: int
+) -> tuple[RecentAmounts, list[float]]:
+    """The newest transactions (time, amount), and the amounts of the last few to arrive."""
+    newest = (
+        await session.exec(
+            select(col(TransactionRecord.occurred_at), col(TransactionRecord.amount))
+            .where(col(TransactionRecord.mobile_user_id) == mobile_user_id)
+            .order_by(col(TransactionRecord.occurred_at).desc())
+            .limit(_NEWEST)
+        )
+    ).all()
+    recent = RecentAmounts()
+    for at, amount in reversed(newest):
+        recent.add(at, float(amount))
+    if len(newest) == _NEWEST:
+        recent.pruned_until = max(filter(None, [recent.pruned_until, newest[-1][0]]))
+    arrived = (
+        await session.exec(
+            select(col(TransactionRecord.amount))
+            .where(col(TransactionRecord.mobile_user_id) == mobile_user_id)
+            .order_by(col(TransactionRecord.id).desc())
+            .limit(TYPICAL_OF)
+        )
+    ).all()
+    return recent, [float(amount) for amount in reversed(arrived)]
+
+
 async def from_history(session: AsyncSession, mobile_user_id: int) -> ActivityProfile:
     devices = {
         d.device_id: Seen(
@@ -135,8 +165,11 @@ async def from_history(session: AsyncSession, mobile_user_id: int) -> ActivityPr
     for account_number, at in low_alerts:
         if account_number is not None:
             low.setdefault(account_number, []).append(at)
+    transactions, last_amounts = await _transactions(session, mobile_user_id)
     return ActivityProfile.from_history(
         devices=devices,
+        transactions=transactions,
+        last_amounts=last_amounts,
         places=await _places(session, mobile_user_id),
         failed_logins=_recent(failures, FAILURES_KEPT, complete=len(failures) < _NEWEST),
         failed_login_detections=_recent(

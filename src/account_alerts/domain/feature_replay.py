@@ -1,0 +1,134 @@
+"""Stored events replayed in arrival order into the features each had when it arrived.
+
+A backtest (and the anomaly model's training) must see every feature as it was at each
+event's time, never what came later: the replay keeps each customer's activity profile and
+the cross-customer windows in memory, computes an event's features from them exactly as
+the live path does (``domain.fraud_features``), and only then lets the event change them,
+as the live path's judging does."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from account_alerts.domain.activity_profile import ActivityProfile
+from account_alerts.domain.events import LoginEvent, TransactionEvent
+from account_alerts.domain.fraud_features import (
+    CROWD_FEATURES,
+    DEVICE_CUSTOMERS_WINDOW,
+    IP_CUSTOMERS_WINDOW,
+    Crowd,
+    Features,
+    compute,
+)
+
+
+@dataclass
+class CrowdWindow:
+    """Which customers used each key (a device, an IP address) when, for ``span``."""
+
+    span: timedelta
+    seen: dict[str, list[tuple[datetime, int]]] = field(default_factory=dict)
+
+    def customers(self, key: str, at: datetime, customer: int) -> int:
+        """Distinct customers on ``key`` in (at - span, at], ``customer`` included."""
+        entries = self.seen.get(key, [])
+        start = bisect.bisect_right(entries, (at - self.span, 1 << 62))
+        return len({c for when, c in entries[start:] if when <= at} | {customer})
+
+    def add(self, key: str, at: datetime, customer: int) -> None:
+        entries = self.seen.setdefault(key, [])
+        bisect.insort(entries, (at, customer))
+        # Events a little late still find their window; older entries are done with.
+        cutoff = entries[-1][0] - 2 * self.span
+        if entries[0][0] < cutoff:
+            del entries[: bisect.bisect_left(entries, (cutoff, -1))]
+
+
+@dataclass
+class FeatureReplay:
+    """Feed every stored event in arrival order; ``observe`` answers with the event's
+    features (those ``needed``) or None for events only replayed to build the state."""
+
+    needed: frozenset[str]
+    profiles: dict[int, ActivityProfile] = field(default_factory=dict)
+    devices: CrowdWindow = field(default_factory=lambda: CrowdWindow(DEVICE_CUSTOMERS_WINDOW))
+    addresses: CrowdWindow = field(default_factory=lambda: CrowdWindow(IP_CUSTOMERS_WINDOW))
+
+    def observe(
+        self,
+        customer: int,
+        event: TransactionEvent | LoginEvent,
+        zone: ZoneInfo,
+        *,
+        evaluate: bool = True,
+        anomaly_score: float | None = None,
+    ) -> Features | None:
+        profile = self.profiles.get(customer)
+        if profile is None:
+            profile = self.profiles[customer] = ActivityProfile()
+        features: Features | None = None
+        if evaluate:
+            crowd = self._crowd(customer, event) if self.needed & CROWD_FEATURES else None
+            features = compute(
+                event,
+                profile,
+                zone=zone,
+                needed=self.needed,
+                crowd=crowd,
+                anomaly_score=anomaly_score,
+            )
+        self._saw(customer, event, profile)
+        return features
+
+    def _crowd(self, customer: int, event: TransactionEvent | LoginEvent) -> Crowd:
+        at = event.occurred_at
+        return Crowd(
+            device_customers_24h=(
+                self.devices.customers(event.device_id, at, customer) if event.device_id else None
+            ),
+            ip_customers_1h=(
+                self.addresses.customers(event.ip_address, at, customer)
+                if event.ip_address
+                else None
+            ),
+        )
+
+    def _saw(
+        self, customer: int, event: TransactionEvent | LoginEvent, profile: ActivityProfile
+    ) -> None:
+        """What the event leaves behind, as engine.judging records it."""
+        at = event.occurred_at
+        if event.device_id:
+            self.devices.add(event.device_id, at, customer)
+        if event.ip_address:
+            self.addresses.add(event.ip_address, at, customer)
+        if isinstance(event, TransactionEvent):
+            if event.device_id is not None:
+                profile.saw_device(event.device_id, at)
+            if event.location is not None:
+                profile.saw_place(event.location, at, login=False)
+            profile.saw_transaction(at, float(event.amount))
+        elif event.successful:
+            if event.device_id is not None:
+                profile.saw_device(event.device_id, at)
+            if event.location is not None:
+                profile.saw_place(event.location, at, login=True)
+        else:
+            profile.failed_login(at)
+
+
+def replay(
+    events: Iterable[tuple[int, TransactionEvent | LoginEvent, ZoneInfo]],
+    needed: frozenset[str],
+) -> list[Features]:
+    """Every event's features, for callers with the whole stream at hand."""
+    state = FeatureReplay(needed)
+    return [
+        features
+        for customer, event, zone in events
+        if (features := state.observe(customer, event, zone)) is not None
+    ]
