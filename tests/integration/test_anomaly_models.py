@@ -24,7 +24,7 @@ from account_alerts.store.audit import AuditEntry
 from account_alerts.store.database import Database
 from account_alerts.store.events import TransactionRecord
 from tests.conftest import Api, error_code
-from tests.support.anomaly_population import population
+from tests.support.anomaly_events import replayed_bank
 from tests.support.events import RECORD_TRANSACTION, transaction
 from tests.support.factories import make_account
 
@@ -53,10 +53,7 @@ def source(rows: Sequence[Features]) -> FeatureSource:
 
 @pytest.fixture(scope="module")
 def bank() -> list[Features]:
-    return [
-        case.features
-        for case in population(customers=300, per_customer=5, takeovers=5, mule_bursts=1, seed=2)
-    ]
+    return [case.features for case in replayed_bank() if case.injected is None][:1500]
 
 
 async def trained(db: Database, rows: Sequence[Features], seed: int = 1) -> TrainingRun:

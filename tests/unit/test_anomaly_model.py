@@ -15,20 +15,20 @@ from account_alerts.domain.anomaly.features import matrix
 from account_alerts.domain.anomaly.forest import CompiledForest, fit_isolation_forest
 from account_alerts.domain.anomaly.model import AnomalyModel
 from account_alerts.domain.anomaly.training import TooFewTransactions, train
-from tests.support.anomaly_population import Case, population
+from tests.support.anomaly_events import Replayed, replayed_bank
 
 
 @pytest.fixture(scope="module")
-def cases() -> list[Case]:
-    return population(customers=1000, per_customer=10, takeovers=40, mule_bursts=4, seed=3)
+def cases() -> tuple[Replayed, ...]:
+    return replayed_bank()
 
 
 @pytest.fixture(scope="module")
-def model(cases: list[Case]) -> AnomalyModel:
+def model(cases: tuple[Replayed, ...]) -> AnomalyModel:
     return train([case.features for case in cases], seed=5)
 
 
-def test_compiled_trees_score_as_score_samples_on_10000_events(cases: list[Case]) -> None:
+def test_compiled_trees_score_as_score_samples_on_10000_events(cases: tuple[Replayed, ...]) -> None:
     rows = matrix(case.features for case in cases)
     rows = np.where(np.isnan(rows), 0.0, rows)
     forest = fit_isolation_forest(rows, seed=21)
@@ -42,7 +42,7 @@ def test_compiled_trees_score_as_score_samples_on_10000_events(cases: list[Case]
 
 
 def test_same_transactions_and_seed_give_the_same_model_bytes(
-    cases: list[Case], model: AnomalyModel
+    cases: tuple[Replayed, ...], model: AnomalyModel
 ) -> None:
     again = train([case.features for case in cases], seed=5)
     other_seed = train([case.features for case in cases], seed=6)
@@ -50,7 +50,9 @@ def test_same_transactions_and_seed_give_the_same_model_bytes(
     assert payload.checksum(payload.dump(other_seed)) != payload.checksum(payload.dump(model))
 
 
-def test_a_stored_model_scores_as_the_one_trained(cases: list[Case], model: AnomalyModel) -> None:
+def test_a_stored_model_scores_as_the_one_trained(
+    cases: tuple[Replayed, ...], model: AnomalyModel
+) -> None:
     data = payload.dump(model)
     loaded = payload.load(data, expected_checksum=payload.checksum(data))
     for case in cases[:50]:
@@ -74,12 +76,14 @@ def test_a_payload_holding_python_objects_is_refused_even_with_its_checksum() ->
         payload.load(data, expected_checksum=payload.checksum(data))
 
 
-def test_too_few_transactions_make_no_model(cases: list[Case]) -> None:
+def test_too_few_transactions_make_no_model(cases: tuple[Replayed, ...]) -> None:
     with pytest.raises(TooFewTransactions, match="999 transactions"):
         train([case.features for case in cases[:999]], seed=1)
 
 
-def test_the_score_is_the_training_percentile(cases: list[Case], model: AnomalyModel) -> None:
+def test_the_score_is_the_training_percentile(
+    cases: tuple[Replayed, ...], model: AnomalyModel
+) -> None:
     scores = model.percentile(model.raw_scores(matrix(case.features for case in cases)))
     assert scores.min() >= 0 and scores.max() <= 100
     assert abs(float(np.median(scores)) - 50) <= 1

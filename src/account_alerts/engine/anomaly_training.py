@@ -15,18 +15,25 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from account_alerts.config import Settings
 from account_alerts.domain.anomaly import payload
 from account_alerts.domain.anomaly.features import FEATURE_NAMES, Features, matrix
 from account_alerts.domain.anomaly.model import AnomalyModel
 from account_alerts.domain.anomaly.training import TooFewTransactions, train_on_matrix
 from account_alerts.domain.enums import AnomalyModelStatus
+from account_alerts.domain.events import TransactionEvent
+from account_alerts.domain.feature_replay import FeatureReplay
 from account_alerts.store import audit_trail
 from account_alerts.store.anomaly_models import AnomalyModelRecord, summary
 from account_alerts.store.database import Database
+from account_alerts.store.stored_events import events_in_arrival_order
 
 logger = logging.getLogger("account_alerts.anomaly")
 
 TRAINING_WINDOW = timedelta(days=90)
+# Events this long before the window only build the customers' profiles: a customer's
+# first transaction in the window still knows their devices, places and typical amount.
+WARM_UP = timedelta(days=30)
 DEFAULT_SEED = 20261202
 # Percentiles of the training raw anomaly kept on the record for people to read.
 SHOWN_PERCENTILES = (50.0, 90.0, 99.0, 99.9, 100.0)
@@ -42,6 +49,26 @@ class TrainingRun:
     rows: int
     model_id: int | None  # None: no model was made, ``reason`` says why
     reason: str | None = None
+
+
+def stored_features(settings: Settings) -> FeatureSource:
+    """The stored transactions' features, replayed from the stored events in arrival
+    order exactly as the live path computed them (``domain.feature_replay``)."""
+
+    async def features_of(db: Database, start: datetime, end: datetime) -> list[Features]:
+        replay = FeatureReplay(frozenset(FEATURE_NAMES))
+        rows: list[Features] = []
+        async with db.engine.connect() as connection, connection.begin():
+            async for customer, event, zone in events_in_arrival_order(
+                connection, start - WARM_UP, end, bank_zone=settings.timezone
+            ):
+                wanted = isinstance(event, TransactionEvent) and event.occurred_at >= start
+                features = replay.observe(customer, event, zone, evaluate=wanted)
+                if features is not None:
+                    rows.append(features)
+        return rows
+
+    return features_of
 
 
 def score_distribution(model: AnomalyModel) -> dict[str, float]:
