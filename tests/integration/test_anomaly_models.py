@@ -11,7 +11,8 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from account_alerts.domain.anomaly.features import FEATURE_NAMES, Features
+from account_alerts.domain.anomaly.features import FEATURE_NAMES, Features, matrix
+from account_alerts.domain.anomaly.forest import Floats
 from account_alerts.engine.anomaly_scoring import AnomalyScorer
 from account_alerts.engine.anomaly_training import (
     FeatureSource,
@@ -44,9 +45,9 @@ TAKEOVER: Features = {
 
 
 def source(rows: Sequence[Features]) -> FeatureSource:
-    async def features_of(db: Database, start: datetime, end: datetime) -> Sequence[Features]:
+    async def features_of(db: Database, start: datetime, end: datetime) -> Floats:
         assert end - start == timedelta(days=90)
-        return rows
+        return matrix(rows)
 
     return features_of
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,7 +17,8 @@ import numpy as np
 
 from account_alerts.config import Settings
 from account_alerts.domain.anomaly import payload
-from account_alerts.domain.anomaly.features import FEATURE_NAMES, Features, matrix
+from account_alerts.domain.anomaly.features import FEATURE_NAMES, MatrixBuilder
+from account_alerts.domain.anomaly.forest import Floats
 from account_alerts.domain.anomaly.model import AnomalyModel
 from account_alerts.domain.anomaly.training import TooFewTransactions, train_on_matrix
 from account_alerts.domain.enums import AnomalyModelStatus
@@ -38,8 +39,8 @@ DEFAULT_SEED = 20261202
 # Percentiles of the training raw anomaly kept on the record for people to read.
 SHOWN_PERCENTILES = (50.0, 90.0, 99.0, 99.9, 100.0)
 
-# The transactions of [start, end) as fraud features, in arrival order.
-FeatureSource = Callable[[Database, datetime, datetime], Awaitable[Sequence[Features]]]
+# The transactions of [start, end) as the model's rows (``features.matrix``).
+FeatureSource = Callable[[Database, datetime, datetime], Awaitable[Floats]]
 
 
 @dataclass(frozen=True)
@@ -55,9 +56,9 @@ def stored_features(settings: Settings) -> FeatureSource:
     """The stored transactions' features, replayed from the stored events in arrival
     order exactly as the live path computed them (``domain.feature_replay``)."""
 
-    async def features_of(db: Database, start: datetime, end: datetime) -> list[Features]:
+    async def features_of(db: Database, start: datetime, end: datetime) -> Floats:
         replay = FeatureReplay(frozenset(FEATURE_NAMES))
-        rows: list[Features] = []
+        rows = MatrixBuilder()
         async with db.engine.connect() as connection, connection.begin():
             async for customer, event, zone in events_in_arrival_order(
                 connection, start - WARM_UP, end, bank_zone=settings.timezone
@@ -65,8 +66,8 @@ def stored_features(settings: Settings) -> FeatureSource:
                 wanted = isinstance(event, TransactionEvent) and event.occurred_at >= start
                 features = replay.observe(customer, event, zone, evaluate=wanted)
                 if features is not None:
-                    rows.append(features)
-        return rows
+                    rows.add(features)
+        return rows.finish()
 
     return features_of
 
@@ -85,8 +86,7 @@ async def train_anomaly_model(
     seed: int = DEFAULT_SEED,
 ) -> TrainingRun:
     start = now - TRAINING_WINDOW
-    rows = await features_of(db, start, now)
-    vectors = matrix(rows)
+    vectors = await features_of(db, start, now)
     try:
         # Fitting takes seconds of CPU: off the event loop.
         model = await asyncio.to_thread(train_on_matrix, vectors, seed=seed)

@@ -84,7 +84,34 @@ def vector(features: Features) -> npt.NDArray[np.float64]:
 
 def matrix(rows: Iterable[Features]) -> Matrix:
     """Many transactions' rows, one per mapping, in order."""
-    stacked = [vector(features) for features in rows]
-    if not stacked:
-        return np.empty((0, len(COLUMNS)))
-    return np.vstack(stacked)
+    builder = MatrixBuilder()
+    for features in rows:
+        builder.add(features)
+    return builder.finish()
+
+
+class MatrixBuilder:
+    """Rows added one at a time into blocks of plain floats: a training window of a
+    million transactions holds 80 MB, not a million dictionaries."""
+
+    BLOCK = 65536
+
+    def __init__(self) -> None:
+        self._blocks: list[Matrix] = []
+        self._filled = 0
+
+    def add(self, features: Features) -> None:
+        if not self._blocks or self._filled == self.BLOCK:
+            self._blocks.append(np.empty((self.BLOCK, len(COLUMNS))))
+            self._filled = 0
+        self._blocks[-1][self._filled] = vector(features)
+        self._filled += 1
+
+    def __len__(self) -> int:
+        return max(0, len(self._blocks) - 1) * self.BLOCK + self._filled
+
+    def finish(self) -> Matrix:
+        if not self._blocks:
+            return np.empty((0, len(COLUMNS)))
+        self._blocks[-1] = self._blocks[-1][: self._filled]
+        return np.concatenate(self._blocks) if len(self._blocks) > 1 else self._blocks[0]
