@@ -4,6 +4,7 @@ stored with the transaction. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -239,3 +240,26 @@ async def test_the_scorer_follows_the_models_in_place_and_scores_are_stored(
     async with db.session() as session:
         row = (await session.exec(select(TransactionRecord))).one()
     assert (row.anomaly_score, row.anomaly_shadow_score) == (switched.active.score, 12.5)
+
+
+async def test_switches_at_the_same_moment_leave_one_active_model(
+    api: Api, db: Database, bank: list[Features]
+) -> None:
+    ids = [str((await trained(db, bank, seed=seed)).model_id) for seed in (1, 2, 3)]
+    bodies = await asyncio.gather(*(api.as_admin(ACTIVATE, {"m": model_id}) for model_id in ids))
+    assert all("errors" not in body for body in bodies), bodies
+    final = await statuses(api)
+    assert sorted(final.values()) == ["ACTIVE", "INACTIVE", "INACTIVE"]
+    async with db.session() as session:
+        switches = (
+            await session.exec(
+                select(AuditEntry)
+                .where(col(AuditEntry.action) == "anomaly_model.activated")
+                .order_by(col(AuditEntry.id))
+            )
+        ).all()
+    # Each switch saw the one before it: the chain of before/after is unbroken.
+    chain = [(e.before or {}).get("activeModelId") for e in switches]
+    assert chain[0] is None
+    assert chain[1:] == [(e.after or {})["activeModelId"] for e in switches[:-1]]
+    assert final[str((switches[-1].after or {})["activeModelId"])] == "ACTIVE"

@@ -38,8 +38,11 @@ async def switch_model(
     if not model_id.isdigit():
         raise NotFound(f"no anomaly model {model_id}", field="modelId")
     async with db.transaction() as session:
+        # Switches queue behind each other (models are few): each then reads the places
+        # as the one before it left them.
+        await session.exec(select(AnomalyModelRecord.id).with_for_update())
         in_place = await _models_in_place(session)
-        target = await session.get(AnomalyModelRecord, int(model_id), with_for_update=True)
+        target = await session.get(AnomalyModelRecord, int(model_id))
         if target is None:
             raise NotFound(f"no anomaly model {model_id}", field="modelId")
         if target.status is to:
@@ -85,9 +88,7 @@ async def switch_model(
 
 async def _models_in_place(session: AsyncSession) -> dict[AnomalyModelStatus, AnomalyModelRecord]:
     rows = await session.exec(
-        select(AnomalyModelRecord)
-        .where(col(AnomalyModelRecord.status).in_([ACTIVE, SHADOW]))
-        .with_for_update()
+        select(AnomalyModelRecord).where(col(AnomalyModelRecord.status).in_([ACTIVE, SHADOW]))
     )
     return {row.status: row for row in rows.all()}
 
