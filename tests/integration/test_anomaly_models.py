@@ -263,3 +263,19 @@ async def test_switches_at_the_same_moment_leave_one_active_model(
     assert chain[0] is None
     assert chain[1:] == [(e.after or {})["activeModelId"] for e in switches[:-1]]
     assert final[str((switches[-1].after or {})["activeModelId"])] == "ACTIVE"
+
+
+async def test_the_scorer_looks_for_a_switch_at_most_once_per_interval(
+    api: Api, db: Database, bank: list[Features]
+) -> None:
+    one = (await trained(db, bank, seed=1)).model_id
+    two = (await trained(db, bank, seed=2)).model_id
+    await api.as_admin(ACTIVATE, {"m": str(one)})
+    scorer = AnomalyScorer(db, check_every=timedelta(seconds=10))
+    await scorer.refresh_if_due(NOW)
+    assert scorer.score(TAKEOVER).active_model_id == one
+    await api.as_admin(ACTIVATE, {"m": str(two)})
+    await scorer.refresh_if_due(NOW + timedelta(seconds=9))
+    assert scorer.score(TAKEOVER).active_model_id == one
+    await scorer.refresh_if_due(NOW + timedelta(seconds=10))
+    assert scorer.score(TAKEOVER).active_model_id == two
