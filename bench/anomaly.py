@@ -13,9 +13,10 @@ In one run:
    contribution names the injected cause.
 2. **Scoring CPU per event** (``time.process_time``, this process only), on the bank's
    transactions one at a time, as the event path calls it: ``AnomalyModel.score`` (the
-   compiled trees, the percentile and the explanation), the compiled score alone
-   (``raw_scores`` of one row), and the baseline: scikit-learn's
-   ``IsolationForest.score_samples`` on one row, the same trees (same rows, same seed).
+   compiled trees and the percentile), the same with its explanation read
+   (``.contributions``, wanted with a rule's hit or a case), and the baseline:
+   scikit-learn's ``IsolationForest.score_samples`` on one row, the same trees (same
+   rows, same seed).
 3. **Training on ``--rows`` transactions**, in a child process so that its peak RSS
    (``ru_maxrss``) is the training's own: the rows are the bank's features resampled
    with noise on the amounts, each added as a feature mapping (as the job's replay hands
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -45,7 +47,7 @@ from query_alerts import machine
 from sklearn.metrics import roc_auc_score
 
 from account_alerts.domain.anomaly import payload
-from account_alerts.domain.anomaly.features import FEATURE_NAMES, MatrixBuilder, matrix, vector
+from account_alerts.domain.anomaly.features import FEATURE_NAMES, MatrixBuilder, matrix
 from account_alerts.domain.anomaly.forest import CompiledForest, fit_isolation_forest
 from account_alerts.domain.anomaly.training import train, train_on_matrix
 from account_alerts.domain.events import TransactionEvent
@@ -105,7 +107,7 @@ def scoring(events: int, sklearn_events: int) -> dict[str, Any]:
         model.score(features[0])
         forest.score_samples(row)
     score_ms = cpu_ms_per_call(model.score, features)
-    raw_ms = cpu_ms_per_call(lambda f: model.raw_scores(vector(f)[None, :]), features)
+    explained_ms = cpu_ms_per_call(lambda f: model.score(f).contributions, features)
     sklearn_ms = cpu_ms_per_call(forest.score_samples, one_rows)
     explained = [len(model.score(f).contributions) for f in features[:2000]]
     return {
@@ -114,8 +116,8 @@ def scoring(events: int, sklearn_events: int) -> dict[str, Any]:
         "trees": len(model.forest.roots),
         "depth": model.forest.depth,
         "nodes": len(model.forest.feature),
-        "score_with_explanation_ms": round(score_ms, 4),
-        "compiled_score_only_ms": round(raw_ms, 4),
+        "score_ms": round(score_ms, 4),
+        "score_and_explanation_ms": round(explained_ms, 4),
         "sklearn_score_samples_ms": round(sklearn_ms, 4),
         "mean_contributions_listed": round(float(np.mean(explained)), 2),
     }
@@ -126,6 +128,7 @@ def training_child(rows: int) -> dict[str, Any]:
     started_wall, started_cpu = time.perf_counter(), time.process_time()
     cases = replayed_bank()
     bank_seconds = time.perf_counter() - started_wall
+    bank_cpu = time.process_time() - started_cpu
     rng = np.random.default_rng(5)
     picks = rng.integers(0, len(cases), size=rows)
     noise = rng.lognormal(0.0, 0.1, size=rows)
@@ -154,7 +157,7 @@ def training_child(rows: int) -> dict[str, Any]:
         "payload_seconds": round(dump_seconds, 3),
         "payload_bytes": len(data),
         "wall_seconds_without_bank": round(wall - bank_seconds, 2),
-        "cpu_seconds": round(time.process_time() - started_cpu, 2),
+        "cpu_seconds_without_bank": round(time.process_time() - started_cpu - bank_cpu, 2),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
 
@@ -193,28 +196,35 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     report: dict[str, Any] = {
         "command": "python bench/anomaly.py" + (" --quick" if args.quick else ""),
         "machine": machine(),
+        "load_average_1_5_15_at_start": [round(v, 2) for v in os.getloadavg()],
         "quality": quality(),
         "scoring": scoring(2000 if args.quick else 10_000, 200 if args.quick else 1000),
         "training": training(rows),
         "replay": replay_rate(),
+        "load_average_1_5_15_at_end": [round(v, 2) for v in os.getloadavg()],
     }
     scoring_figures, training_figures = report["scoring"], report["training"]
     report["ratios"] = {
-        "score_with_explanation / sklearn": ratio(
-            scoring_figures["score_with_explanation_ms"],
-            scoring_figures["sklearn_score_samples_ms"],
+        "score / sklearn": ratio(
+            scoring_figures["score_ms"], scoring_figures["sklearn_score_samples_ms"]
         ),
-        "compiled_score_only / sklearn": ratio(
-            scoring_figures["compiled_score_only_ms"],
+        "score_and_explanation / sklearn": ratio(
+            scoring_figures["score_and_explanation_ms"],
             scoring_figures["sklearn_score_samples_ms"],
         ),
     }
     report["targets"] = {
-        f"score with explanation <= {TARGET_SCORE_MS} ms CPU": met(
-            scoring_figures["score_with_explanation_ms"], TARGET_SCORE_MS, at_most=True
+        f"score <= {TARGET_SCORE_MS} ms CPU": met(
+            scoring_figures["score_ms"], TARGET_SCORE_MS, at_most=True
         ),
-        f"training {training_figures['rows']} rows <= {TARGET_TRAIN_SECONDS:g} s": met(
+        f"score and explanation <= {TARGET_SCORE_MS} ms CPU": met(
+            scoring_figures["score_and_explanation_ms"], TARGET_SCORE_MS, at_most=True
+        ),
+        f"training {training_figures['rows']} rows <= {TARGET_TRAIN_SECONDS:g} s wall": met(
             training_figures["wall_seconds_without_bank"], TARGET_TRAIN_SECONDS, at_most=True
+        ),
+        f"training {training_figures['rows']} rows <= {TARGET_TRAIN_SECONDS:g} s CPU": met(
+            training_figures["cpu_seconds_without_bank"], TARGET_TRAIN_SECONDS, at_most=True
         ),
         f"training peak RSS <= {TARGET_TRAIN_MIB:g} MiB": met(
             training_figures["peak_rss_mib"], TARGET_TRAIN_MIB, at_most=True
@@ -228,6 +238,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def print_table(report: dict[str, Any]) -> None:
+    print(
+        f"load average at start {report['load_average_1_5_15_at_start']}, "
+        f"at end {report['load_average_1_5_15_at_end']}"
+    )
     for section in ("quality", "scoring", "training", "replay"):
         print(section)
         for name, value in report[section].items():

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from account_alerts.domain.anomaly import payload
-from account_alerts.domain.anomaly.features import matrix
+from account_alerts.domain.anomaly.features import matrix, vector
 from account_alerts.domain.anomaly.forest import CompiledForest, fit_isolation_forest
 from account_alerts.domain.anomaly.model import AnomalyModel
 from account_alerts.domain.anomaly.training import TooFewTransactions, train
@@ -56,7 +56,33 @@ def test_a_stored_model_scores_as_the_one_trained(
     data = payload.dump(model)
     loaded = payload.load(data, expected_checksum=payload.checksum(data))
     for case in cases[:50]:
-        assert loaded.score(case.features) == model.score(case.features)
+        again, original = loaded.score(case.features), model.score(case.features)
+        assert (again.score, again.raw) == (original.score, original.raw)
+        assert again.contributions == original.contributions
+
+
+def test_one_event_scores_and_explains_as_the_whole_forest_would(
+    cases: tuple[Replayed, ...], model: AnomalyModel
+) -> None:
+    """The single-event walk and the explanation's shortcut (re-walking only the trees
+    whose path split on the feature) agree with scoring whole rows, the feature set to
+    its median in every tree."""
+    explained = 0
+    for case in cases[:300]:
+        result = model.score(case.features)
+        row = model.rows_for_scoring(vector(case.features))
+        assert result.raw == pytest.approx(float(model.forest.anomaly(row[None, :])[0]), abs=1e-12)
+        own = float(model.forest.mean_path_length(row[None, :])[0])
+        expected = {}
+        for column, name in enumerate(model.feature_names):
+            at_median = row.copy()
+            at_median[column] = model.medians[column]
+            earlier = float(model.forest.mean_path_length(at_median[None, :])[0]) - own
+            if earlier > 1e-9:
+                expected[name] = round(earlier, 4)
+        assert {c.feature: c.contribution for c in result.contributions} == expected
+        explained += bool(expected)
+    assert explained > 100
 
 
 def test_altered_bytes_are_refused_before_they_are_read(model: AnomalyModel) -> None:

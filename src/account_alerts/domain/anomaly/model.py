@@ -6,7 +6,8 @@ stored quantiles, so in steps of 0.1). 99 means only 1 % of the transactions the
 learned from looked stranger.
 
 **Explanation.** For each feature whose value differs from its training median, the
-transaction is scored again with that one feature set to the median. The contribution
+transaction is scored again with that one feature set to the median (only in the trees
+whose path split on that feature: in the others it ends in the same leaf). The contribution
 is how many splits earlier, on average over the trees, the transaction was isolated
 because of that feature's real value: ``E[h(x with the median)] - E[h(x)]``. Positive
 means the feature pushed the score up; only those are listed, the largest first. A null
@@ -15,12 +16,14 @@ feature was scored as its median, so it never appears.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property, partial
 
 import numpy as np
 
 from account_alerts.domain.anomaly.features import FEATURE_NAMES, Features, FeatureValue, vector
-from account_alerts.domain.anomaly.forest import CompiledForest, Floats
+from account_alerts.domain.anomaly.forest import CompiledForest, Floats, Walk
 
 QUANTILES = 1001
 # Changes smaller than this are float noise, not a feature's doing.
@@ -36,9 +39,16 @@ class Contribution:
 
 @dataclass(frozen=True)
 class AnomalyResult:
+    """The score at once; the explanation when asked for (it is needed with a rule's hit
+    or a case, and costs more than the score itself)."""
+
     score: float  # 0-100, the training distribution's percentile of ``raw``
     raw: float  # s(x) in (0, 1]
-    contributions: tuple[Contribution, ...]
+    explain: Callable[[], tuple[Contribution, ...]] = field(repr=False, compare=False)
+
+    @cached_property
+    def contributions(self) -> tuple[Contribution, ...]:
+        return self.explain()
 
 
 @dataclass(frozen=True)
@@ -62,27 +72,26 @@ class AnomalyModel:
 
     def score(self, features: Features) -> AnomalyResult:
         row = self.rows_for_scoring(vector(features))
-        changed = np.flatnonzero(row != self.medians)
-        # Row 0 is the transaction; row k + 1 has feature changed[k] at its median.
-        batch = np.repeat(row[None, :], len(changed) + 1, axis=0)
-        batch[np.arange(1, len(changed) + 1), changed] = self.medians[changed]
-        paths = self.forest.mean_path_length(batch)
-        raw = self.forest.anomaly_of_path(paths[:1])
-        earlier = paths[1:] - paths[0]
-        contributions = sorted(
-            (
-                Contribution(
-                    feature=self.feature_names[column],
-                    value=features.get(self.feature_names[column]),
-                    contribution=round(float(delta), 4),
-                )
-                for column, delta in zip(changed, earlier, strict=True)
-                if delta > NEGLIGIBLE
-            ),
-            key=lambda c: -c.contribution,
-        )
+        walk = self.forest.walk(row)
+        raw = float(self.forest.anomaly_of_path(np.array([walk.mean_path_length]))[0])
         return AnomalyResult(
-            score=float(self.percentile(raw)[0]),
-            raw=float(raw[0]),
-            contributions=tuple(contributions),
+            score=float(self.percentile(np.array([raw]))[0]),
+            raw=raw,
+            explain=partial(self._contributions, features, row, walk),
         )
+
+    def _contributions(
+        self, features: Features, row: Floats, walk: Walk
+    ) -> tuple[Contribution, ...]:
+        changed = np.flatnonzero(row != self.medians)
+        earlier = self.forest.path_changes(walk, changed, self.medians[changed])
+        found = [
+            Contribution(
+                feature=self.feature_names[column],
+                value=features.get(self.feature_names[column]),
+                contribution=round(float(delta), 4),
+            )
+            for column, delta in zip(changed, earlier, strict=True)
+            if delta > NEGLIGIBLE
+        ]
+        return tuple(sorted(found, key=lambda c: -c.contribution))
