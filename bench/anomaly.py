@@ -48,7 +48,7 @@ from sklearn.metrics import roc_auc_score
 
 from account_alerts.domain.anomaly import payload
 from account_alerts.domain.anomaly.features import FEATURE_NAMES, MatrixBuilder, matrix
-from account_alerts.domain.anomaly.forest import CompiledForest, fit_isolation_forest
+from account_alerts.domain.anomaly.fitting import compile_forest, fit_isolation_forest
 from account_alerts.domain.anomaly.training import train, train_on_matrix
 from account_alerts.domain.events import TransactionEvent
 from account_alerts.domain.feature_replay import FeatureReplay
@@ -99,7 +99,7 @@ def scoring(events: int, sklearn_events: int) -> dict[str, Any]:
     model = train([case.features for case in cases], seed=SEED)
     filled = model.rows_for_scoring(rows)
     forest = fit_isolation_forest(filled, seed=SEED)
-    compiled = CompiledForest.from_sklearn(forest)
+    compiled = compile_forest(forest)
     assert np.array_equal(compiled.threshold, model.forest.threshold)  # the same trees
     features = [case.features for case in cases[:events]]
     one_rows = [filled[i : i + 1] for i in range(sklearn_events)]

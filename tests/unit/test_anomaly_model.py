@@ -12,7 +12,7 @@ import pytest
 
 from account_alerts.domain.anomaly import payload
 from account_alerts.domain.anomaly.features import matrix, vector
-from account_alerts.domain.anomaly.forest import CompiledForest, fit_isolation_forest
+from account_alerts.domain.anomaly.fitting import compile_forest, fit_isolation_forest
 from account_alerts.domain.anomaly.model import AnomalyModel
 from account_alerts.domain.anomaly.training import TooFewTransactions, train
 from tests.support.anomaly_events import Replayed, replayed_bank
@@ -32,7 +32,7 @@ def test_compiled_trees_score_as_score_samples_on_10000_events(cases: tuple[Repl
     rows = matrix(case.features for case in cases)
     rows = np.where(np.isnan(rows), 0.0, rows)
     forest = fit_isolation_forest(rows, seed=21)
-    compiled = CompiledForest.from_sklearn(forest)
+    compiled = compile_forest(forest)
     assert len(rows) >= 10_000
     events = rows[:10_000]
     difference = np.abs(compiled.anomaly(events) - -forest.score_samples(events))

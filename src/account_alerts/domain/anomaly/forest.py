@@ -1,4 +1,5 @@
-"""An IsolationForest fitted with scikit-learn, then flattened into plain NumPy arrays.
+"""An IsolationForest flattened into plain NumPy arrays (``fitting`` makes one from
+scikit-learn's), scored without scikit-learn.
 
 scikit-learn scores one row through Python-level validation, a joblib dispatch and a
 call per tree: fine for a batch, a cost per event on the event path. ``CompiledForest``
@@ -19,13 +20,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.ensemble import IsolationForest
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
 
-TREES = 100
-SAMPLES_PER_TREE = 256
 EULER_GAMMA = 0.5772156649015329
 
 
@@ -37,18 +35,6 @@ def average_path_length(n: Floats) -> Floats:
     big = n[many]
     out[many] = 2.0 * (np.log(big - 1.0) + EULER_GAMMA) - 2.0 * (big - 1.0) / big
     return out
-
-
-def fit_isolation_forest(rows: Floats, *, seed: int) -> IsolationForest:
-    """The same rows and seed give the same trees (one job, a seeded generator)."""
-    forest = IsolationForest(
-        n_estimators=TREES,
-        max_samples=min(SAMPLES_PER_TREE, len(rows)),
-        random_state=seed,
-        n_jobs=1,
-    )
-    forest.fit(rows)
-    return forest
 
 
 @dataclass(frozen=True)
@@ -71,45 +57,6 @@ class CompiledForest:
     _start: Ints = field(init=False, repr=False, compare=False)
     _norm: float = field(init=False, repr=False, compare=False)
     _split_at: Ints = field(init=False, repr=False, compare=False)
-
-    @classmethod
-    def from_sklearn(cls, forest: IsolationForest) -> CompiledForest:
-        n_columns = int(forest.n_features_in_)
-        features, thresholds, children, leaf_paths, roots = [], [], [], [], []
-        depth = 0
-        offset = 0
-        for tree, used in zip(forest.estimators_, forest.estimators_features_, strict=True):
-            nodes = tree.tree_
-            count = int(nodes.node_count)
-            left = nodes.children_left.astype(np.int64)
-            right = nodes.children_right.astype(np.int64)
-            leaf = left == -1
-            # A tree grown on a subset of the columns numbers them in that subset.
-            subset = forest._max_features != n_columns
-            column_of = np.asarray(used) if subset else np.arange(n_columns)
-            node_depth = _node_depths(left, right)
-            depth = max(depth, int(node_depth.max()))
-            features.append(np.where(leaf, 0, column_of[np.maximum(nodes.feature, 0)]))
-            thresholds.append(np.where(leaf, np.inf, nodes.threshold))
-            own = np.arange(count) + offset
-            pair = np.empty(2 * count, dtype=np.int64)
-            pair[0::2] = np.where(leaf, own, left + offset)
-            pair[1::2] = np.where(leaf, own, right + offset)
-            children.append(pair)
-            leaf_paths.append(
-                np.where(leaf, node_depth + average_path_length(nodes.n_node_samples), 0.0)
-            )
-            roots.append(offset)
-            offset += count
-        return cls(
-            feature=np.concatenate(features).astype(np.int64),
-            threshold=np.concatenate(thresholds).astype(np.float64),
-            children=np.concatenate(children),
-            leaf_path=np.concatenate(leaf_paths),
-            roots=np.asarray(roots, dtype=np.int64),
-            depth=depth,
-            samples_per_tree=int(forest.max_samples_),
-        )
 
     def __post_init__(self) -> None:
         # The walk keeps 2 * node, the index of the node's left child in ``children``:
@@ -191,13 +138,3 @@ def _as_compared(values: Floats) -> Floats:
     """scikit-learn compares values cast to float32 with float64 thresholds; so do we."""
     compared: Floats = np.asarray(values, dtype=np.float32).astype(np.float64)
     return compared
-
-
-def _node_depths(left: Ints, right: Ints) -> Ints:
-    """Edges from the root to each node (parents precede children in scikit-learn)."""
-    depth = np.zeros(len(left), dtype=np.int64)
-    for node in range(len(left)):
-        if left[node] != -1:
-            depth[left[node]] = depth[node] + 1
-            depth[right[node]] = depth[node] + 1
-    return depth

@@ -77,7 +77,7 @@ class AnomalyModel:
         return AnomalyResult(
             score=float(self.percentile(np.array([raw]))[0]),
             raw=raw,
-            explain=partial(self._contributions, features, row, walk),
+            explain=partial(self._contributions, dict(features), row, walk),
         )
 
     def _contributions(

@@ -7,11 +7,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from account_alerts.domain.anomaly.features import Features, matrix
-from account_alerts.domain.anomaly.forest import (
-    CompiledForest,
-    Floats,
-    fit_isolation_forest,
-)
+from account_alerts.domain.anomaly.forest import Floats
 from account_alerts.domain.anomaly.model import QUANTILES, AnomalyModel
 
 MIN_TRANSACTIONS = 1000
@@ -37,9 +33,12 @@ def train(rows: Iterable[Features], *, seed: int) -> AnomalyModel:
 def train_on_matrix(rows: Floats, *, seed: int) -> AnomalyModel:
     if len(rows) < MIN_TRANSACTIONS:
         raise TooFewTransactions(len(rows))
+    # Imported here: only training needs scikit-learn (``fitting``).
+    from account_alerts.domain.anomaly.fitting import compile_forest, fit_isolation_forest
+
     medians = _column_medians(rows)
     filled = np.where(np.isnan(rows), medians, rows)
-    forest = CompiledForest.from_sklearn(fit_isolation_forest(filled, seed=seed))
+    forest = compile_forest(fit_isolation_forest(filled, seed=seed))
     raw = np.concatenate(
         [forest.anomaly(filled[start : start + CHUNK]) for start in range(0, len(filled), CHUNK)]
     )
