@@ -215,8 +215,15 @@ def _parse_instant(value: str) -> datetime:
     return instant
 
 
+def _seed(value: str) -> int:
+    if not value.isdigit() or int(value) >= 2**31:
+        raise argparse.ArgumentTypeError(f"a seed is a whole number from 0 to 2^31-1, not {value}")
+    return int(value)
+
+
 def cmd_run_job(args: argparse.Namespace) -> int:
-    from account_alerts.scheduling import payment_due_job
+    from account_alerts.engine.anomaly_training import describe
+    from account_alerts.scheduling import payment_due_job, train_anomaly_model_job
     from account_alerts.store.database import Database
 
     settings = _settings()
@@ -226,6 +233,11 @@ def cmd_run_job(args: argparse.Namespace) -> int:
     async def run() -> int:
         db = Database(settings.database_url)
         try:
+            if args.job == "train-anomaly-model":
+                training = await train_anomaly_model_job(db, settings, now=now, seed=args.seed)
+                print(describe(training))
+                # 1: the run made no model (too few transactions), as printed.
+                return 0 if training.model_id is not None else 1
             result = await payment_due_job(db, settings, now=now)
         finally:
             await db.dispose()
@@ -366,8 +378,14 @@ def build_parser() -> argparse.ArgumentParser:
     scheduler.set_defaults(func=cmd_scheduler)
 
     run_job = command("run-job", help="run one scheduled job once")
-    run_job.add_argument("job", choices=["payment-due"])
+    run_job.add_argument("job", choices=["payment-due", "train-anomaly-model"])
     run_job.add_argument("--now", help="the instant to run it for, e.g. 2026-12-01T08:00:00+02:00")
+    run_job.add_argument(
+        "--seed",
+        type=_seed,
+        help="train-anomaly-model: the random seed (0 to 2^31-1); the same data and seed "
+        "give the same model",
+    )
     run_job.set_defaults(func=cmd_run_job)
 
     migrate = command("migrate", help="bring the database to the latest schema")

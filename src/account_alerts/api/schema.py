@@ -15,6 +15,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from account_alerts.api.admin import AdminMutation, AdminQuery
+from account_alerts.api.anomaly import AnomalyMutation, AnomalyQuery
 from account_alerts.api.cases import CaseMutation, CaseQuery
 from account_alerts.api.customer import CustomerMutation, CustomerQuery, CustomerSubscription
 from account_alerts.api.customer_admin import CustomerAdminQuery
@@ -39,6 +40,7 @@ Query = merge_types(
         CaseQuery,
         CustomerAdminQuery,
         WebhookQuery,
+        AnomalyQuery,
     ),
 )
 Mutation = merge_types(
@@ -50,6 +52,7 @@ Mutation = merge_types(
         FraudMutation,
         CaseMutation,
         WebhookMutation,
+        AnomalyMutation,
     ),
 )
 Subscription = merge_types("Subscription", (CustomerSubscription,))

@@ -97,3 +97,11 @@ class Role(StrEnum):
     CUSTOMER = "customer"
     SERVICE = "service"
     ADMIN = "admin"
+
+
+class AnomalyModelStatus(StrEnum):
+    """ACTIVE scores and its score is used; SHADOW scores beside it, stored but unused."""
+
+    ACTIVE = "ACTIVE"
+    SHADOW = "SHADOW"
+    INACTIVE = "INACTIVE"

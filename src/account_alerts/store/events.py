@@ -56,6 +56,10 @@ class TransactionRecord(SQLModel, table=True):
     location_label: str | None = Field(default=None, max_length=255)
     occurred_at: datetime = when(required=True)
     created_at: datetime = when(now=True)
+    # 0-100 from the ACTIVE anomaly model, and from the SHADOW one (stored, never used);
+    # null when no model was in place.
+    anomaly_score: float | None = None
+    anomaly_shadow_score: float | None = None
 
 
 class LoginAttempt(SQLModel, table=True):

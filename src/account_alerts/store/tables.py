@@ -9,6 +9,7 @@ from account_alerts.store.alerts import (
     AlertDelivery,
     SuspiciousActivity,
 )
+from account_alerts.store.anomaly_models import AnomalyModelRecord
 from account_alerts.store.audit import AuditEntry
 from account_alerts.store.cases import CaseTimelineEntry, ReviewCase
 from account_alerts.store.customers import Account, ChannelVerification, Device, MobileUser
@@ -44,6 +45,7 @@ __all__ = [
     "AccountAlertSettingsRow",
     "AdminSession",
     "AlertDelivery",
+    "AnomalyModelRecord",
     "AuditEntry",
     "Backtest",
     "BalanceSnapshot",

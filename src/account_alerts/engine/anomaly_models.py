@@ -1,0 +1,100 @@
+"""The risk team switches anomaly models: one ACTIVE, at most one SHADOW, each switch
+audited with the models in place before and after."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from account_alerts.domain.anomaly.payload import PayloadRejected
+from account_alerts.domain.enums import AnomalyModelStatus
+from account_alerts.engine.actor import Actor
+from account_alerts.errors import BadUserInput, NotFound
+from account_alerts.store import audit_trail
+from account_alerts.store.anomaly_models import AnomalyModelRecord, load_model
+from account_alerts.store.database import Database
+
+ACTIVE, SHADOW, INACTIVE = (
+    AnomalyModelStatus.ACTIVE,
+    AnomalyModelStatus.SHADOW,
+    AnomalyModelStatus.INACTIVE,
+)
+
+
+async def switch_model(
+    db: Database,
+    *,
+    actor: Actor,
+    model_id: str,
+    to: AnomalyModelStatus,
+    now: datetime,
+) -> AnomalyModelRecord:
+    """Make ``model_id`` ACTIVE or SHADOW; the model that held that place becomes
+    INACTIVE. A model whose bytes fail their checksum is refused."""
+    assert to in (ACTIVE, SHADOW)
+    if not model_id.isdigit():
+        raise NotFound(f"no anomaly model {model_id}", field="modelId")
+    async with db.transaction() as session:
+        # Switches queue behind each other (models are few): each then reads the places
+        # as the one before it left them.
+        await session.exec(select(AnomalyModelRecord.id).with_for_update())
+        in_place = await _models_in_place(session)
+        target = await session.get(AnomalyModelRecord, int(model_id))
+        if target is None:
+            raise NotFound(f"no anomaly model {model_id}", field="modelId")
+        if target.status is to:
+            raise BadUserInput(f"anomaly model {model_id} is already {to.value}", field="modelId")
+        if to is SHADOW and target.status is ACTIVE:
+            raise BadUserInput(
+                f"anomaly model {model_id} is ACTIVE; activate another model first",
+                field="modelId",
+            )
+        try:
+            load_model(target)
+        except PayloadRejected as exc:
+            raise BadUserInput(
+                f"anomaly model {model_id} cannot be used: {exc}", field="modelId"
+            ) from None
+        before = _places(in_place)
+        previous = in_place.get(to)
+        if previous is not None:
+            previous.status = INACTIVE
+            session.add(previous)
+        if target.status is not INACTIVE:
+            in_place.pop(target.status, None)
+        # The one holding the place steps down first: the unique indexes see one at a time.
+        await session.flush()
+        target.status = to
+        session.add(target)
+        in_place[to] = target
+        await session.flush()
+        audit_trail.record(
+            session,
+            actor_role=actor.role.value,
+            actor_id=actor.id,
+            action=f"anomaly_model.{'activated' if to is ACTIVE else 'shadowed'}",
+            occurred_at=now,
+            subject_type="anomaly_model",
+            subject_id=model_id,
+            before=before,
+            after=_places(in_place),
+        )
+        await session.refresh(target)
+        return target
+
+
+async def _models_in_place(session: AsyncSession) -> dict[AnomalyModelStatus, AnomalyModelRecord]:
+    rows = await session.exec(
+        select(AnomalyModelRecord).where(col(AnomalyModelRecord.status).in_([ACTIVE, SHADOW]))
+    )
+    return {row.status: row for row in rows.all()}
+
+
+def _places(in_place: dict[AnomalyModelStatus, AnomalyModelRecord]) -> dict[str, Any]:
+    return {
+        "activeModelId": in_place[ACTIVE].id if ACTIVE in in_place else None,
+        "shadowModelId": in_place[SHADOW].id if SHADOW in in_place else None,
+    }
