@@ -27,8 +27,10 @@ from account_alerts.store.database import Database
 from account_alerts.store.events import TransactionRecord
 from tests.conftest import Api, error_code
 from tests.support.anomaly_events import replayed_bank
-from tests.support.events import RECORD_TRANSACTION, transaction
+from tests.support.events import BLANTYRE, LILONGWE, RECORD_TRANSACTION, transaction
 from tests.support.factories import make_account
+from tests.support.fraud import RECORD_TRANSACTION as DECIDE
+from tests.support.fraud import deploy, feature, op, rule
 
 NOW = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
 MODELS = """{ anomalyModels { id status createdAt trainedFrom trainedTo featureNames rowCount
@@ -279,3 +281,46 @@ async def test_the_scorer_looks_for_a_switch_at_most_once_per_interval(
     assert scorer.score(TAKEOVER).active_model_id == one
     await scorer.refresh_if_due(NOW + timedelta(seconds=10))
     assert scorer.score(TAKEOVER).active_model_id == two
+
+
+async def test_live_transactions_are_scored_and_a_rule_on_the_score_explains_its_hit(
+    api: Api, db: Database, bank: list[Features]
+) -> None:
+    model = (await trained(db, bank, seed=1)).model_id
+    await api.as_admin(ACTIVATE, {"m": str(model)})
+    await deploy(api, rule("Anomalous", op(">=", feature("anomalyScore"), 95), 50))
+    await make_account(db, user_id=7, account_number="1000000001")
+    day = api.clock.now.replace(hour=9, minute=0, second=0) - timedelta(days=1)
+    for n in range(3):
+        usual = transaction(
+            "1000000001", "120", day + timedelta(hours=n), device="phone", location=BLANTYRE
+        )
+        assert "errors" not in await api.as_service(DECIDE, {"input": usual})
+    # A takeover: a new device, far away, at night, many times the usual amount.
+    night = (day + timedelta(hours=17)).replace(minute=30)
+    odd = transaction("1000000001", "48000", night, device="stranger", location=LILONGWE)
+    result = (await api.as_service(DECIDE, {"input": odd}))["data"]["recordTransaction"]
+    [hit] = result["decision"]["hits"]
+    assert hit["name"] == "Anomalous" and hit["features"]["anomalyScore"] >= 95
+    assert result["decision"]["outcome"] == "REVIEW"
+    async with db.session() as session:
+        rows = (
+            await session.exec(select(TransactionRecord).order_by(col(TransactionRecord.id)))
+        ).all()
+    assert all(row.anomaly_score is not None for row in rows)
+    assert rows[-1].anomaly_score == hit["features"]["anomalyScore"]
+    assert rows[-1].anomaly_shadow_score is None
+    # The case shows why: the features that raised the score, the strongest first.
+    case = await api.as_admin(
+        "query { reviewCases { items { decision { hits { explanation "
+        "{ feature value contribution } } } } } }"
+    )
+    [item] = case["data"]["reviewCases"]["items"]
+    explanation = item["decision"]["hits"][0]["explanation"]
+    assert explanation and {part["feature"] for part in explanation} & {
+        "deviceKnown",
+        "distanceKm",
+        "amountToTypical",
+        "hourLocal",
+    }
+    assert explanation[0]["contribution"] == max(p["contribution"] for p in explanation)

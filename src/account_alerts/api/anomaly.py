@@ -66,15 +66,16 @@ class AnomalyMutation:
         "becomes INACTIVE. Audited.",
     )
     async def activate_anomaly_model(self, info: Info, model_id: strawberry.ID) -> AnomalyModelView:
-        return AnomalyModelView.build(
-            await switch_model(
-                info.context.db,
-                actor=info.context.actor(),
-                model_id=str(model_id),
-                to=AnomalyModelStatus.ACTIVE,
-                now=info.context.now(),
-            )
+        row = await switch_model(
+            info.context.db,
+            actor=info.context.actor(),
+            model_id=str(model_id),
+            to=AnomalyModelStatus.ACTIVE,
+            now=info.context.now(),
         )
+        # This process's live traffic scores with it from the next event on.
+        info.context.services.ingestor.anomaly.invalidate()
+        return AnomalyModelView.build(row)
 
     @strawberry.mutation(
         permission_classes=[IsAdmin],
@@ -84,12 +85,13 @@ class AnomalyMutation:
     async def set_anomaly_model_shadow(
         self, info: Info, model_id: strawberry.ID
     ) -> AnomalyModelView:
-        return AnomalyModelView.build(
-            await switch_model(
-                info.context.db,
-                actor=info.context.actor(),
-                model_id=str(model_id),
-                to=AnomalyModelStatus.SHADOW,
-                now=info.context.now(),
-            )
+        row = await switch_model(
+            info.context.db,
+            actor=info.context.actor(),
+            model_id=str(model_id),
+            to=AnomalyModelStatus.SHADOW,
+            now=info.context.now(),
         )
+        # This process's live traffic scores with it from the next event on.
+        info.context.services.ingestor.anomaly.invalidate()
+        return AnomalyModelView.build(row)

@@ -6,7 +6,7 @@ suppressed (snoozed) hits are recorded and returned, never counted."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -53,9 +53,13 @@ class Hit:
     suppressed: bool
     null_features: tuple[str, ...]
     features: dict[str, Value]
+    # Why the anomaly score was high, for a hit whose condition read it: each feature
+    # that raised it, with its value and contribution ({"feature", "value",
+    # "contribution"}).
+    explanation: tuple[dict[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        document = {
             "ruleId": self.rule_id,
             "versionId": self.version_id,
             "name": self.name,
@@ -65,6 +69,9 @@ class Hit:
             "nullFeatures": list(self.null_features),
             "features": dict(self.features),
         }
+        if self.explanation:
+            document["explanation"] = list(self.explanation)
+        return document
 
     @classmethod
     def from_json(cls, document: Mapping[str, Any]) -> Hit:
@@ -77,6 +84,7 @@ class Hit:
             suppressed=document["suppressed"],
             null_features=tuple(document["nullFeatures"]),
             features=dict(document["features"]),
+            explanation=tuple(document.get("explanation", ())),
         )
 
 
@@ -198,7 +206,10 @@ class RuleSet:
         features: Mapping[str, Value],
         subject: Subject,
         now: datetime,
+        explain: Callable[[], tuple[dict[str, Any], ...]] = tuple,
     ) -> Decision:
+        """``explain``: the anomaly score's explanation, asked for only by a hit whose
+        condition read the score."""
         hits: list[Hit] = []
         for version in self.versions:
             if kind not in version.kinds:
@@ -220,6 +231,7 @@ class RuleSet:
                     suppressed=suppressed,
                     null_features=tuple(nulls),
                     features={name: features.get(name) for name in version.condition.features},
+                    explanation=(explain() if "anomalyScore" in version.condition.features else ()),
                 )
             )
         return decide(hits, self.thresholds)

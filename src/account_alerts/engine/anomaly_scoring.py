@@ -50,11 +50,20 @@ class AnomalyScorer:
         self._shadow = in_use.get(AnomalyModelStatus.SHADOW)
         self._models = {i: m for i, m in self._models.items() if i in in_use.values()}
 
+    def invalidate(self) -> None:
+        """Look at the database again at the next ``refresh_if_due`` (a switch made here)."""
+        self._checked_at = None
+
     async def refresh_if_due(self, now: datetime) -> None:
         """At most one look at the database per ``check_every``."""
         if self._checked_at is None or now - self._checked_at >= self._check_every:
             self._checked_at = now
             await self.refresh()
+
+    @property
+    def in_use(self) -> bool:
+        """Whether a model is ACTIVE or in SHADOW (else nothing is scored)."""
+        return self._active is not None or self._shadow is not None
 
     def score(self, features: Features) -> AnomalyScores:
         active = self._models.get(self._active) if self._active is not None else None

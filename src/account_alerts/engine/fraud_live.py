@@ -13,6 +13,7 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,6 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from account_alerts.domain import fraud_features
 from account_alerts.domain.activity_profile import ActivityProfile
+from account_alerts.domain.anomaly.features import FEATURE_NAMES
 from account_alerts.domain.events import LoginEvent, TransactionEvent
 from account_alerts.domain.fraud_decision import (
     ALLOW,
@@ -36,6 +38,7 @@ from account_alerts.domain.fraud_decision import (
 )
 from account_alerts.domain.fraud_features import CROWD_FEATURES, Crowd, EventKind, kind_of
 from account_alerts.domain.rule_conditions import ConditionError, parse
+from account_alerts.engine.anomaly_scoring import AnomalyScorer
 from account_alerts.engine.fraud_rules import thresholds
 from account_alerts.store.base import table_of
 from account_alerts.store.database import Database
@@ -179,6 +182,16 @@ async def crowd(
     )
 
 
+@dataclass(frozen=True)
+class Judged:
+    """What the risk team's rules and the anomaly model made of an event."""
+
+    decision: Decision | None
+    # 0-100 from the ACTIVE model (used) and the SHADOW model (stored only).
+    anomaly_score: float | None = None
+    anomaly_shadow_score: float | None = None
+
+
 async def decide(
     rules: RuleSet,
     event: TransactionEvent | LoginEvent,
@@ -188,20 +201,46 @@ async def decide(
     zone: ZoneInfo,
     session: Callable[[], Awaitable[AsyncSession]],
     now: datetime,
-) -> Decision | None:
-    """The event's decision (None when no version applies to its kind), from its features
-    as they stand before it changes the profile. ``session`` gives the transaction's
-    session with every earlier event's rows written (for the cross-customer counts)."""
+    anomaly: AnomalyScorer | None = None,
+) -> Judged:
+    """The event's decision (None when no version applies to its kind) and, for a
+    transaction while an anomaly model is in place, its scores; from its features as they
+    stand before it changes the profile. ``session`` gives the transaction's session with
+    every earlier event's rows written (for the cross-customer counts)."""
     kind = kind_of(event)
-    if not rules.applies(kind):
-        return None
-    needed = rules.needed(kind)
+    scoring = anomaly is not None and anomaly.in_use and kind is EventKind.TRANSACTION
+    if not rules.applies(kind) and not scoring:
+        return Judged(None)
+    needed = rules.needed(kind) | (frozenset(FEATURE_NAMES) if scoring else frozenset())
     counts = None
     if needed & CROWD_FEATURES:
         counts = await crowd(await session(), event, customer)
     features = fraud_features.compute(event, profile, zone=zone, needed=needed, crowd=counts)
-    account = event.account_number if isinstance(event, TransactionEvent) else None
-    return rules.evaluate(kind, features, Subject(customer, account, event.device_id), now)
+    scores = anomaly.score(features) if scoring and anomaly is not None else None
+    active = scores.active if scores is not None else None
+    if "anomalyScore" in features or active is not None:
+        features["anomalyScore"] = active.score if active is not None else None
+
+    def explain() -> tuple[dict[str, Any], ...]:
+        if active is None:
+            return ()
+        return tuple(
+            {"feature": c.feature, "value": c.value, "contribution": round(c.contribution, 4)}
+            for c in active.contributions
+        )
+
+    decision = None
+    if rules.applies(kind):
+        account = event.account_number if isinstance(event, TransactionEvent) else None
+        subject = Subject(customer, account, event.device_id)
+        decision = rules.evaluate(kind, features, subject, now, explain)
+    return Judged(
+        decision,
+        anomaly_score=active.score if active is not None else None,
+        anomaly_shadow_score=(
+            scores.shadow.score if scores is not None and scores.shadow is not None else None
+        ),
+    )
 
 
 def write_hits(

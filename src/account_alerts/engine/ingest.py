@@ -36,6 +36,7 @@ from account_alerts.domain.events import (
 from account_alerts.domain.fraud_decision import ALLOW, Decision, Outcome, RuleSet
 from account_alerts.engine import fraud_live
 from account_alerts.engine.actor import Actor
+from account_alerts.engine.anomaly_scoring import AnomalyScorer
 from account_alerts.engine.group_commit import GroupCommit, GroupLimits
 from account_alerts.engine.judging import Judging
 from account_alerts.errors import ApiError, BadUserInput, NotFound
@@ -77,6 +78,8 @@ class Ingestor:
         # at least, so created_at orders a customer's transactions and sign-ins by arrival
         # (replays and backtests read them in that order).
         self._last_arrival: datetime | None = None
+        # The anomaly models in place, scoring transactions (engine.anomaly_scoring).
+        self.anomaly = AnomalyScorer(db)
         self.rule_sets = fraud_live.RuleSets(
             db, refresh_seconds=settings.fraud_rules_refresh_seconds, clock=clock
         )
@@ -163,6 +166,7 @@ class Ingestor:
     ) -> list[EventOutcome]:
         outcomes: list[EventOutcome] = []
         rules = await self.rule_sets.current()
+        await self.anomaly.refresh_if_due(now)
         async with event_unit(self.db) as unit:
             batch = await _Batch.load(unit, events, look_up_repeats=not optimistic)
             for event in events:
@@ -231,7 +235,7 @@ class Ingestor:
             verdict = await context.judge_balance(event)
         else:
             # The risk team's rules see the customer as they were before this event.
-            decision = await context.decide(rules, event)
+            decision = await context.decide(rules, event, self.anomaly)
             if isinstance(event, TransactionEvent):
                 verdict = await context.judge_transaction(event)
             else:

@@ -38,6 +38,7 @@ from account_alerts.domain.rules.suspicious_activity import (
 )
 from account_alerts.engine import fraud_live
 from account_alerts.engine.actor import Actor
+from account_alerts.engine.anomaly_scoring import AnomalyScorer
 from account_alerts.engine.preferences import thresholds_for
 from account_alerts.engine.resolution import lock_user
 from account_alerts.store import cases, event_rows, facts
@@ -66,6 +67,8 @@ class Judging:
     # When its rows say it arrived: ``now``, or a microsecond after the event before it in
     # this process, so that created_at orders transactions and sign-ins by arrival.
     arrival: datetime
+    # The transaction's anomaly scores (ACTIVE model, SHADOW model), once decided.
+    anomaly_scores: tuple[float | None, float | None] = (None, None)
 
     @property
     def session(self) -> AsyncSession:
@@ -90,9 +93,15 @@ class Judging:
             (self.account.time_zone if self.account else None) or self.settings.timezone
         )
 
-    async def decide(self, rules: RuleSet, event: TransactionEvent | LoginEvent) -> Decision | None:
-        """The risk team's rules on the event, before it changes the customer's profile."""
-        return await fraud_live.decide(
+    async def decide(
+        self,
+        rules: RuleSet,
+        event: TransactionEvent | LoginEvent,
+        anomaly: AnomalyScorer | None = None,
+    ) -> Decision | None:
+        """The risk team's rules and the anomaly model on the event, before it changes the
+        customer's profile; a transaction's scores go with its row."""
+        judged = await fraud_live.decide(
             rules,
             event,
             customer=self.user_id,
@@ -100,7 +109,10 @@ class Judging:
             zone=self.zone(),
             session=self.unit.written,
             now=self.now,
+            anomaly=anomaly,
         )
+        self.anomaly_scores = (judged.anomaly_score, judged.anomaly_shadow_score)
+        return judged.decision
 
     async def act_on(
         self, decision: Decision, event: TransactionEvent | LoginEvent, verdict: Verdict
@@ -205,7 +217,11 @@ class Judging:
                 )
             )
         event_rows.transaction(
-            self.unit.buffer, event, mobile_user_id=self.user_id, now=self.arrival
+            self.unit.buffer,
+            event,
+            mobile_user_id=self.user_id,
+            now=self.arrival,
+            anomaly_scores=self.anomaly_scores,
         )
         await self._saw_device(event.device_id, event.occurred_at)
         if event.location is not None:

@@ -37,7 +37,12 @@ def _place(location: GeoPoint | None) -> dict[str, object]:
 
 
 def transaction(
-    buffer: RowBuffer, event: TransactionEvent, *, mobile_user_id: int, now: datetime
+    buffer: RowBuffer,
+    event: TransactionEvent,
+    *,
+    mobile_user_id: int,
+    now: datetime,
+    anomaly_scores: tuple[float | None, float | None] = (None, None),
 ) -> None:
     buffer.add(
         TRANSACTIONS,
@@ -57,6 +62,8 @@ def transaction(
             **_place(event.location),
             "occurred_at": event.occurred_at,
             "created_at": now,
+            "anomaly_score": anomaly_scores[0],
+            "anomaly_shadow_score": anomaly_scores[1],
         },
     )
 
