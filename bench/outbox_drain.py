@@ -77,7 +77,7 @@ from account_alerts.domain.enums import AlertType
 from account_alerts.domain.messages import render
 from account_alerts.domain.sms import fit
 from account_alerts.domain.sms_keywords import SMS_FOOTER
-from account_alerts.store.alert_writer import ALERT_CHANNEL
+from account_alerts.store.announcements import ALERT_CHANNEL
 from tests.support.factories import sample_data
 
 # The targets, on this two-core machine.
