@@ -151,7 +151,9 @@ OUTCOME_COLUMNS = (
 _CLEARED = {"lease_owner": None, "lease_expires_at": None, "send_started_at": None}
 # On PostgreSQL a wave is one statement, the same text for every wave: the next sends are
 # marked, the outcomes (one array a column) written to the rows still this worker's, and
-# the audit entries of those rows appended.
+# the audit entries of those rows appended. A row is found by id and lease alone: a row
+# this worker leases is PENDING (claims take only those, and every outcome written clears
+# the lease), and the due index on status must not be the planner's way in.
 _WAVE_ON_POSTGRESQL = """
     WITH marked AS (
         UPDATE alert_deliveries SET send_started_at = %(now)s
