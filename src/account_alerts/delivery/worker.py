@@ -309,75 +309,113 @@ class DeliveryWorker:
         return []
 
     async def _record(self, attempts: list[_Attempt], to_mark: Sequence[int] = ()) -> set[int]:
-        """Record outcomes and mark sends as started, in one transaction (on PostgreSQL
-        one round trip and the commit: outbox.record_outcomes); the ids marked. Marks
-        alone are one statement."""
+        """Record outcomes and mark sends as started, in one transaction; the ids marked.
+        Marks alone are one statement. On PostgreSQL a wave with nothing to do after its
+        write (no stale push token, opt-out or fallback) is one round trip, its commit
+        included (outbox.record_wave); otherwise the write and what follows it share a
+        session's transaction."""
         now = self.clock()
         if not attempts:
             async with self.db.statement() as connection:
                 return await outbox.mark_started(
                     connection, to_mark, worker_id=self.worker_id, now=now
                 )
-        async with self.db.transaction() as session:
-            outcomes = {a.delivery.id: self._outcome(a, now) for a in attempts}
-            audit_rows = [
+        outcomes = {a.delivery.id: self._outcome(a, now) for a in attempts}
+        wave = outbox.Wave(
+            rows=[row for row, _ in outcomes.values()],
+            to_mark=to_mark,
+            audit_rows=[
                 (a.delivery.id, self._audit_row(a, row, outcome, now))
                 for a in attempts
                 for row, outcome in [outcomes[a.delivery.id]]
                 if outcome != "deferred"
-            ]
+            ],
+            alert_ids=[a.alert.id for a in attempts if a.alert.id is not None],
+            worker_id=self.worker_id,
+            now=now,
+        )
+        follow_up = [a for a in attempts if self._follows_up(a, outcomes[a.delivery.id][1])]
+        if self.db.is_postgresql and not follow_up:
+            async with self.db.engine.connect() as connection:
+                owned, marked = await outbox.record_wave(connection, wave)
+            self._count(attempts, outcomes, owned, now)
+            return marked
+        async with self.db.transaction() as session:
             # Rows whose lease ran out were taken over by another worker: its record stands.
-            owned, marked = await outbox.record_outcomes(
+            owned, marked = await outbox.record_outcomes(session, wave)
+            self._count(attempts, outcomes, owned, now)
+            for attempt in follow_up:
+                if attempt.delivery.id in owned:
+                    await self._follow_up(session, attempt, outcomes[attempt.delivery.id], now)
+        return marked
+
+    def _count(
+        self,
+        attempts: list[_Attempt],
+        outcomes: dict[int, tuple[dict[str, object], str]],
+        owned: set[int],
+        now: datetime,
+    ) -> None:
+        """The metrics of the outcomes written; a row taken over by another worker is not."""
+        for attempt in attempts:
+            if attempt.delivery.id not in owned:
+                logger.warning("delivery %s was taken over by another worker", attempt.delivery.id)
+                continue
+            outcome = outcomes[attempt.delivery.id][1]
+            metrics.DELIVERIES.labels(attempt.delivery.channel.value, outcome).inc()
+            if outcome == "sent":
+                metrics.LAG.labels(attempt.delivery.channel.value).observe(
+                    max(0.0, (now - attempt.alert.created_at).total_seconds())
+                )
+
+    def _follows_up(self, attempt: _Attempt, outcome: str) -> bool:
+        """Whether writing this outcome calls for more: a failure to announce (signed
+        webhooks), a stale push token to deactivate, an opt-out to keep, or a fallback
+        channel to add."""
+        return bool(
+            outcome == "failed"
+            or attempt.stale_tokens
+            or (attempt.error is not None and attempt.error.opted_out and attempt.user.phone)
+            or self._unreachable(attempt, outcome)
+        )
+
+    async def _follow_up(
+        self,
+        session: AsyncSession,
+        attempt: _Attempt,
+        outcome: tuple[dict[str, object], str],
+        now: datetime,
+    ) -> None:
+        row, name = outcome
+        if name == "failed":
+            emit(
                 session,
-                [row for row, _ in outcomes.values()],
-                to_mark=to_mark,
-                audit_rows=audit_rows,
-                alert_ids=[a.alert.id for a in attempts if a.alert.id is not None],
-                worker_id=self.worker_id,
+                WebhookEventType.DELIVERY_FAILED,
+                delivery_failed(
+                    delivery_id=attempt.delivery.id,
+                    alert_id=attempt.delivery.alert_id,
+                    mobile_user_id=attempt.user.id,
+                    channel=attempt.delivery.channel.value,
+                    attempts=int(str(row["attempts"])),
+                    error=attempt.error.reason if attempt.error else None,
+                ),
+                occurred_at=now,
+            )
+        for token in attempt.stale_tokens:
+            await self._deactivate(session, attempt, token, now)
+        if attempt.error is not None and attempt.error.opted_out and attempt.user.phone:
+            await sms_consent.record_opt_out(
+                session,
+                phone=attempt.user.phone,
+                source="twilio error 21610",
+                by_customer=False,
                 now=now,
             )
-            for attempt in attempts:
-                if attempt.delivery.id not in owned:
-                    logger.warning(
-                        "delivery %s was taken over by another worker", attempt.delivery.id
-                    )
-                    continue
-                outcome = outcomes[attempt.delivery.id][1]
-                if outcome == "failed":
-                    emit(
-                        session,
-                        WebhookEventType.DELIVERY_FAILED,
-                        delivery_failed(
-                            delivery_id=attempt.delivery.id,
-                            alert_id=attempt.delivery.alert_id,
-                            mobile_user_id=attempt.user.id,
-                            channel=attempt.delivery.channel.value,
-                            attempts=int(str(outcomes[attempt.delivery.id][0]["attempts"])),
-                            error=attempt.error.reason if attempt.error else None,
-                        ),
-                        occurred_at=now,
-                    )
-                metrics.DELIVERIES.labels(attempt.delivery.channel.value, outcome).inc()
-                if outcome == "sent":
-                    metrics.LAG.labels(attempt.delivery.channel.value).observe(
-                        max(0.0, (now - attempt.alert.created_at).total_seconds())
-                    )
-                for token in attempt.stale_tokens:
-                    await self._deactivate(session, attempt, token, now)
-                if attempt.error is not None and attempt.error.opted_out and attempt.user.phone:
-                    await sms_consent.record_opt_out(
-                        session,
-                        phone=attempt.user.phone,
-                        source="twilio error 21610",
-                        by_customer=False,
-                        now=now,
-                    )
-                    attempt.sms_opted_out = True
-                # The wave's alerts are locked (outbox.record_outcomes): two workers
-                # finishing channels of one alert add its fallback once.
-                if self._unreachable(attempt, outcome):
-                    await self._fall_back(session, attempt, now)
-        return marked
+            attempt.sms_opted_out = True
+        # The wave's alerts are locked (outbox.record_outcomes): two workers finishing
+        # channels of one alert add its fallback once.
+        if self._unreachable(attempt, name):
+            await self._fall_back(session, attempt, now)
 
     def _outcome(self, attempt: _Attempt, now: datetime) -> tuple[dict[str, object], str]:
         """The delivery row's new values, and the outcome's name for metrics and audit."""

@@ -151,12 +151,13 @@ OUTCOME_COLUMNS = (
 _CLEARED = {"lease_owner": None, "lease_expires_at": None, "send_started_at": None}
 # On PostgreSQL a wave is one statement, the same text for every wave: the next sends are
 # marked, the outcomes (one array a column) written to the rows still this worker's, and
-# the audit entries of those rows appended.
+# the audit entries of those rows appended. A row is found by id and lease alone: a row
+# this worker leases is PENDING (claims take only those, and every outcome written clears
+# the lease), and the due index on status must not be the planner's way in.
 _WAVE_ON_POSTGRESQL = """
     WITH marked AS (
         UPDATE alert_deliveries SET send_started_at = %(now)s
-        WHERE id = ANY(%(to_mark)s::integer[])
-          AND lease_owner = %(worker_id)s AND status = 'PENDING'
+        WHERE id = ANY(%(to_mark)s::integer[]) AND lease_owner = %(worker_id)s
         RETURNING id
     ), recorded AS (
         UPDATE alert_deliveries AS d SET
@@ -171,7 +172,8 @@ _WAVE_ON_POSTGRESQL = """
                     %(provider_message_id)s::varchar[])
              AS v(id, status, attempts, last_error, next_attempt_at, sent_at,
                   provider_message_id)
-        WHERE d.id = v.id AND d.lease_owner = %(worker_id)s AND d.status = 'PENDING'
+        WHERE d.id = v.id AND d.id = ANY(%(delivery_id)s::integer[])
+          AND d.lease_owner = %(worker_id)s
         RETURNING d.id
     ), audited AS (
         INSERT INTO audit_log (occurred_at, actor_role, actor_id, action, mobile_user_id,
@@ -190,6 +192,11 @@ _WAVE_ON_POSTGRESQL = """
     )
     SELECT true, id FROM marked UNION ALL SELECT false, id FROM recorded
 """
+# A wave reads and writes a few dozen rows by key. On a young or freshly filled outbox,
+# whose statistics are not yet gathered, the planner would rather scan whole tables: a
+# cost that grows with the table and is paid by every wave. For the wave's transaction,
+# keyed reads only.
+_KEYED_ONLY = "SET LOCAL enable_seqscan = off"
 _AUDIT_COLUMNS = (
     "occurred_at",
     "actor_role",
@@ -201,20 +208,24 @@ _AUDIT_COLUMNS = (
 )
 
 
-async def record_outcomes(
-    session: AsyncSession,
-    rows: Sequence[dict[str, Any]],
-    *,
-    to_mark: Sequence[int],
-    audit_rows: Sequence[tuple[int, dict[str, Any]]],
-    alert_ids: Sequence[int],
-    worker_id: str,
-    now: datetime,
-) -> tuple[set[int], set[int]]:
-    """Record a wave, in the caller's transaction: write each row's outcome
-    (``delivery_id`` and OUTCOME_COLUMNS) to its delivery if it is still this worker's,
-    clearing the lease and the send mark; append the audit rows (``audit_trail.row``) of
-    the deliveries written; refresh their alerts' status; and mark the sends of
+@dataclass(frozen=True, slots=True)
+class Wave:
+    """What one write records: each row's outcome (``delivery_id`` and OUTCOME_COLUMNS),
+    the audit rows (``audit_trail.row``) by delivery id, the alerts to refresh, and the
+    sends to mark as started."""
+
+    rows: Sequence[dict[str, Any]]
+    to_mark: Sequence[int]
+    audit_rows: Sequence[tuple[int, dict[str, Any]]]
+    alert_ids: Sequence[int]
+    worker_id: str
+    now: datetime
+
+
+async def record_outcomes(session: AsyncSession, wave: Wave) -> tuple[set[int], set[int]]:
+    """Record a wave, in the caller's transaction: write each row's outcome to its delivery
+    if it is still this worker's, clearing the lease and the send mark; append the audit
+    rows of the deliveries written; refresh their alerts' status; and mark the sends of
     ``to_mark`` as started (``mark_started``). The ids written (a row whose lease another
     worker took over keeps that worker's record) and the ids marked.
 
@@ -223,19 +234,19 @@ async def record_outcomes(
     alert of ``alert_ids``: it only states what their deliveries say."""
     connection = await session.connection()
     if session.bind is not None and session.bind.dialect.name == "postgresql":
-        return await _record_on_postgresql(
-            connection, rows, to_mark, audit_rows, alert_ids, worker_id, now
-        )
+        return await _record_on_postgresql(connection, wave, commit=False)
     marked = (
-        await mark_started(connection, to_mark, worker_id=worker_id, now=now) if to_mark else set()
+        await mark_started(connection, wave.to_mark, worker_id=wave.worker_id, now=wave.now)
+        if wave.to_mark
+        else set()
     )
     # SQLite: the deliveries' write lock is the database's, held from the first statement.
     owned = set(
         (
             await connection.execute(
                 sa.select(DELIVERIES.c.id).where(
-                    DELIVERIES.c.id.in_([row["delivery_id"] for row in rows]),
-                    DELIVERIES.c.lease_owner == worker_id,
+                    DELIVERIES.c.id.in_([row["delivery_id"] for row in wave.rows]),
+                    DELIVERIES.c.lease_owner == wave.worker_id,
                     DELIVERIES.c.status == DeliveryStatus.PENDING,
                 )
             )
@@ -249,26 +260,29 @@ async def record_outcomes(
         .values(
             {name: sa.bindparam(name) for name in OUTCOME_COLUMNS}
             | {"lease_owner": None, "lease_expires_at": None, "send_started_at": None}
-            | {"updated_at": now}
+            | {"updated_at": wave.now}
         ),
-        [row for row in rows if row["delivery_id"] in owned],
+        [row for row in wave.rows if row["delivery_id"] in owned],
     )
-    audited = [audit for delivery_id, audit in audit_rows if delivery_id in owned]
+    audited = [audit for delivery_id, audit in wave.audit_rows if delivery_id in owned]
     if audited:
         await session.exec(sa.insert(AUDIT), params=audited)
-    await refresh_alert_status(session, alert_ids, now)
+    await refresh_alert_status(session, wave.alert_ids, wave.now)
     return owned, marked
 
 
+async def record_wave(connection: AsyncConnection, wave: Wave) -> tuple[set[int], set[int]]:
+    """``record_outcomes`` on PostgreSQL in a transaction of its own, committed in the same
+    round trip: the statements and the COMMIT go out in one pipeline. ``connection`` is
+    a pooled connection outside any transaction; on an error the transaction is rolled
+    back when the connection goes back to the pool."""
+    return await _record_on_postgresql(connection, wave, commit=True)
+
+
 async def _record_on_postgresql(
-    connection: AsyncConnection,
-    rows: Sequence[dict[str, Any]],
-    to_mark: Sequence[int],
-    audit_rows: Sequence[tuple[int, dict[str, Any]]],
-    alert_ids: Sequence[int],
-    worker_id: str,
-    now: datetime,
+    connection: AsyncConnection, wave: Wave, *, commit: bool
 ) -> tuple[set[int], set[int]]:
+    rows, audit_rows = wave.rows, wave.audit_rows
     params: dict[str, Any] = {
         name: [row[name] for row in rows] for name in ("delivery_id", *OUTCOME_COLUMNS)
     }
@@ -277,18 +291,21 @@ async def _record_on_postgresql(
     for name in _AUDIT_COLUMNS:
         params[f"audit_{name}"] = [audit[name] for _, audit in audit_rows]
     params["audit_details"] = [json.dumps(audit["details"]) for _, audit in audit_rows]
-    params.update(to_mark=list(to_mark), worker_id=worker_id, now=now)
-    ids = sorted(set(alert_ids))
+    params.update(to_mark=list(wave.to_mark), worker_id=wave.worker_id, now=wave.now)
+    ids = sorted(set(wave.alert_ids))
     raw = await connection.get_raw_connection()
     driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
-    wave, lock, refresh = driver.cursor(), driver.cursor(), driver.cursor()
+    written_by, lock, refresh = driver.cursor(), driver.cursor(), driver.cursor()
     try:
         async with driver.pipeline():
-            await wave.execute(_WAVE_ON_POSTGRESQL, params)
+            await driver.execute(_KEYED_ONLY)
+            await written_by.execute(_WAVE_ON_POSTGRESQL, params)
             if ids:
                 await lock.execute(_LOCK_ALERTS_SQL, {"ids": ids})
-                await refresh.execute(_REFRESH_SQL, {"ids": ids, "now": now})
-        written = await wave.fetchall()
+                await refresh.execute(_REFRESH_SQL, {"ids": ids, "now": wave.now})
+            if commit:
+                await driver.execute("COMMIT")
+        written = await written_by.fetchall()
     except psycopg.Error as exc:
         # As SQLAlchemy would raise it: the worker waits out a database outage.
         raise sa.exc.DBAPIError.instance(_WAVE_ON_POSTGRESQL, params, exc, psycopg.Error) from exc
@@ -515,7 +532,7 @@ _REFRESH = sa.text(
                bool_or(status = 'FAILED') AS failed
         FROM alert_deliveries WHERE alert_id = ANY(:ids) GROUP BY alert_id
     ) AS d
-    WHERE a.id = d.alert_id
+    WHERE a.id = d.alert_id AND a.id = ANY(:ids)
       AND (a.status IS DISTINCT FROM (CASE
                WHEN a.status = 'ACKNOWLEDGED' THEN a.status
                WHEN d.sent THEN 'SENT'
