@@ -3,6 +3,7 @@ live events, shadow mode, snoozes and thresholds — on SQLite and PostgreSQL.""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from account_alerts.store.cases import ReviewCase
 from account_alerts.store.customers import MobileUser
 from account_alerts.store.database import Database
 from account_alerts.store.fraud_tables import FraudRule, FraudRuleHit, FraudRuleVersion
+from account_alerts.store.webhook_tables import WebhookEvent
 from tests.conftest import Api, error_code
 from tests.support.events import BLANTYRE, LILONGWE, login, transaction
 from tests.support.factories import make_account
@@ -436,3 +438,15 @@ async def test_review_and_block_open_cases_and_a_false_positive_unlocks(
     )["data"]["resolveCase"]
     assert (resolved["status"], resolved["customerLocked"]) == ("RESOLVED", False)
     assert (await api.as_service(STATUS, {"u": 7}))["data"]["userStatus"]["locked"] is False
+    # The bank's other systems hear of each, in the transaction of the change.
+    async with db.session() as session:
+        events = (await session.exec(select(WebhookEvent).order_by(col(WebhookEvent.id)))).all()
+    announced = [(e.event_type, json.loads(e.body)["data"]) for e in events]
+    types = [t for t, _ in announced]
+    assert types.count("decision.review") == 1 and types.count("decision.block") == 1
+    assert types.count("case.opened") == 2 and types.count("case.resolved") == 1
+    assert types.count("user.locked") == 1 and types.count("user.unlocked") == 1
+    block_data = next(d for t, d in announced if t == "decision.block")
+    assert block_data["eventId"] == block["eventId"]
+    assert (block_data["score"], block_data["accountNumber"]) == (90, "****0001")
+    assert {h["name"] for h in block_data["hits"]} == {"Large debit", "Very large"}

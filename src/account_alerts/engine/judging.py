@@ -24,6 +24,7 @@ from account_alerts.domain.events import BalanceSync, LoginEvent, TransactionEve
 from account_alerts.domain.fraud_decision import Decision, Outcome, RuleSet, rule_match_alert
 from account_alerts.domain.fraud_features import kind_of
 from account_alerts.domain.geo import GeoPoint
+from account_alerts.domain.masking import mask_account_number
 from account_alerts.domain.rules.account_login import login_alert
 from account_alerts.domain.rules.large_transaction import large_transaction
 from account_alerts.domain.rules.low_balance import ONCE_PER, is_low, low_balance
@@ -36,6 +37,7 @@ from account_alerts.domain.rules.suspicious_activity import (
     suspicious_alert,
     unusual_location,
 )
+from account_alerts.domain.webhooks import WebhookEventType
 from account_alerts.engine import fraud_live
 from account_alerts.engine.actor import Actor
 from account_alerts.engine.anomaly_scoring import AnomalyScorer
@@ -47,6 +49,7 @@ from account_alerts.store.alerts import AccountAlert, AccountAlertSettingsRow
 from account_alerts.store.customers import Account, MobileUser
 from account_alerts.store.event_unit import EventUnit
 from account_alerts.store.preferences import effective_preferences
+from account_alerts.store.webhook_events import emit
 
 
 @dataclass
@@ -122,6 +125,8 @@ class Judging:
         fraud_live.write_hits(
             self.unit.buffer, decision, event, customer=self.user_id, now=self.now
         )
+        if decision.outcome is not Outcome.ALLOW:
+            self._announce(decision, event)
         if decision.outcome is Outcome.BLOCK:
             await lock_user(
                 self.session,
@@ -144,6 +149,32 @@ class Judging:
                     related_transaction_ids=[transaction.transaction_id] if transaction else [],
                 )
             )
+
+    def _announce(self, decision: Decision, event: TransactionEvent | LoginEvent) -> None:
+        """DECISION_REVIEW / DECISION_BLOCK for the bank's other systems (signed webhooks),
+        written with the event's rows."""
+        transaction = event if isinstance(event, TransactionEvent) else None
+        emit(
+            self.unit.buffer,
+            WebhookEventType.DECISION_BLOCK
+            if decision.outcome is Outcome.BLOCK
+            else WebhookEventType.DECISION_REVIEW,
+            {
+                "eventId": event.event_id,
+                "mobileUserId": self.user_id,
+                "accountNumber": (
+                    mask_account_number(transaction.account_number) if transaction else None
+                ),
+                "outcome": decision.outcome.value,
+                "score": decision.score,
+                "ruleIds": [h.rule_id for h in decision.counted],
+                "hits": [
+                    {"ruleId": h.rule_id, "name": h.name, "score": h.score}
+                    for h in decision.counted
+                ],
+            },
+            occurred_at=self.now,
+        )
 
     async def open_case(
         self, decision: Decision, event: TransactionEvent | LoginEvent, alerts: list[AccountAlert]
