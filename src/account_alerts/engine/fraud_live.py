@@ -12,7 +12,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -134,51 +134,67 @@ class RuleSets:
             return self._current
 
 
-def _customers_on(column: str) -> sa.ScalarSelect[int]:
-    """Distinct customers whose stored events have ``column`` = :key in (:since, :at], the
-    event's customer (:customer) included."""
-    seen = sa.union(
-        *(
-            sa.select(table.c.mobile_user_id).where(
-                table.c[column] == sa.bindparam(f"{column}_key"),
-                table.c.occurred_at > sa.bindparam(f"{column}_since"),
-                table.c.occurred_at <= sa.bindparam("at"),
-            )
-            for table in (TRANSACTIONS, LOGINS)
-        ),
-        sa.select(sa.bindparam("customer", type_=sa.BigInteger)),
-    ).subquery()
-    return sa.select(sa.func.count()).select_from(seen).scalar_subquery()
+def _customers_on(column: str, kind: int) -> list[sa.Select[Any]]:
+    """(kind, customer) of the stored events with ``column`` = :key in (:since, :at]."""
+    return [
+        sa.select(sa.literal(kind).label("kind"), table.c.mobile_user_id).where(
+            table.c[column] == sa.bindparam(f"{column}_key"),
+            table.c.occurred_at > sa.bindparam(f"{column}_since"),
+            table.c.occurred_at <= sa.bindparam("at"),
+        )
+        for table in (TRANSACTIONS, LOGINS)
+    ]
 
 
 @functools.cache
 def _crowd_query(device: bool, address: bool) -> sa.Executable:
     """Built once per shape: building a statement costs more than running it here."""
     columns = [("device_id", device), ("ip_address", address)]
-    return sa.select(*(_customers_on(column) for column, wanted in columns if wanted))
+    parts = [
+        part
+        for kind, (column, wanted) in enumerate(columns)
+        if wanted
+        for part in _customers_on(column, kind)
+    ]
+    return sa.union(*parts)
 
 
 async def crowd(
-    session: AsyncSession, event: TransactionEvent | LoginEvent, customer: int
+    session: AsyncSession,
+    event: TransactionEvent | LoginEvent,
+    customer: int,
+    pending: Iterable[dict[str, Any]] = (),
 ) -> Crowd:
-    """Distinct customers on the event's device (24 h) and address (1 h), by the stored
-    transactions and sign-ins that arrived before it; the customer counts too."""
+    """Distinct customers on the event's device (24 h) and address (1 h), by the
+    transactions and sign-ins that arrived before it: those stored, and ``pending``, the
+    rows of earlier events of this transaction not yet written (counted here rather than
+    flushed for the query, which would split the group's one write); the customer counts
+    too."""
     at = event.occurred_at
     device, address = event.device_id, event.ip_address
     if not device and not address:
         return Crowd()
-    params: dict[str, Any] = {"at": at, "customer": customer}
+    params: dict[str, Any] = {"at": at}
+    windows: list[tuple[str, str, datetime]] = []
     if device:
-        params["device_id_key"] = device
-        params["device_id_since"] = at - fraud_features.DEVICE_CUSTOMERS_WINDOW
+        since = at - fraud_features.DEVICE_CUSTOMERS_WINDOW
+        params["device_id_key"], params["device_id_since"] = device, since
+        windows.append(("device_id", device, since))
     if address:
-        params["ip_address_key"] = address
-        params["ip_address_since"] = at - fraud_features.IP_CUSTOMERS_WINDOW
+        since = at - fraud_features.IP_CUSTOMERS_WINDOW
+        params["ip_address_key"], params["ip_address_since"] = address, since
+        windows.append(("ip_address", address, since))
+    seen: dict[int, set[int]] = {0: {customer}, 1: {customer}}
     query = _crowd_query(bool(device), bool(address))
-    row = list((await session.exec(query, params=params)).one())  # type: ignore[call-overload]
+    for kind, who in (await session.exec(query, params=params)).all():  # type: ignore[call-overload]
+        seen[int(kind)].add(int(who))
+    for row in pending:
+        for column, key, since in windows:
+            if row.get(column) == key and since < row["occurred_at"] <= at:
+                seen[0 if column == "device_id" else 1].add(int(row["mobile_user_id"]))
     return Crowd(
-        device_customers_24h=int(row.pop(0)) if device else None,
-        ip_customers_1h=int(row.pop(0)) if address else None,
+        device_customers_24h=len(seen[0]) if device else None,
+        ip_customers_1h=len(seen[1]) if address else None,
     )
 
 
@@ -199,14 +215,15 @@ async def decide(
     customer: int,
     profile: ActivityProfile,
     zone: ZoneInfo,
-    session: Callable[[], Awaitable[AsyncSession]],
+    session: AsyncSession,
+    pending: Callable[[], Iterable[dict[str, Any]]],
     now: datetime,
     anomaly: AnomalyScorer | None = None,
 ) -> Judged:
     """The event's decision (None when no version applies to its kind) and, for a
     transaction while an anomaly model is in place, its scores; from its features as they
-    stand before it changes the profile. ``session`` gives the transaction's session with
-    every earlier event's rows written (for the cross-customer counts)."""
+    stand before it changes the profile. ``pending`` gives the rows of this transaction's
+    earlier events not yet written (for the cross-customer counts)."""
     kind = kind_of(event)
     scoring = anomaly is not None and anomaly.in_use and kind is EventKind.TRANSACTION
     if not rules.applies(kind) and not scoring:
@@ -214,7 +231,7 @@ async def decide(
     needed = rules.needed(kind) | (frozenset(FEATURE_NAMES) if scoring else frozenset())
     counts = None
     if needed & CROWD_FEATURES:
-        counts = await crowd(await session(), event, customer)
+        counts = await crowd(session, event, customer, pending())
     features = fraud_features.compute(event, profile, zone=zone, needed=needed, crowd=counts)
     scores = anomaly.score(features) if scoring and anomaly is not None else None
     active = scores.active if scores is not None else None

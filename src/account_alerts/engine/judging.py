@@ -110,7 +110,8 @@ class Judging:
             customer=self.user_id,
             profile=self.profile,
             zone=self.zone(),
-            session=self.unit.written,
+            session=self.session,
+            pending=lambda: self.unit.buffer.pending(event_rows.TRANSACTIONS, event_rows.LOGINS),
             now=self.now,
             anomaly=anomaly,
         )

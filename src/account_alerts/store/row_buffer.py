@@ -30,6 +30,10 @@ class RowBuffer:
     def add(self, table: sa.Table, row: dict[str, Any]) -> None:
         self._rows.setdefault(table, []).append(row)
 
+    def pending(self, *tables: sa.Table) -> list[dict[str, Any]]:
+        """The rows added to ``tables`` and not yet written (to read without a flush)."""
+        return [row for table in tables for row in self._rows.get(table, [])]
+
     def update(
         self, table: sa.Table, key: Any, values: dict[str, Any], *, by: tuple[str, ...] = ()
     ) -> None:
