@@ -67,13 +67,26 @@ async def create(console: httpx.AsyncClient, condition: str = LARGE) -> tuple[in
     return rule_id, version_id, token
 
 
-async def test_the_rules_list_shows_rules_and_built_in_checks(console: httpx.AsyncClient) -> None:
+async def test_the_rules_list_shows_rules_and_built_in_checks(
+    console: httpx.AsyncClient, db: Database
+) -> None:
     await create(console)
     page = await console.get("/admin/rules")
     assert page.status_code == 200
     assert '<a href="/admin/rules">Rules</a>' in page.text
     assert "Large debit" in page.text and "v1 DRAFT" in page.text
     assert "Transaction from a new device" in page.text and "Failed sign-ins" in page.text
+    async with db.session() as session:
+        created = (
+            await session.exec(
+                select(AuditEntry.actor_id, AuditEntry.after).where(
+                    col(AuditEntry.action) == "fraud_rule.created"
+                )
+            )
+        ).all()
+    assert [(actor, after["author"], after["name"]) for actor, after in created] == [
+        ("ana", "ana", "Large debit")
+    ]
 
 
 async def test_a_bad_condition_shows_its_path_and_stores_nothing(
