@@ -59,8 +59,11 @@ def page(chromium: Any, server: ThreadedApp) -> Iterator[Any]:
         "console",
         lambda message: (
             errors.append(message.text)
-            # A refused sign-in is answered 403 on purpose; the browser logs it.
-            if message.type == "error" and "status of 403" not in message.text
+            # A refused sign-in (403) or form (400) is answered so on purpose; the browser
+            # logs it.
+            if message.type == "error"
+            and "status of 403" not in message.text
+            and "status of 400" not in message.text
             else None
         ),
     )

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from account_alerts.admin import signing_in, views
 from account_alerts.admin.dashboard import WINDOWS, dashboard_page
+from account_alerts.admin.rule_pages import RulePages
 from account_alerts.admin.signing_in import SignInRefused, StaffSession
 from account_alerts.api.auth import TokenVerifier
 from account_alerts.api.context import Services
@@ -368,6 +369,7 @@ class Console:
                 post("/cases/{case_id}/resolve", self.acting(self._resolve)),
                 Route("/customers/{user_id}", self.signed_in(self.customer)),
                 Route("/dashboard", self.signed_in(self.dashboard)),
+                *RulePages(self).routes(),
                 Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
             ],
             middleware=[Middleware(SecurityHeaders)],
