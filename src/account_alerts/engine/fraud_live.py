@@ -42,6 +42,7 @@ from account_alerts.engine.anomaly_scoring import AnomalyScorer
 from account_alerts.engine.fraud_rules import thresholds
 from account_alerts.store.base import table_of
 from account_alerts.store.database import Database
+from account_alerts.store.direct import Direct
 from account_alerts.store.events import LoginAttempt, TransactionRecord
 from account_alerts.store.fraud_tables import FraudRuleHit, FraudRuleVersion, FraudSnooze
 from account_alerts.store.row_buffer import RowBuffer
@@ -136,18 +137,19 @@ class RuleSets:
 
 def _customers_on(column: str, kind: int) -> list[sa.Select[Any]]:
     """(kind, customer) of the stored events with ``column`` = :key in (:since, :at]."""
+    when = TRANSACTIONS.c.occurred_at.type
     return [
-        sa.select(sa.literal(kind).label("kind"), table.c.mobile_user_id).where(
-            table.c[column] == sa.bindparam(f"{column}_key"),
-            table.c.occurred_at > sa.bindparam(f"{column}_since"),
-            table.c.occurred_at <= sa.bindparam("at"),
+        sa.select(sa.literal_column(str(kind)).label("kind"), table.c.mobile_user_id).where(
+            table.c[column] == sa.bindparam(f"{column}_key", type_=table.c[column].type),
+            table.c.occurred_at > sa.bindparam(f"{column}_since", type_=when),
+            table.c.occurred_at <= sa.bindparam("at", type_=when),
         )
         for table in (TRANSACTIONS, LOGINS)
     ]
 
 
 @functools.cache
-def _crowd_query(device: bool, address: bool) -> sa.Executable:
+def _crowd_query(device: bool, address: bool) -> sa.CompoundSelect[Any]:
     """Built once per shape: building a statement costs more than running it here."""
     columns = [("device_id", device), ("ip_address", address)]
     parts = [
@@ -164,12 +166,14 @@ async def crowd(
     event: TransactionEvent | LoginEvent,
     customer: int,
     pending: Iterable[dict[str, Any]] = (),
+    direct: Direct | None = None,
 ) -> Crowd:
     """Distinct customers on the event's device (24 h) and address (1 h), by the
     transactions and sign-ins that arrived before it: those stored, and ``pending``, the
     rows of earlier events of this transaction not yet written (counted here rather than
     flushed for the query, which would split the group's one write); the customer counts
-    too."""
+    too. Through ``direct``, the transaction's driver connection, when there is one (on
+    PostgreSQL, as every statement of the event path runs: store.direct)."""
     at = event.occurred_at
     device, address = event.device_id, event.ip_address
     if not device and not address:
@@ -186,7 +190,11 @@ async def crowd(
         windows.append(("ip_address", address, since))
     seen: dict[int, set[int]] = {0: {customer}, 1: {customer}}
     query = _crowd_query(bool(device), bool(address))
-    for kind, who in (await session.exec(query, params=params)).all():  # type: ignore[call-overload]
+    if direct is not None:
+        found: Iterable[Any] = await direct.rows(query, params)
+    else:
+        found = (await session.exec(query, params=params)).all()  # type: ignore[call-overload]
+    for kind, who in found:
         seen[int(kind)].add(int(who))
     for row in pending:
         for column, key, since in windows:
@@ -219,6 +227,7 @@ async def decide(
     pending: Callable[[], Iterable[dict[str, Any]]],
     now: datetime,
     anomaly: AnomalyScorer | None = None,
+    direct: Direct | None = None,
 ) -> Judged:
     """The event's decision (None when no version applies to its kind) and, for a
     transaction while an anomaly model is in place, its scores; from its features as they
@@ -231,7 +240,7 @@ async def decide(
     needed = rules.needed(kind) | (frozenset(FEATURE_NAMES) if scoring else frozenset())
     counts = None
     if needed & CROWD_FEATURES:
-        counts = await crowd(session, event, customer, pending())
+        counts = await crowd(session, event, customer, pending(), direct)
     features = fraud_features.compute(event, profile, zone=zone, needed=needed, crowd=counts)
     scores = anomaly.score(features) if scoring and anomaly is not None else None
     active = scores.active if scores is not None else None

@@ -114,6 +114,7 @@ class Judging:
             pending=lambda: self.unit.buffer.pending(event_rows.TRANSACTIONS, event_rows.LOGINS),
             now=self.now,
             anomaly=anomaly,
+            direct=self.unit.direct,
         )
         self.anomaly_scores = (judged.anomaly_score, judged.anomaly_shadow_score)
         return judged.decision
