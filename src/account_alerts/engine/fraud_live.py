@@ -12,7 +12,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,7 +36,14 @@ from account_alerts.domain.fraud_decision import (
     SnoozeScope,
     Subject,
 )
-from account_alerts.domain.fraud_features import CROWD_FEATURES, Crowd, EventKind, kind_of
+from account_alerts.domain.fraud_features import (
+    CROWD_FEATURES,
+    Crowd,
+    EventKind,
+    LazyFeatures,
+    Value,
+    kind_of,
+)
 from account_alerts.domain.rule_conditions import ConditionError, parse
 from account_alerts.engine.anomaly_scoring import AnomalyScorer
 from account_alerts.engine.fraud_rules import thresholds
@@ -241,11 +248,18 @@ async def decide(
     counts = None
     if needed & CROWD_FEATURES:
         counts = await crowd(session, event, customer, pending(), direct)
-    features = fraud_features.compute(event, profile, zone=zone, needed=needed, crowd=counts)
-    scores = anomaly.score(features) if scoring and anomaly is not None else None
-    active = scores.active if scores is not None else None
-    if "anomalyScore" in features or active is not None:
-        features["anomalyScore"] = active.score if active is not None else None
+    features: Mapping[str, Value]
+    scores = active = None
+    if scoring and anomaly is not None:
+        # The model reads all its features: each computed once, for it and the rules.
+        computed = fraud_features.compute(event, profile, zone=zone, needed=needed, crowd=counts)
+        scores = anomaly.score(computed)
+        active = scores.active
+        computed["anomalyScore"] = active.score if active is not None else None
+        features = computed
+    else:
+        # Only what the conditions reach: most events fail a rule's first clause.
+        features = LazyFeatures(event, profile, zone=zone, needed=needed, crowd=lambda: counts)
 
     def explain() -> tuple[dict[str, Any], ...]:
         if active is None:
