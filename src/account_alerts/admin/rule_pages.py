@@ -23,6 +23,7 @@ from account_alerts.domain.fraud_decision import RuleStatus, SnoozeScope
 from account_alerts.domain.fraud_features import EventKind
 from account_alerts.engine import fraud_rules
 from account_alerts.errors import ApiError, BadUserInput
+from account_alerts.store.base import row_by_id
 from account_alerts.store.fraud_stats import version_stats
 from account_alerts.store.fraud_tables import Backtest, FraudRule, FraudRuleVersion, FraudSnooze
 
@@ -159,7 +160,7 @@ class RulePages:
         raw = str(request.path_params["rule_id"])
         now = self.services.clock()
         async with self.console.db.session() as session:
-            rule = await session.get(FraudRule, int(raw)) if raw.isdigit() else None
+            rule = await row_by_id(session, FraudRule, raw)
             if rule is None:
                 return self.console.missing(request, staff, f"fraud rule {raw}")
             versions = (

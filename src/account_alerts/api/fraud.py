@@ -18,7 +18,8 @@ from account_alerts.domain.fraud_features import FEATURES, EventKind
 from account_alerts.domain.risk_score import BASE
 from account_alerts.engine import fraud_rules
 from account_alerts.errors import BadUserInput, NotFound
-from account_alerts.store.fraud_stats import built_in_stats, version_stats
+from account_alerts.store.base import row_by_id
+from account_alerts.store.fraud_stats import VersionStats, built_in_stats, version_stats
 from account_alerts.store.fraud_tables import Backtest, FraudRule, FraudRuleVersion, FraudSnooze
 
 MAX_STATS_DAYS = 366
@@ -33,6 +34,16 @@ class FraudRuleStatsView:
     overlap_with_live: int = strawberry.field(
         description="Events it hit that a LIVE version (another) hit too."
     )
+
+    @classmethod
+    def of(cls, stats: VersionStats) -> FraudRuleStatsView:
+        return cls(
+            evaluated=stats.evaluated,
+            hits=stats.hits,
+            hit_rate=stats.hit_rate,
+            distinct_customers=stats.distinct_customers,
+            overlap_with_live=stats.overlap_with_live,
+        )
 
 
 @strawberry.type(name="FraudRuleVersion")
@@ -85,13 +96,7 @@ class FraudRuleVersionView:
             row = await session.get(FraudRuleVersion, int(self.id))
             assert row is not None
             stats = await version_stats(session, row, start, end)
-        return FraudRuleStatsView(
-            evaluated=stats.evaluated,
-            hits=stats.hits,
-            hit_rate=stats.hit_rate,
-            distinct_customers=stats.distinct_customers,
-            overlap_with_live=stats.overlap_with_live,
-        )
+        return FraudRuleStatsView.of(stats)
 
 
 @strawberry.type(name="FraudSnooze")
@@ -244,13 +249,7 @@ class BuiltInCheck:
         async with info.context.db.session() as session:
             kinds = [k.value for k in self.event_kinds]
             stats = await built_in_stats(session, self.reason, kinds, start, end)
-        return FraudRuleStatsView(
-            evaluated=stats.evaluated,
-            hits=stats.hits,
-            hit_rate=stats.hit_rate,
-            distinct_customers=stats.distinct_customers,
-            overlap_with_live=stats.overlap_with_live,
-        )
+        return FraudRuleStatsView.of(stats)
 
 
 BUILT_IN = [
@@ -388,7 +387,7 @@ class FraudQuery:
     @strawberry.field(permission_classes=[IsAdmin])
     async def fraud_rule_version(self, info: Info, id: strawberry.ID) -> FraudRuleVersionView:
         async with info.context.db.session() as session:
-            row = await session.get(FraudRuleVersion, int(id)) if str(id).isdigit() else None
+            row = await row_by_id(session, FraudRuleVersion, str(id))
         if row is None:
             raise NotFound(f"no fraud rule version {id}", field="id")
         return FraudRuleVersionView.build(row)

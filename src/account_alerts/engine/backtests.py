@@ -28,10 +28,12 @@ from account_alerts.domain.feature_replay import FeatureReplay
 from account_alerts.domain.fraud_features import EventKind, kind_of
 from account_alerts.domain.rule_conditions import Condition, parse
 from account_alerts.engine.actor import Actor
+from account_alerts.engine.fraud_rules import version_of
 from account_alerts.errors import BadUserInput, NotFound
 from account_alerts.store import backtest_source
+from account_alerts.store.base import row_by_id
 from account_alerts.store.database import Database
-from account_alerts.store.fraud_tables import Backtest, FraudRuleVersion
+from account_alerts.store.fraud_tables import Backtest
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +77,7 @@ class Backtests:
         if end - start > timedelta(days=days):
             raise BadUserInput(f"a backtest covers at most {days} days", field="to")
         async with self.db.transaction() as session:
-            version = (
-                await session.get(FraudRuleVersion, int(version_id))
-                if version_id.isdigit()
-                else None
-            )
-            if version is None:
-                raise NotFound(f"no fraud rule version {version_id}", field="versionId")
+            version = await version_of(session, version_id)
             assert version.id is not None and actor.id is not None
             row = Backtest(
                 version_id=version.id,
@@ -108,7 +104,7 @@ class Backtests:
     async def get(self, backtest_id: str) -> Backtest:
         await self.sweep()
         async with self.db.session() as session:
-            row = await session.get(Backtest, int(backtest_id)) if backtest_id.isdigit() else None
+            row = await row_by_id(session, Backtest, backtest_id)
         if row is None:
             raise NotFound(f"no backtest {backtest_id}", field="id")
         return row

@@ -27,7 +27,6 @@ from account_alerts.domain.activity_profile import ActivityProfile
 from account_alerts.domain.anomaly.features import FEATURE_NAMES
 from account_alerts.domain.events import LoginEvent, TransactionEvent
 from account_alerts.domain.fraud_decision import (
-    ALLOW,
     ActiveVersion,
     Decision,
     RuleSet,
@@ -312,6 +311,3 @@ def write_hits(
                 "evaluated_at": now,
             },
         )
-
-
-__all__ = ["ALLOW", "RuleSets", "crowd", "decide", "load_rule_set", "write_hits"]

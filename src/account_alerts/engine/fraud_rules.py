@@ -29,6 +29,7 @@ from account_alerts.domain.rule_conditions import ConditionError, parse
 from account_alerts.engine.actor import Actor
 from account_alerts.errors import BadUserInput, Forbidden, NotFound
 from account_alerts.store import audit_trail
+from account_alerts.store.base import row_by_id
 from account_alerts.store.database import Database
 from account_alerts.store.fraud_tables import (
     DecisionThresholds,
@@ -202,7 +203,7 @@ async def set_status(
     """Move a version on. LIVE needs someone other than its author, and retires the rule's
     LIVE version before it; a retired version stays retired."""
     async with db.transaction() as session:
-        version = await _version(session, version_id, lock=True)
+        version = await version_of(session, version_id, lock=True)
         current = RuleStatus(version.status)
         if status == current:
             return version
@@ -351,7 +352,7 @@ async def snooze(
 
 async def lift_snooze(db: Database, *, actor: Actor, snooze_id: str, now: datetime) -> FraudSnooze:
     async with db.transaction() as session:
-        row = await session.get(FraudSnooze, int(snooze_id)) if snooze_id.isdigit() else None
+        row = await row_by_id(session, FraudSnooze, snooze_id)
         if row is None:
             raise NotFound(f"no snooze {snooze_id}", field="id")
         if row.lifted_at is None and row.until > now:
@@ -383,20 +384,17 @@ def snooze_json(row: FraudSnooze) -> dict[str, Any]:
 
 
 async def _rule(session: AsyncSession, rule_id: str) -> FraudRule:
-    row = await session.get(FraudRule, int(rule_id)) if rule_id.isdigit() else None
+    row = await row_by_id(session, FraudRule, rule_id)
     if row is None:
         raise NotFound(f"no fraud rule {rule_id}", field="ruleId")
     return row
 
 
-async def _version(
+async def version_of(
     session: AsyncSession, version_id: str, *, lock: bool = False
 ) -> FraudRuleVersion:
-    row = (
-        await session.get(FraudRuleVersion, int(version_id), with_for_update=lock)
-        if version_id.isdigit()
-        else None
-    )
+    """The version, or NOT_FOUND naming ``versionId``."""
+    row = await row_by_id(session, FraudRuleVersion, version_id, lock=lock)
     if row is None:
         raise NotFound(f"no fraud rule version {version_id}", field="versionId")
     return row

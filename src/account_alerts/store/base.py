@@ -2,12 +2,15 @@
 
 from dataclasses import fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from account_alerts.store.types import JSONDocument, UTCDateTime
+
+Row = TypeVar("Row", bound=SQLModel)
 
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(column_0_label)s",
@@ -28,6 +31,16 @@ def columns_of(table: sa.Table, shape: type) -> list[sa.Column[Any]]:
     """The columns of ``table`` named like the fields of the dataclass ``shape``, in its
     order: ``shape(*row)`` then builds a record from each row selected with them."""
     return [table.c[field.name] for field in fields(shape)]
+
+
+async def row_by_id(
+    session: AsyncSession, model: type[Row], text_id: str, *, lock: bool = False
+) -> Row | None:
+    """The row whose integer primary key is ``text_id`` (an id as GraphQL or a URL gives
+    it), or None when there is none or the text is not a number."""
+    if not text_id.isdigit():
+        return None
+    return await session.get(model, int(text_id), with_for_update=lock)
 
 
 def utcnow() -> datetime:
