@@ -11,7 +11,8 @@ one process) on 127.0.0.1, in one run:
    the receiver, 10 paths, as many at a time as the worker may have in flight
    (10 endpoints x ALERTS_WEBHOOK_ENDPOINT_CONCURRENCY);
 2. signed: E ``alert.created`` events written to the webhook outbox in one transaction
-   while an idle ``account-alerts worker`` polls; 10 endpoints subscribed, so N = 10 E
+   (with a NOTIFY alert_created, as the event path sends for its alerts) while an idle
+   ``account-alerts worker`` waits; 10 endpoints subscribed, so N = 10 E
    deliveries, each fanned out, claimed, signed (HMAC-SHA256, Standard Webhooks), posted
    with its destination checked, and recorded with its attempt; timed from that commit
    until none is PENDING;
@@ -20,7 +21,8 @@ one process) on 127.0.0.1, in one run:
    with no webhook endpoint, then with one endpoint whose receiver never answers.
 
 The worker runs with ALERTS_ENV=development: the receiver speaks plain HTTP on
-127.0.0.1 (allowed by ALERTS_WEBHOOK_ALLOWED_NETWORKS=127.0.0.1/32).
+127.0.0.1 (allowed by ALERTS_WEBHOOK_ALLOWED_NETWORKS=127.0.0.1/32); every other
+setting at its default.
 
 Prints a table and writes bench/results/webhooks.json. Every process and the cluster are
 stopped at the end, on error too.
@@ -100,8 +102,6 @@ def start_worker(url: str, sink: Path, log: Path) -> Server:
         ALERTS_SINK_FILE=str(sink),
         ALERTS_WEBHOOK_ENCRYPTION_KEY=ENCRYPTION_KEY,
         ALERTS_WEBHOOK_ALLOWED_NETWORKS="127.0.0.1/32",
-        ALERTS_WORKER_POLL_SECONDS="0.05",
-        ALERTS_WEBHOOK_POLL_SECONDS="0.05",
     )
     script = Path(sys.executable).parent / "account-alerts"
     entry = [str(script)] if script.exists() else [sys.executable, "-m", "account_alerts.cli"]
@@ -146,6 +146,15 @@ def insert_events(cur: psycopg.Cursor[Any], rows: list[dict[str, Any]]) -> None:
         "INSERT INTO webhook_events (message_id, event_type, body, occurred_at) "
         "VALUES (%(message_id)s, 'alert.created', %(body)s, %(occurred_at)s)",
         rows,
+    )
+
+
+def announce(cur: psycopg.Cursor[Any], alerts: list[tuple[int, int]]) -> None:
+    """NOTIFY alert_created before the commit, as the event path does for the alerts it
+    stores: it wakes the worker's delivery loop and its webhook dispatcher."""
+    cur.execute(
+        "SELECT pg_notify('alert_created', payload) FROM unnest(%s::text[]) AS payload",
+        ([f"{user}:{alert}" for user, alert in alerts],),
     )
 
 
@@ -211,6 +220,7 @@ def feed_alerts(dsn: str, seconds: float) -> list[int]:
                 (row[0], now, now, now),
             )
             insert_events(cur, bodies(1))
+            announce(cur, [(user, row[0])])
             conn.commit()
             ids.append(row[0])
     return ids
@@ -258,6 +268,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 time.sleep(2)  # the worker is up and idle
                 with psycopg.connect(dsn) as conn, conn.cursor() as cur:
                     insert_events(cur, rows)
+                    announce(cur, [(1 + i % CUSTOMERS, i) for i in range(len(rows))])
                     conn.commit()
                     started = time.perf_counter()
                 wait_for(lambda: pending(dsn) == 0, 600, "the deliveries", 0.02)

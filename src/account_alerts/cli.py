@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -145,8 +146,18 @@ def cmd_worker(_: argparse.Namespace) -> int:
                 await channel.close()
             await db.dispose()
 
-    asyncio.run(run())
+    with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
+        runner.run(run())
     return 0
+
+
+def _event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where it is installed (as ``serve`` runs under uvicorn), else asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def _print_demo(settings: Settings, host: str, port: int, db: object) -> None:

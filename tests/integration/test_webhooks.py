@@ -393,6 +393,8 @@ async def test_bad_requests_are_refused_and_store_nothing(
 ) -> None:
     unknown = await api.as_admin(CREATE, {"url": receiver.url("x"), "types": ["ALERT_DELETED"]})
     assert error_code(unknown) == "BAD_USER_INPUT"
+    assert unknown["errors"][0]["extensions"]["field"] == "eventTypes[0]"
+    assert "ALERT_DELETED" in unknown["errors"][0]["message"]
     none = await api.as_admin(CREATE, {"url": receiver.url("x"), "types": []})
     assert error_code(none) == "BAD_USER_INPUT"
     assert none["errors"][0]["extensions"]["field"] == "eventTypes"

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import DocumentNode, GraphQLError
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.tools import merge_types
@@ -20,6 +20,7 @@ from account_alerts.api.cases import CaseMutation, CaseQuery
 from account_alerts.api.customer import CustomerMutation, CustomerQuery, CustomerSubscription
 from account_alerts.api.customer_admin import CustomerAdminQuery
 from account_alerts.api.documents import DocumentChecks, stand_in
+from account_alerts.api.error_fields import input_field
 from account_alerts.api.execution import LeafFieldsExecutionContext
 from account_alerts.api.fraud import FraudMutation, FraudQuery
 from account_alerts.api.scalars import DecimalScalar
@@ -64,14 +65,19 @@ def _is_expected(error: GraphQLError) -> bool:
     return original is None or isinstance(original, (ApiError, GraphQLError, ValueError))
 
 
-def _with_error_codes(result: Any) -> None:
-    """Every error carries an ``extensions.code``; internals never reach the client."""
+def _with_error_codes(result: Any, document: DocumentNode | None) -> None:
+    """Every error carries an ``extensions.code``; internals never reach the client. An
+    input GraphQL itself refused also names its argument in ``extensions.field``."""
     for error in (result.errors if result else None) or []:
         extensions = error.extensions if error.extensions is not None else {}
         if "code" in extensions:
             continue
         if _is_expected(error):
             extensions["code"] = "BAD_USER_INPUT"
+            if not isinstance(error.original_error, ApiError):
+                field = input_field(error, document)
+                if field is not None:
+                    extensions["field"] = field
         else:
             extensions["code"] = "INTERNAL_SERVER_ERROR"
             error.message = "internal server error; it has been logged"
@@ -98,7 +104,7 @@ class Hardening(SchemaExtension):
         context = self.execution_context
         context.validation_rules = (*context.validation_rules, *self.rules)
         yield
-        _with_error_codes(self.execution_context.result)
+        _with_error_codes(self.execution_context.result, self.execution_context.graphql_document)
 
     async def on_parse(self) -> AsyncIterator[None]:
         context = self.execution_context

@@ -265,12 +265,3 @@ def _delivery_values(outcome: Outcome) -> dict[str, Any]:
         "error": outcome.error,
         "delivered_at": outcome.attempted_at if delivered else None,
     }
-
-
-async def release(session: AsyncSession, ids: Sequence[int], *, worker_id: str) -> None:
-    """Give claimed deliveries not tried back, due at once."""
-    await session.exec(
-        sa.update(DELIVERIES)
-        .where(DELIVERIES.c.id.in_(ids), DELIVERIES.c.lease_owner == worker_id)
-        .values(lease_owner=None, lease_expires_at=None)
-    )

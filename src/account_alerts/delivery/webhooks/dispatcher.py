@@ -40,8 +40,9 @@ from account_alerts.store.webhook_outbox import ClaimedWebhook, Outcome
 logger = logging.getLogger("account_alerts.webhooks")
 
 # Finished tries are written together: when this many wait, or this long after the first.
-RECORD_AT_MOST = 128
-RECORD_WITHIN_SECONDS = 0.005
+# (A try not yet recorded when the worker dies is made again: webhooks are at least once.)
+RECORD_AT_MOST = 256
+RECORD_WITHIN_SECONDS = 0.02
 
 
 def _worker_id() -> str:
@@ -70,15 +71,17 @@ class WebhookDispatcher:
             networks=settings.webhook_networks,
         )
         self.lease = timedelta(seconds=settings.webhook_lease_seconds)
+        self._can_sign = bool(settings.webhook_keys)
         self.wake = asyncio.Event()
         self._breakers: dict[int, CircuitBreaker] = {}
         self._places: dict[int, asyncio.Semaphore] = {}
-        # Per endpoint: deliveries claimed and not yet recorded.
+        # Per endpoint: deliveries claimed and not yet answered.
         self._claimed: dict[int, int] = {}
         self._tries: set[asyncio.Task[None]] = set()
         self._finished: list[Outcome] = []
         self._writer: asyncio.Task[None] | None = None
         self._keys: dict[str, bytes] = {}
+        self._refusals: dict[str, str | None] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         """Dispatch until ``stop`` is set; database outages are waited out."""
@@ -114,16 +117,17 @@ class WebhookDispatcher:
         """Fan out new events, claim due deliveries and start their tries (not waiting
         for them); the number of events and deliveries taken up."""
         now = self.clock()
+        per_endpoint = self.settings.webhook_endpoint_concurrency
+        busy = {e for e, count in self._claimed.items() if count >= per_endpoint}
+        busy |= {e for e, breaker in self._breakers.items() if not breaker.allows(now)}
+        # One transaction: a claim whose rows cannot be read is never committed, so no
+        # delivery waits out a lease because the database failed in between.
         async with self.db.transaction() as session:
             fanned = await webhook_outbox.fan_out(
                 session, now=now, limit=self.settings.webhook_batch_size
             )
-        if not self.settings.webhook_keys:
-            return fanned  # no secret can be read: nothing is signed (README, settings)
-        per_endpoint = self.settings.webhook_endpoint_concurrency
-        busy = {e for e, count in self._claimed.items() if count >= per_endpoint}
-        busy |= {e for e, breaker in self._breakers.items() if not breaker.allows(now)}
-        async with self.db.transaction() as session:
+            if not self._can_sign:
+                return fanned  # no secret can be read: nothing is signed (README, settings)
             ids = await webhook_outbox.claim_due(
                 session,
                 worker_id=self.worker_id,
@@ -133,16 +137,7 @@ class WebhookDispatcher:
                 per_endpoint=per_endpoint,
                 skip_endpoints=busy,
             )
-        if not ids:
-            return fanned
-        try:
-            async with self.db.session() as session:
-                claimed = await webhook_outbox.load_claimed(session, ids)
-        except (sa.exc.DBAPIError, OSError):
-            with contextlib.suppress(sa.exc.DBAPIError, OSError):
-                async with self.db.transaction() as session:
-                    await webhook_outbox.release(session, ids, worker_id=self.worker_id)
-            raise
+            claimed = await webhook_outbox.load_claimed(session, ids) if ids else []
         for delivery in claimed:
             self._claimed[delivery.endpoint_id] = self._claimed.get(delivery.endpoint_id, 0) + 1
             task = asyncio.create_task(self._deliver(delivery))
@@ -209,17 +204,16 @@ class WebhookDispatcher:
         except Exception:
             # Left to its lease: tried again later, with the same webhook-id.
             logger.exception("webhooks: delivery %s could not be tried", delivery.delivery_id)
+        finally:
+            # Its place is free once the answer is in (its outcome is written in the next
+            # batch): the claim loop may take the endpoint's next delivery at once.
             self._claimed[delivery.endpoint_id] -= 1
+            self.wake.set()
 
     async def _post(self, delivery: ClaimedWebhook, now: datetime) -> Answer:
-        # A host name's addresses are checked as it is resolved for the connection.
-        try:
-            destination = destinations.parse(
-                delivery.url, allow_http=not self.settings.is_production
-            )
-            destinations.check_literal(destination, self.settings.webhook_networks)
-        except destinations.RefusedDestination as exc:
-            return Answer(None, 0.0, f"refused: {exc}")
+        refused = self._refusal(delivery.url)
+        if refused is not None:
+            return Answer(None, 0.0, refused)
         headers = signing.headers(
             self._signing_keys(delivery, now),
             delivery.message_id,
@@ -227,6 +221,23 @@ class WebhookDispatcher:
             delivery.body,
         )
         return await self.sender.post(delivery.url, headers, delivery.body)
+
+    def _refusal(self, url: str) -> str | None:
+        """Why a URL may not be posted to, or None; the answer kept per URL (the settings
+        it depends on do not change while the worker runs). A host name's addresses are
+        checked as it is resolved for each connection."""
+        if url in self._refusals:
+            return self._refusals[url]
+        try:
+            destination = destinations.parse(url, allow_http=not self.settings.is_production)
+            destinations.check_literal(destination, self.sender.networks)
+            refused = None
+        except destinations.RefusedDestination as exc:
+            refused = f"refused: {exc}"
+        if len(self._refusals) > 10_000:
+            self._refusals.clear()
+        self._refusals[url] = refused
+        return refused
 
     def _signing_keys(self, delivery: ClaimedWebhook, now: datetime) -> list[bytes]:
         keys = [self._key(delivery.secret_encrypted)]
@@ -290,13 +301,7 @@ class WebhookDispatcher:
                 ):
                     await asyncio.sleep(RECORD_WITHIN_SECONDS / 2)
                 batch, self._finished = self._finished, []
-                try:
-                    await self._record(batch)
-                finally:
-                    for outcome in batch:
-                        self._claimed[outcome.endpoint_id] -= 1
-                    # Places are free again: the claim loop need not wait for its poll.
-                    self.wake.set()
+                await self._record(batch)
         finally:
             self._writer = None
 
