@@ -113,3 +113,38 @@ def test_a_profile_survives_its_json_document() -> None:
     assert again == profile
     assert again.device_first_seen() == {"phone-1": START}
     assert again.devices["phone-1"].name == "Pixel 8"
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_recent_transactions_in_a_window_are_the_history_or_unknown(seed: int) -> None:
+    """The count and amounts of (at - span, at] are what the whole history holds, in time
+    order with same-instant transactions in arrival order, or None once the window reaches
+    back past what was dropped; also after a round trip through the stored document."""
+    rng = random.Random(seed)
+    history: list[tuple[datetime, float]] = []
+    profile = ActivityProfile()
+    at = START
+    for n in range(400):
+        roll = rng.random()
+        if roll < 0.1:
+            when = at - timedelta(minutes=rng.randint(1, 60 * 30))  # late
+        elif roll < 0.3:
+            when = at  # the same microsecond as the one before
+        else:
+            at = when = at + timedelta(seconds=rng.randint(1, 900), microseconds=rng.randint(0, 9))
+        amount = float(rng.randint(1, 90_000)) + n / 1000
+        history.append((when, amount))
+        profile.transactions.add(when, amount)
+        if n % 50 == 0:
+            profile = ActivityProfile.from_json(profile.to_json())
+        asked = when + timedelta(seconds=rng.choice([-30, 0, 0, 45]))
+        for span in (timedelta(hours=1), timedelta(hours=24)):
+            answer = profile.transactions.within(asked, span)
+            expected = [
+                a for t, a in sorted(history, key=lambda item: item[0]) if asked - span < t <= asked
+            ]
+            if answer is None:
+                pruned = profile.transactions.pruned_until
+                assert pruned is not None and pruned > asked - span
+            else:
+                assert answer == expected
