@@ -31,8 +31,9 @@ class TransactionRecord(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("account_number", "transaction_id"),
         sa.Index("idx_transactions_user_time", "mobile_user_id", "occurred_at"),
-        # The fraud features counting customers on one device or one IP address.
-        sa.Index("idx_transactions_device_time", "device_id", "occurred_at"),
+        # The fraud features counting customers on one device (the other customers' rows
+        # without reading the event's own customer's) or one IP address (one hour of it).
+        sa.Index("idx_transactions_device_user_time", "device_id", "mobile_user_id", "occurred_at"),
         sa.Index("idx_transactions_ip_time", "ip_address", "occurred_at"),
     )
 
@@ -68,7 +69,9 @@ class LoginAttempt(SQLModel, table=True):
     __tablename__ = "login_attempts"
     __table_args__ = (
         sa.Index("idx_login_attempts_user_time", "mobile_user_id", "occurred_at"),
-        sa.Index("idx_login_attempts_device_time", "device_id", "occurred_at"),
+        sa.Index(
+            "idx_login_attempts_device_user_time", "device_id", "mobile_user_id", "occurred_at"
+        ),
         sa.Index("idx_login_attempts_ip_time", "ip_address", "occurred_at"),
     )
 
