@@ -37,6 +37,7 @@ MODELS = """{ anomalyModels { id status createdAt trainedFrom trainedTo featureN
   seed scoreDistribution checksum } }"""
 ACTIVATE = "mutation($m: ID!) { activateAnomalyModel(modelId: $m) { id status } }"
 SHADOW = "mutation($m: ID!) { setAnomalyModelShadow(modelId: $m) { id status } }"
+DEACTIVATE = "mutation($m: ID!) { deactivateAnomalyModel(modelId: $m) { id status } }"
 TAKEOVER: Features = {
     "amount": 9000.0,
     "amountToTypical": 30.0,
@@ -160,6 +161,54 @@ async def test_one_active_one_shadow_and_every_switch_audited(
             {"activeModelId": int(three), "shadowModelId": None},
         ),
     ]
+
+
+async def test_deactivating_stops_the_scores_and_is_audited(
+    api: Api, db: Database, bank: list[Features]
+) -> None:
+    scorer = AnomalyScorer(db)
+    one = str((await trained(db, bank, seed=1)).model_id)
+    two = str((await trained(db, bank, seed=2)).model_id)
+    await api.as_admin(ACTIVATE, {"m": one})
+    await api.as_admin(SHADOW, {"m": two})
+    assert error_code(await api.as_customer(7, DEACTIVATE, {"m": one})) == "FORBIDDEN"
+    assert error_code(await api.as_admin(DEACTIVATE, {"m": "999"})) == "NOT_FOUND"
+    body = await api.as_admin(DEACTIVATE, {"m": two})
+    assert body["data"]["deactivateAnomalyModel"] == {"id": two, "status": "INACTIVE"}
+    again = await api.as_admin(DEACTIVATE, {"m": two})
+    assert error_code(again) == "BAD_USER_INPUT"
+    assert again["errors"][0]["extensions"]["field"] == "modelId"
+    await scorer.refresh()
+    scores = scorer.score(TAKEOVER)
+    assert scores.active is not None and scores.shadow is None
+    await api.as_admin(DEACTIVATE, {"m": one})
+    assert await statuses(api) == {one: "INACTIVE", two: "INACTIVE"}
+    await scorer.refresh()
+    assert not scorer.in_use
+    off = scorer.score(TAKEOVER)
+    assert (off.active, off.shadow) == (None, None)
+    async with db.session() as session:
+        switches = (
+            await session.exec(
+                select(AuditEntry)
+                .where(col(AuditEntry.action) == "anomaly_model.deactivated")
+                .order_by(col(AuditEntry.id))
+            )
+        ).all()
+    assert [(e.subject_id, e.before, e.after) for e in switches] == [
+        (
+            two,
+            {"activeModelId": int(one), "shadowModelId": int(two)},
+            {"activeModelId": int(one), "shadowModelId": None},
+        ),
+        (
+            one,
+            {"activeModelId": int(one), "shadowModelId": None},
+            {"activeModelId": None, "shadowModelId": None},
+        ),
+    ]
+    await api.as_admin(ACTIVATE, {"m": two})
+    assert await statuses(api) == {one: "INACTIVE", two: "ACTIVE"}
 
 
 async def test_switches_that_cannot_be_made_change_nothing(

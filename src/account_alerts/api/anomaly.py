@@ -95,3 +95,21 @@ class AnomalyMutation:
         # This process's live traffic scores with it from the next event on.
         info.context.services.ingestor.anomaly.invalidate()
         return AnomalyModelView.build(row)
+
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="Takes the ACTIVE or SHADOW model out of use: with no ACTIVE model no "
+        "transaction is scored and anomalyScore reads null. Audited.",
+    )
+    async def deactivate_anomaly_model(
+        self, info: Info, model_id: strawberry.ID
+    ) -> AnomalyModelView:
+        row = await switch_model(
+            info.context.db,
+            actor=info.context.actor(),
+            model_id=str(model_id),
+            to=AnomalyModelStatus.INACTIVE,
+            now=info.context.now(),
+        )
+        info.context.services.ingestor.anomaly.invalidate()
+        return AnomalyModelView.build(row)

@@ -32,9 +32,10 @@ async def switch_model(
     to: AnomalyModelStatus,
     now: datetime,
 ) -> AnomalyModelRecord:
-    """Make ``model_id`` ACTIVE or SHADOW; the model that held that place becomes
-    INACTIVE. A model whose bytes fail their checksum is refused."""
-    assert to in (ACTIVE, SHADOW)
+    """Make ``model_id`` ACTIVE or SHADOW, the model that held that place becoming
+    INACTIVE (a model whose bytes fail their checksum is refused); or take it out of its
+    place (INACTIVE): with no ACTIVE model no transaction is scored and the feature
+    reads null."""
     if not model_id.isdigit():
         raise NotFound(f"no anomaly model {model_id}", field="modelId")
     async with db.transaction() as session:
@@ -47,6 +48,9 @@ async def switch_model(
             raise NotFound(f"no anomaly model {model_id}", field="modelId")
         if target.status is to:
             raise BadUserInput(f"anomaly model {model_id} is already {to.value}", field="modelId")
+        before = _places(in_place)
+        if to is INACTIVE:
+            return await _switched(session, actor, target, to, in_place, before, now)
         if to is SHADOW and target.status is ACTIVE:
             raise BadUserInput(
                 f"anomaly model {model_id} is ACTIVE; activate another model first",
@@ -58,32 +62,48 @@ async def switch_model(
             raise BadUserInput(
                 f"anomaly model {model_id} cannot be used: {exc}", field="modelId"
             ) from None
-        before = _places(in_place)
         previous = in_place.get(to)
         if previous is not None:
+            # The one holding the place steps down first: the unique indexes see one at a
+            # time.
             previous.status = INACTIVE
             session.add(previous)
-        if target.status is not INACTIVE:
-            in_place.pop(target.status, None)
-        # The one holding the place steps down first: the unique indexes see one at a time.
-        await session.flush()
-        target.status = to
-        session.add(target)
+            await session.flush()
+        return await _switched(session, actor, target, to, in_place, before, now)
+
+
+_ACTIONS = {ACTIVE: "activated", SHADOW: "shadowed", INACTIVE: "deactivated"}
+
+
+async def _switched(
+    session: AsyncSession,
+    actor: Actor,
+    target: AnomalyModelRecord,
+    to: AnomalyModelStatus,
+    in_place: dict[AnomalyModelStatus, AnomalyModelRecord],
+    before: dict[str, Any],
+    now: datetime,
+) -> AnomalyModelRecord:
+    """``target`` now holds ``to`` (its old place emptied); flushed and audited."""
+    in_place.pop(target.status, None)
+    target.status = to
+    session.add(target)
+    if to is not INACTIVE:
         in_place[to] = target
-        await session.flush()
-        audit_trail.record(
-            session,
-            actor_role=actor.role.value,
-            actor_id=actor.id,
-            action=f"anomaly_model.{'activated' if to is ACTIVE else 'shadowed'}",
-            occurred_at=now,
-            subject_type="anomaly_model",
-            subject_id=model_id,
-            before=before,
-            after=_places(in_place),
-        )
-        await session.refresh(target)
-        return target
+    await session.flush()
+    audit_trail.record(
+        session,
+        actor_role=actor.role.value,
+        actor_id=actor.id,
+        action=f"anomaly_model.{_ACTIONS[to]}",
+        occurred_at=now,
+        subject_type="anomaly_model",
+        subject_id=str(target.id),
+        before=before,
+        after=_places(in_place),
+    )
+    await session.refresh(target)
+    return target
 
 
 async def _models_in_place(session: AsyncSession) -> dict[AnomalyModelStatus, AnomalyModelRecord]:
