@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from account_alerts.api.auth import issue_token
 from account_alerts.config import Settings
@@ -21,8 +22,9 @@ from account_alerts.domain.enums import Role
 from account_alerts.store.customers import MobileUser
 from account_alerts.store.database import Database
 from tests.support.browser import chromium
-from tests.support.events import RECORD_LOGIN, login
+from tests.support.events import RECORD_LOGIN, login, transaction
 from tests.support.factories import make_account, make_case
+from tests.support.fraud import APPROVER, CREATE, RECORD_TRANSACTION, SET_STATUS, feature, op, rule
 from tests.support.threaded_app import ThreadedApp
 
 __all__ = ["chromium"]
@@ -136,9 +138,44 @@ def test_a_fraud_report_appears_in_the_queue_without_a_reload(
     row = page.locator("#queue-rows tr", has_text="REPORT_FRAUD")
     row.wait_for(timeout=10_000)
     assert page.evaluate("window.notReloaded") is True
-    assert "left" in row.locator(".countdown").inner_text()
+    expect(row.locator(".countdown")).to_contain_text("left")
     assert "locked" in row.inner_text()
     shot(page, "queue")
+
+
+def test_a_rule_decision_to_review_appears_in_the_queue_without_a_reload(
+    page: Any, server: ThreadedApp
+) -> None:
+    """A LIVE rule (written by one admin, approved by another) sends a transaction to
+    review: its case shows up in the open queue, and its page names the hit and the
+    values the rule saw."""
+    sign_in(page, server)
+    page.get_by_text("No open cases.").wait_for()
+    page.evaluate("window.notReloaded = true")
+    author = issue_token(server.settings, subject="ana", role=Role.ADMIN)
+    approver = issue_token(server.settings, subject=APPROVER, role=Role.ADMIN)
+    large_on_new_phone = op(
+        "and", op(">=", feature("amount"), 100_000), op("==", feature("deviceKnown"), False)
+    )
+    spec = rule("Large debit on a new phone", large_on_new_phone, 50)
+    version = graphql(server, CREATE, {"input": spec}, author)["createFraudRule"]
+    graphql(server, SET_STATUS, {"v": version["id"], "s": "LIVE"}, approver)
+    service = issue_token(server.settings, subject="core-banking", role=Role.SERVICE)
+    event = transaction("1000000007", "250000.00", datetime.now(UTC), device="unknown-phone")
+    result = graphql(server, RECORD_TRANSACTION, {"input": event}, service)["recordTransaction"]
+    assert (result["decision"]["outcome"], result["decision"]["score"]) == ("REVIEW", 50)
+    row = page.locator("#queue-rows tr", has_text="DECISION_REVIEW")
+    row.wait_for(timeout=10_000)
+    assert page.evaluate("window.notReloaded") is True
+    assert "REVIEW · score 50" in row.inner_text()
+    expect(row.locator(".countdown")).to_contain_text("left")
+    assert "locked" not in row.inner_text()  # REVIEW opens a case; only BLOCK locks
+    row.get_by_role("link", name="Case").click()
+    hit = page.locator("article.hit", has_text="Large debit on a new phone")
+    hit.wait_for()
+    assert "score 50" in hit.inner_text()
+    assert "250000" in hit.inner_text() and "deviceKnown" in hit.inner_text()
+    shot(page, "review-case")
 
 
 def test_acknowledging_stops_the_countdown(page: Any, server: ThreadedApp) -> None:
@@ -150,7 +187,7 @@ def test_acknowledging_stops_the_countdown(page: Any, server: ThreadedApp) -> No
     sign_in(page, server)
     page.get_by_role("link", name=f"Case {case_id}").click()
     countdown = page.locator("#countdown")
-    assert "left" in countdown.inner_text()
+    expect(countdown).to_contain_text("left")  # once the page's script has counted
     page.get_by_role("button", name="Acknowledge").click()
     page.get_by_role("heading", name=f"Case {case_id} ACKNOWLEDGED").wait_for()
     stopped = page.locator("#countdown").inner_text()
@@ -205,9 +242,9 @@ def test_the_sla_breach_shows_after_five_minutes(page: Any, server: ThreadedApp)
     page.clock.install(time=opened)
     sign_in(page, server)
     countdown = page.locator("#queue-rows .countdown").first
-    assert "left" in countdown.inner_text()
+    expect(countdown).to_contain_text("left")  # once the page's script has counted
     assert page.locator("#queue-rows tr.overdue").count() == 0
     page.clock.fast_forward("05:01")
     page.locator("#queue-rows tr.overdue").wait_for()
-    assert countdown.inner_text().startswith("overdue by")
+    expect(countdown).to_contain_text("overdue by")
     shot(page, "queue-overdue")

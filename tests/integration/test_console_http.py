@@ -13,6 +13,7 @@ from sqlmodel import col, select
 
 from account_alerts.api.app import create_app
 from account_alerts.config import Environment, Settings
+from account_alerts.domain.cases import CaseSource
 from account_alerts.domain.enums import AlertType, DeliveryStatus, NotificationChannel, Role
 from account_alerts.store.alerts import AlertDelivery
 from account_alerts.store.audit import AuditEntry
@@ -173,6 +174,30 @@ async def test_script_in_a_comment_is_shown_as_text(
     page = await console.get(f"/admin/cases/{case_id}")
     assert "<script>alert" not in page.text
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page.text
+
+
+async def test_the_queue_lists_unresolved_cases_most_urgent_first(
+    console: httpx.AsyncClient, db: Database, clock: Clock
+) -> None:
+    for user in (7, 8, 9):
+        await make_account(db, user_id=user, account_number=f"100000000{user}")
+    later = await make_case(db, user_id=7, opened_at=clock.now)
+    sooner = await make_case(
+        db, user_id=8, opened_at=clock.now - timedelta(minutes=2), source=CaseSource.DECISION_REVIEW
+    )
+    report = await make_case(
+        db, user_id=9, opened_at=clock.now - timedelta(minutes=1), source=CaseSource.REPORT_FRAUD
+    )
+    rows = (await console.get("/admin/cases/rows")).text
+    ids = [int(n) for n in re.findall(r'<tr id="case-(\d+)"', rows)]
+    assert ids == [sooner, report, later]
+    cells = {
+        int(n): re.sub(r"<[^>]+>", " ", row)
+        for n, row in re.findall(r'<tr id="case-(\d+)".*?>(.*?)</tr>', rows, re.S)
+    }
+    assert "REVIEW · score 45" in cells[sooner]
+    assert "BLOCK · score 85" in cells[later] and "locked" in cells[later]
+    assert "score" not in cells[report]  # a customer's report has no decision
 
 
 async def test_unknown_cases_and_customers_are_not_found(console: httpx.AsyncClient) -> None:

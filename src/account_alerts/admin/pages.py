@@ -29,7 +29,11 @@ from account_alerts.domain.cases import CaseOutcome
 from account_alerts.engine import cases as case_flow
 from account_alerts.engine.customer_views import customer_overview
 from account_alerts.errors import ApiError, BadUserInput
-from account_alerts.store.case_queries import CaseFilter, one_case, page_of_cases, timelines
+from account_alerts.store.case_queries import (
+    one_case,
+    queue_page,
+    timelines,
+)
 from account_alerts.store.dashboard import counts as dashboard_counts
 from account_alerts.store.database import Database
 from account_alerts.store.sla_report import alert_sla, case_sla
@@ -195,9 +199,7 @@ class Console:
     async def queue_rows(self) -> list[dict[str, Any]]:
         now = self.services.clock()
         async with self.db.session() as session:
-            rows, _ = await page_of_cases(
-                session, CaseFilter(unresolved=True), now=now, limit=QUEUE_SIZE, offset=0
-            )
+            rows = await queue_page(session, limit=QUEUE_SIZE)
         return [views.queue_row(row, customer_locked=locked, now=now) for row, locked in rows]
 
     async def queue(self, request: Request, staff: StaffSession) -> Response:

@@ -8,6 +8,7 @@ from typing import Any
 from account_alerts.domain.cases import CaseStatus, is_overdue
 from account_alerts.domain.masking import mask_email, mask_phone
 from account_alerts.engine.customer_views import Overview
+from account_alerts.store.case_queries import QueueEntry
 from account_alerts.store.cases import CaseTimelineEntry, ReviewCase
 
 
@@ -19,7 +20,9 @@ def _epoch_ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
 
 
-def queue_row(case: ReviewCase, *, customer_locked: bool, now: datetime) -> dict[str, Any]:
+def queue_row(
+    case: ReviewCase | QueueEntry, *, customer_locked: bool, now: datetime
+) -> dict[str, Any]:
     decision = case.decision or {}
     return {
         "id": case.id,

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from account_alerts.domain.cases import CaseStatus
+from account_alerts.domain.cases import CaseSource, CaseStatus
 from account_alerts.store.cases import CaseTimelineEntry, ReviewCase
 from account_alerts.store.customers import MobileUser
 
@@ -65,6 +65,80 @@ async def page_of_cases(
         )
     ).all()
     return [(case, bool(locked)) for case, locked in rows], int(total)
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """What the queue shows of a case: its row without the decision's hits and features."""
+
+    id: int
+    source: CaseSource
+    mobile_user_id: int
+    status: CaseStatus
+    opened_at: datetime
+    ack_due_at: datetime
+    assignee: str | None
+    decision: dict[str, Any] | None  # its outcome and score only
+
+
+async def queue_page(session: AsyncSession, *, limit: int) -> list[tuple[QueueEntry, bool]]:
+    """The ``limit`` most urgent unresolved cases (by the time their acknowledgement is
+    due), each with whether its customer is locked now. Only the columns the queue shows:
+    it is refreshed every few seconds by every analyst, over thousands of open cases."""
+    decision = col(ReviewCase.decision)
+    rows = (
+        await session.exec(
+            select(  # type: ignore[call-overload]
+                col(ReviewCase.id),
+                col(ReviewCase.source),
+                col(ReviewCase.mobile_user_id),
+                col(ReviewCase.status),
+                col(ReviewCase.opened_at),
+                col(ReviewCase.ack_due_at),
+                col(ReviewCase.assignee),
+                decision["outcome"].as_string(),
+                decision["score"].as_float(),
+                col(MobileUser.locked),
+            )
+            .join(MobileUser, col(MobileUser.id) == col(ReviewCase.mobile_user_id))
+            .where(col(ReviewCase.status).in_([CaseStatus.OPEN, CaseStatus.ACKNOWLEDGED]))
+            .order_by(col(ReviewCase.ack_due_at), col(ReviewCase.id))
+            .limit(limit)
+        )
+    ).all()
+    return [
+        (
+            QueueEntry(
+                id=case_id,
+                source=CaseSource(source),
+                mobile_user_id=customer,
+                status=CaseStatus(status),
+                opened_at=opened_at,
+                ack_due_at=ack_due_at,
+                assignee=assignee,
+                decision=(
+                    {"outcome": outcome, "score": _whole(score)} if outcome is not None else None
+                ),
+            ),
+            bool(locked),
+        )
+        for (
+            case_id,
+            source,
+            customer,
+            status,
+            opened_at,
+            ack_due_at,
+            assignee,
+            outcome,
+            score,
+            locked,
+        ) in rows
+    ]
+
+
+def _whole(score: float | None) -> float | int | None:
+    return int(score) if score is not None and score == int(score) else score
 
 
 async def one_case(session: AsyncSession, case_id: int) -> tuple[ReviewCase, bool] | None:
