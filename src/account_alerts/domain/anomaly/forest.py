@@ -80,6 +80,24 @@ class CompiledForest:
         total: Floats = self.leaf_path[at >> 1].sum(axis=1)
         return total / len(self.roots)
 
+    def path_length_of(self, row: Floats) -> float:
+        """``E[h(x)]`` of one row (no NaN): the walk of ``walk`` without remembering what
+        its paths split on, which only an explanation needs."""
+        flat = _as_compared(row)
+        feature_at, threshold_at, next_at = self._feature_at, self._threshold_at, self._next
+        at = self._start
+        for _ in range(self.depth):
+            at = next_at[at + (flat[feature_at[at]] > threshold_at[at])]
+        return float(self.leaf_path[at >> 1].mean())
+
+    def anomaly_of(self, mean_path: float) -> float:
+        """``anomaly_of_path`` of one mean path length, in plain floats."""
+        norm = self._norm
+        if norm == 0.0:
+            return 1.0
+        result: float = 2.0 ** (-mean_path / norm)
+        return result
+
     def walk(self, row: Floats) -> Walk:
         """One row's walk through every tree, remembering the columns its paths split on."""
         flat = _as_compared(row)
