@@ -303,3 +303,33 @@ async def test_a_running_backtest_can_be_cancelled(
     cancelled = (await cancelling)["data"]["cancelBacktest"]
     assert (cancelled["status"], cancelled["error"]) == ("CANCELLED", "cancelled")
     assert (await api.as_admin(READ, {"id": backtest_id}))["data"]["backtest"]["hits"] is None
+
+
+async def test_stored_events_come_back_in_arrival_order_across_pages(
+    api: Api, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Transactions and sign-ins are read a page at a time from two tables and merged:
+    whatever the page size, the events come back once each, in the order they arrived."""
+    await make_account(db, user_id=7, account_number=ACCOUNT)
+    sent: list[str] = []
+    for n in range(23):
+        if n % 3 == 1:
+            event = login(7, day(n / 10), successful=n % 2 == 0)
+            await api.as_service(RECORD_LOGIN, {"input": event})
+        else:
+            event = transaction(ACCOUNT, str(100 + n), day(n / 10))
+            await api.as_service(RECORD_TRANSACTION, {"input": event})
+        sent.append(event["eventId"])
+
+    async def read() -> list[str]:
+        async with db.long_read() as first, db.long_read() as second:
+            return [
+                event.event_id
+                async for page in backtest_source.events_before(first, second, day(24))
+                for _, _, event, _ in page
+            ]
+
+    assert await read() == sent
+    for size in (1, 2, 5):
+        monkeypatch.setattr(backtest_source, "PAGE", size)
+        assert await read() == sent

@@ -148,3 +148,31 @@ def test_recent_transactions_in_a_window_are_the_history_or_unknown(seed: int) -
                 assert pruned is not None and pruned > asked - span
             else:
                 assert answer == expected
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_places_are_dropped_exactly_when_one_falls_half_a_year_behind(seed: int) -> None:
+    """The places kept, and from when the dropped ones make answers unknown, are those of
+    scanning every place after every sighting."""
+    rng = random.Random(seed)
+    profile = ActivityProfile()
+    kept: dict[str, datetime] = {}
+    pruned_until: datetime | None = None
+    at = START
+    for _ in range(600):
+        roll = rng.random()
+        if roll < 0.15:
+            when = at - timedelta(days=rng.randint(1, 400))  # late
+        else:
+            at = when = at + timedelta(days=rng.randint(0, 9), seconds=rng.randint(0, 9))
+        point = GeoPoint(rng.uniform(-16, -9), rng.uniform(32, 36))
+        profile.saw_place(point, when, login=rng.random() < 0.5)
+        key = place_key(point)
+        kept[key] = max(kept.get(key, when), when)
+        newest = max(kept.values())
+        for stale in [k for k, last in kept.items() if last < newest - PLACES_KEPT]:
+            pruned_until = max(filter(None, [pruned_until, kept.pop(stale)]))
+        assert {k: s.last for k, s in profile.places.items()} == kept
+        assert profile.places_pruned_until == pruned_until
+        if rng.random() < 0.05:
+            profile = ActivityProfile.from_json(profile.to_json())

@@ -202,6 +202,10 @@ class ActivityProfile:
     # changes one; turning every time of the others into text again was most of writing it.
     stored_devices: dict[str, list[Any]] = field(default_factory=dict, repr=False, compare=False)
     stored_places: dict[str, list[Any]] = field(default_factory=dict, repr=False, compare=False)
+    # The newest sighting of any place, and a time before which no place can be due to be
+    # dropped (``saw_place``); None: not worked out yet.
+    _places_newest: datetime | None = field(default=None, repr=False, compare=False)
+    _places_prune_from: datetime | None = field(default=None, repr=False, compare=False)
 
     # -- what the checks ask
 
@@ -252,12 +256,21 @@ class ActivityProfile:
         if seen is None:
             seen = self.places[key] = Sightings(at, at)
         seen.saw(at, login=login)
-        if len(self.places) == 1:
-            return
-        newest = max(s.last for s in self.places.values())
+        # Places not seen for PLACES_KEPT before the newest sighting are dropped. The places
+        # are scanned only when one may be that old: not before the newest sighting passes
+        # ``_places_prune_from``, at or before every place's last sighting + PLACES_KEPT.
+        newest = self._places_newest
+        newest = max(s.last for s in self.places.values()) if newest is None else max(newest, at)
+        self._places_newest = newest
+        due = self._places_prune_from
+        if due is not None:
+            due = self._places_prune_from = min(due, seen.last + PLACES_KEPT)
+            if newest <= due:
+                return
         for stale in [k for k, s in self.places.items() if s.last < newest - PLACES_KEPT]:
             dropped = self.places.pop(stale)
             self.places_pruned_until = max(filter(None, [self.places_pruned_until, dropped.last]))
+        self._places_prune_from = min(s.last for s in self.places.values()) + PLACES_KEPT
 
     def failed_login(self, at: datetime) -> None:
         self.failed_logins.add(at, FAILURES_KEPT)

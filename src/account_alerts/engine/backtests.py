@@ -200,11 +200,10 @@ class Backtests:
                     else:
                         replay.observe(customer, event, zone, evaluate=False)
 
-            async for _, customer, event, zone_name in backtest_source.events_before(
-                first, second, end
-            ):
-                chunk.append(
+            async for page in backtest_source.events_before(first, second, end):
+                chunk.extend(
                     (customer, event, backtest_source.zone_of(zone_name, default_zone, zones))
+                    for _, customer, event, zone_name in page
                 )
                 if len(chunk) >= CHUNK:
                     await asyncio.to_thread(evaluate)

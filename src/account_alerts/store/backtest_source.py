@@ -59,10 +59,10 @@ async def time_zones(session: AsyncSession) -> dict[str, str | None]:
     return {number: zone for number, zone in rows.all()}
 
 
-def _point(row: Any) -> GeoPoint | None:
-    if row.latitude is None or row.longitude is None:
+def _point(latitude: float | None, longitude: float | None, label: str | None) -> GeoPoint | None:
+    if latitude is None or longitude is None:
         return None
-    return GeoPoint(row.latitude, row.longitude, row.location_label)
+    return GeoPoint(latitude, longitude, label)
 
 
 async def _pages(
@@ -82,7 +82,7 @@ async def _pages(
 
 async def _transactions(
     session: AsyncSession, end: datetime, zones: dict[str, str | None]
-) -> AsyncIterator[Replayed]:
+) -> AsyncIterator[list[Replayed]]:
     t = TRANSACTIONS
     columns = [
         t.c.id, t.c.created_at, t.c.event_id, t.c.account_number, t.c.mobile_user_id,
@@ -90,63 +90,99 @@ async def _transactions(
         t.c.device_id, t.c.ip_address, t.c.latitude, t.c.longitude, t.c.location_label,
         t.c.occurred_at,
     ]  # fmt: skip
+    kinds = {kind.value: kind for kind in TransactionType}
     async for page in _pages(session, t, columns, end):
-        for row in page:
-            event = TransactionEvent(
-                event_id=row.event_id,
-                account_number=row.account_number,
-                transaction_id=row.transaction_id,
-                transaction_type=TransactionType(row.transaction_type),
-                amount=Decimal(row.amount),
-                currency=row.currency,
-                occurred_at=row.occurred_at,
-                balance_after=row.balance_after,
-                device_id=row.device_id,
-                ip_address=row.ip_address,
-                location=_point(row),
+        yield [
+            (
+                (created_at, 1, row_id),
+                customer,
+                TransactionEvent(
+                    event_id=event_id,
+                    account_number=account,
+                    transaction_id=transaction_id,
+                    transaction_type=kinds[kind],
+                    amount=Decimal(amount),
+                    currency=currency,
+                    occurred_at=occurred_at,
+                    balance_after=balance_after,
+                    device_id=device_id,
+                    ip_address=ip_address,
+                    location=_point(latitude, longitude, label),
+                ),
+                zones.get(account),
             )
-            key = (row.created_at, 1, row.id)
-            yield key, row.mobile_user_id, event, zones.get(row.account_number)
+            for (
+                row_id, created_at, event_id, account, customer, transaction_id, kind, amount,
+                currency, balance_after, device_id, ip_address, latitude, longitude, label,
+                occurred_at,
+            ) in page
+        ]  # fmt: skip
 
 
-async def _logins(session: AsyncSession, end: datetime) -> AsyncIterator[Replayed]:
+async def _logins(session: AsyncSession, end: datetime) -> AsyncIterator[list[Replayed]]:
     t = LOGINS
     columns = [
         t.c.id, t.c.created_at, t.c.event_id, t.c.mobile_user_id, t.c.successful,
         t.c.device_id, t.c.ip_address, t.c.latitude, t.c.longitude, t.c.location_label,
         t.c.login_method, t.c.occurred_at,
     ]  # fmt: skip
+    methods = {method.value: method for method in LoginMethod}
     async for page in _pages(session, t, columns, end):
-        for row in page:
-            event = LoginEvent(
-                event_id=row.event_id,
-                mobile_user_id=row.mobile_user_id,
-                successful=row.successful,
-                occurred_at=row.occurred_at,
-                device_id=row.device_id,
-                ip_address=row.ip_address,
-                location=_point(row),
-                login_method=LoginMethod(row.login_method) if row.login_method else None,
+        yield [
+            (
+                (created_at, 0, row_id),
+                customer,
+                LoginEvent(
+                    event_id=event_id,
+                    mobile_user_id=customer,
+                    successful=successful,
+                    occurred_at=occurred_at,
+                    device_id=device_id,
+                    ip_address=ip_address,
+                    location=_point(latitude, longitude, label),
+                    login_method=methods[method] if method else None,
+                ),
+                None,
             )
-            yield (row.created_at, 0, row.id), row.mobile_user_id, event, None
+            for (
+                row_id, created_at, event_id, customer, successful, device_id, ip_address,
+                latitude, longitude, label, method, occurred_at,
+            ) in page
+        ]  # fmt: skip
 
 
 async def events_before(
     transactions: AsyncSession, logins: AsyncSession, end: datetime
-) -> AsyncIterator[Replayed]:
-    """Every transaction and sign-in that occurred before ``end``, in arrival order (two
-    sessions: each table is paged on its own connection)."""
+) -> AsyncIterator[list[Replayed]]:
+    """Every transaction and sign-in that occurred before ``end``, in arrival order, a
+    list at a time (two sessions: each table is paged on its own connection). Each list
+    ends where one table's page does: the two pages are merged, and what is left of the
+    other waits for the next."""
     zones = await time_zones(transactions)
     payments, sign_ins = _transactions(transactions, end, zones), _logins(logins, end)
-    payment, sign_in = await anext(payments, None), await anext(sign_ins, None)
-    while payment is not None or sign_in is not None:
-        if sign_in is not None and (payment is None or sign_in[0] < payment[0]):
-            yield sign_in
-            sign_in = await anext(sign_ins, None)
-        else:
-            assert payment is not None
-            yield payment
-            payment = await anext(payments, None)
+    payment_page, sign_in_page = await anext(payments, None), await anext(sign_ins, None)
+    while payment_page is not None or sign_in_page is not None:
+        if payment_page is None or sign_in_page is None:
+            yield payment_page or sign_in_page or []
+            if payment_page is not None:
+                payment_page = await anext(payments, None)
+            else:
+                sign_in_page = await anext(sign_ins, None)
+            continue
+        merged, p, s = [], 0, 0
+        while p < len(payment_page) and s < len(sign_in_page):
+            if sign_in_page[s][0] < payment_page[p][0]:
+                merged.append(sign_in_page[s])
+                s += 1
+            else:
+                merged.append(payment_page[p])
+                p += 1
+        yield merged
+        payment_page, sign_in_page = payment_page[p:], sign_in_page[s:]
+        if not payment_page:
+            payment_page = await anext(payments, None)
+        if not sign_in_page:
+            sign_in_page = await anext(sign_ins, None)
 
 
 async def labels(session: AsyncSession) -> dict[str, bool]:
