@@ -13,6 +13,8 @@ from account_alerts.domain.activity_profile import (
     PLACES_KEPT,
     ActivityProfile,
     Recent,
+    _cell,
+    _decimal_cell,
     place_key,
 )
 from account_alerts.domain.geo import GeoPoint
@@ -176,3 +178,20 @@ def test_places_are_dropped_exactly_when_one_falls_half_a_year_behind(seed: int)
         assert profile.places_pruned_until == pruned_until
         if rng.random() < 0.05:
             profile = ActivityProfile.from_json(profile.to_json())
+
+
+def test_place_cells_round_exactly_as_decimal_does() -> None:
+    """The whole-number rounding of coordinates against Decimal's, on coordinates as
+    events send them (up to 15 decimals), on every half-way case of both roundings, and on
+    the odd ones (zero, negative zero, exponents)."""
+    rng = random.Random(7)
+    values: list[float] = [0.0, -0.0, 1e-05, -1.5e-07, 180.0, -90.0, 0.005, -0.005, 0.004999]
+    for _ in range(20_000):
+        degrees = rng.uniform(-180, 180)
+        values.append(round(degrees, rng.randint(0, 15)))
+        whole = rng.randint(-179, 179)
+        values.append(float(f"{whole}.{rng.randint(0, 99):02d}5"))  # half-way to cents
+        values.append(float(f"{whole}.{rng.randint(0, 999_999):06d}5"))  # half-way to micros
+        values.append(float(f"{whole}.{rng.randint(0, 99):02d}49995"))  # micros, then cents
+    for value in values:
+        assert _cell(value) == _decimal_cell(value), value

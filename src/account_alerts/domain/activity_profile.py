@@ -51,10 +51,25 @@ def place_key(point: GeoPoint) -> str:
 # Customers come back to the same few spots: each rounded once.
 @functools.lru_cache(maxsize=65_536)
 def _place_key(latitude: float, longitude: float) -> str:
-    return ",".join(
-        str(Decimal(repr(value)).quantize(_MICRO, ROUND_HALF_UP).quantize(_CENT, ROUND_HALF_UP))
-        for value in (latitude, longitude)
-    )
+    return f"{_cell(latitude)},{_cell(longitude)}"
+
+
+def _cell(value: float) -> str:
+    """``_decimal_cell`` with whole numbers: the value's shortest decimal form rounded
+    half away from zero to 6 decimals, then to 2, written as ``str(Decimal)`` writes it.
+    (Every event's coordinates are rounded; ``Decimal`` cost a tenth of a backtest.)"""
+    text = repr(value)
+    if "e" in text or "n" in text:  # 1e-05, inf, nan: rare, left to Decimal
+        return _decimal_cell(value)
+    sign = "-" if text[0] == "-" else ""
+    whole, _, fraction = text.lstrip("-").partition(".")
+    micros = int(whole + fraction[:6].ljust(6, "0")) + (fraction[6:7] >= "5")
+    cents = (micros + 5_000) // 10_000
+    return f"{sign}{cents // 100}.{cents % 100:02d}"
+
+
+def _decimal_cell(value: float) -> str:
+    return str(Decimal(repr(value)).quantize(_MICRO, ROUND_HALF_UP).quantize(_CENT, ROUND_HALF_UP))
 
 
 # A customer's few places are asked for on every event: parsed once per place.
