@@ -205,6 +205,13 @@ class LazyFeatures(Mapping[str, Value]):
         self._known[name] = value
         return value
 
+    def get(self, name: str, default: Value = None) -> Value:  # type: ignore[override]
+        # Mapping.get catches a KeyError from __getitem__; every operand asks this way.
+        known = self._known
+        if name in known:
+            return known[name]
+        return self[name] if name in self._needed else default
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._needed)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -209,12 +210,12 @@ def _feature(name: str) -> Operand:
 
 def _comparison(op: str, left: Operand, right: Operand) -> Test:
     compare: Callable[[Any, Any], bool] = {
-        "==": lambda a, b: a == b,
-        "!=": lambda a, b: a != b,
-        "<": lambda a, b: a < b,
-        "<=": lambda a, b: a <= b,
-        ">": lambda a, b: a > b,
-        ">=": lambda a, b: a >= b,
+        "==": operator.eq,
+        "!=": operator.ne,
+        "<": operator.lt,
+        "<=": operator.le,
+        ">": operator.gt,
+        ">=": operator.ge,
     }[op]
 
     def test(features: Mapping[str, Value], evaluation: Evaluation) -> bool:
@@ -256,9 +257,22 @@ def _record_nulls(evaluation: Evaluation, features: Mapping[str, Value], *ops: O
             evaluation.nulls.add(name)
 
 
+# Loops, not all() over a generator: a backtest runs these a million times.
 def _all(tests: list[Test]) -> Test:
-    return lambda f, e: all(t(f, e) for t in tests)
+    def test(features: Mapping[str, Value], evaluation: Evaluation) -> bool:
+        for each in tests:  # noqa: SIM110 - a loop, not a generator, on the hot path
+            if not each(features, evaluation):
+                return False
+        return True
+
+    return test
 
 
 def _any(tests: list[Test]) -> Test:
-    return lambda f, e: any(t(f, e) for t in tests)
+    def test(features: Mapping[str, Value], evaluation: Evaluation) -> bool:
+        for each in tests:  # noqa: SIM110 - a loop, not a generator, on the hot path
+            if each(features, evaluation):
+                return True
+        return False
+
+    return test
