@@ -484,15 +484,21 @@ def row_count(dsn: str, table: str) -> int:
 
 
 def start_setup(
-    stack: ExitStack, setup: str, database_url: str, work: Path, processes: int
+    stack: ExitStack,
+    setup: str,
+    database_url: str,
+    work: Path,
+    processes: int,
+    extra_env: dict[str, str] | None = None,
 ) -> tuple[dict[str, Server], str]:
-    """The setup's processes (stopped with ``stack``) and the API's base URL."""
+    """The setup's processes (stopped with ``stack``) and the API's base URL; ``extra_env``:
+    settings beyond the defaults."""
     port = free_port()
     url = f"http://{HOST}:{port}"
     command = alerts_command(port, processes)
     if setup == "split":
         command += ["--no-worker", "--no-scheduler"]
-    env = server_env(database_url)
+    env = {**server_env(database_url), **(extra_env or {})}
     servers = {"server": Server(f"{setup}: serve", command, env, work / f"{setup}-serve.log")}
     stack.enter_context(running(servers["server"]))
     if setup == "split":
