@@ -66,16 +66,7 @@ class AnomalyMutation:
         "becomes INACTIVE. Audited.",
     )
     async def activate_anomaly_model(self, info: Info, model_id: strawberry.ID) -> AnomalyModelView:
-        row = await switch_model(
-            info.context.db,
-            actor=info.context.actor(),
-            model_id=str(model_id),
-            to=AnomalyModelStatus.ACTIVE,
-            now=info.context.now(),
-        )
-        # This process's live traffic scores with it from the next event on.
-        info.context.services.ingestor.anomaly.invalidate()
-        return AnomalyModelView.build(row)
+        return await _switch(info, model_id, AnomalyModelStatus.ACTIVE)
 
     @strawberry.mutation(
         permission_classes=[IsAdmin],
@@ -85,16 +76,7 @@ class AnomalyMutation:
     async def set_anomaly_model_shadow(
         self, info: Info, model_id: strawberry.ID
     ) -> AnomalyModelView:
-        row = await switch_model(
-            info.context.db,
-            actor=info.context.actor(),
-            model_id=str(model_id),
-            to=AnomalyModelStatus.SHADOW,
-            now=info.context.now(),
-        )
-        # This process's live traffic scores with it from the next event on.
-        info.context.services.ingestor.anomaly.invalidate()
-        return AnomalyModelView.build(row)
+        return await _switch(info, model_id, AnomalyModelStatus.SHADOW)
 
     @strawberry.mutation(
         permission_classes=[IsAdmin],
@@ -104,12 +86,17 @@ class AnomalyMutation:
     async def deactivate_anomaly_model(
         self, info: Info, model_id: strawberry.ID
     ) -> AnomalyModelView:
-        row = await switch_model(
-            info.context.db,
-            actor=info.context.actor(),
-            model_id=str(model_id),
-            to=AnomalyModelStatus.INACTIVE,
-            now=info.context.now(),
-        )
-        info.context.services.ingestor.anomaly.invalidate()
-        return AnomalyModelView.build(row)
+        return await _switch(info, model_id, AnomalyModelStatus.INACTIVE)
+
+
+async def _switch(info: Info, model_id: strawberry.ID, to: AnomalyModelStatus) -> AnomalyModelView:
+    row = await switch_model(
+        info.context.db,
+        actor=info.context.actor(),
+        model_id=str(model_id),
+        to=to,
+        now=info.context.now(),
+    )
+    # This process's live traffic scores with the models in place from the next event on.
+    info.context.services.ingestor.anomaly.invalidate()
+    return AnomalyModelView.build(row)
