@@ -30,6 +30,7 @@ from account_alerts.delivery.channels.base import Channel, DeliveryError, Receip
 from account_alerts.delivery.in_doubt import count_in_doubt
 from account_alerts.delivery.rendering import render
 from account_alerts.delivery.send_ledger import SendLedger
+from account_alerts.delivery.waiting import until_any
 from account_alerts.domain.decisions import SECURITY_ALERTS
 from account_alerts.domain.enums import DeliveryStatus, NotificationChannel
 from account_alerts.domain.fallback import fallback_channel
@@ -134,8 +135,7 @@ class DeliveryWorker:
                 pause = min(pause * 2, 10.0)
             if handled >= self.settings.worker_batch_size:
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._woken_or_stopped(stop), timeout=pause)
+            await until_any(pause, self.wake, stop)
             # Woken soon after a claim (of any loop) that found deliveries, i.e. alerts
             # streaming in: the next claim waits for the interval to pass, taking every
             # alert committed meanwhile. A quiet worker claims at once.
@@ -143,14 +143,6 @@ class DeliveryWorker:
             if rest > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=rest)
-
-    async def _woken_or_stopped(self, stop: asyncio.Event) -> None:
-        waiters = [asyncio.create_task(self.wake.wait()), asyncio.create_task(stop.wait())]
-        try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
 
     async def run_once(self) -> int:
         """Claim one batch, send it, record it; the number of deliveries handled."""

@@ -7,7 +7,6 @@ once its lease expires another runner sends the notification again."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -23,6 +22,7 @@ from account_alerts.delivery import metrics
 from account_alerts.delivery.channels.base import Channel, DeliveryError, OutgoingMessage
 from account_alerts.delivery.team import messages
 from account_alerts.delivery.team.slack import SlackWebhook
+from account_alerts.delivery.waiting import until_any
 from account_alerts.domain.cases import (
     CaseStatus,
     TeamChannel,
@@ -76,10 +76,7 @@ class CaseNotifier:
             except Exception:  # the next round retries; never stop telling the team
                 logger.exception("case notifier round failed")
             self.wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    _first(stop, self.wake), timeout=self.settings.case_notify_poll_seconds
-                )
+            await until_any(self.settings.case_notify_poll_seconds, stop, self.wake)
         self.slack.close()
 
     async def run_once(self) -> int:
@@ -265,12 +262,3 @@ def _summary(
         ack_due_at=case.ack_due_at,
         url=url,
     )
-
-
-async def _first(*events: asyncio.Event) -> None:
-    waiters = [asyncio.create_task(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()

@@ -29,6 +29,7 @@ import sqlalchemy as sa
 
 from account_alerts.config import Settings
 from account_alerts.delivery.breaker import CircuitBreaker
+from account_alerts.delivery.waiting import until_any
 from account_alerts.delivery.webhooks import destinations, signing
 from account_alerts.delivery.webhooks.secrets import SecretBox, secret_key
 from account_alerts.delivery.webhooks.sender import Answer, WebhookSender
@@ -100,18 +101,9 @@ class WebhookDispatcher:
                     pause = min(pause * 2, 10.0)
                 if handled >= self.settings.webhook_batch_size:
                     continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._woken_or_stopped(stop), timeout=pause)
+                await until_any(pause, self.wake, stop)
         finally:
             await self.close()
-
-    async def _woken_or_stopped(self, stop: asyncio.Event) -> None:
-        waiters = [asyncio.create_task(self.wake.wait()), asyncio.create_task(stop.wait())]
-        try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
 
     async def run_once(self) -> int:
         """Fan out new events, claim due deliveries and start their tries (not waiting
