@@ -69,8 +69,7 @@ def _point(latitude: float | None, longitude: float | None, label: str | None) -
 async def _pages(
     session: AsyncSession, table: sa.Table, columns: list[Any], end: datetime
 ) -> AsyncIterator[Sequence[Any]]:
-    """The rows in arrival order, streamed a page at a time (one sort, one cursor), with
-    ``occurred_at`` (the last column) in UTC.
+    """The rows in arrival order, streamed a page at a time (one sort, one cursor).
 
     On PostgreSQL the rows come from a server-side cursor of the driver itself, as plain
     tuples: a backtest reads every stored event, and SQLAlchemy's rows and type
@@ -93,10 +92,11 @@ async def _pages(
     async with driver.cursor(name=f"backtest_{table.name}") as cursor:
         await cursor.execute(compiled.string, compiled.params)
         while rows := await cursor.fetchmany(PAGE):
-            yield [(*row[:-1], _utc(row[-1])) for row in rows]
+            yield rows
 
 
 def _utc(at: datetime) -> datetime:
+    """An event time as the live path has it: in UTC (the driver gives the session's zone)."""
     return at if at.tzinfo is UTC else at.astimezone(UTC)
 
 
@@ -123,7 +123,7 @@ async def _transactions(
                     transaction_type=kinds[kind],
                     amount=Decimal(amount),
                     currency=currency,
-                    occurred_at=occurred_at,
+                    occurred_at=_utc(occurred_at),
                     balance_after=balance_after,
                     device_id=device_id,
                     ip_address=ip_address,
@@ -156,7 +156,7 @@ async def _logins(session: AsyncSession, end: datetime) -> AsyncIterator[list[Re
                     event_id=event_id,
                     mobile_user_id=customer,
                     successful=successful,
-                    occurred_at=occurred_at,
+                    occurred_at=_utc(occurred_at),
                     device_id=device_id,
                     ip_address=ip_address,
                     location=_point(latitude, longitude, label),

@@ -21,6 +21,11 @@ SQLModel.metadata.naming_convention = {
 }
 
 
+def on_postgresql(session: AsyncSession) -> bool:
+    """Whether the session's database is PostgreSQL (SKIP LOCKED, advisory locks...)."""
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
+
+
 def table_of(model: type[SQLModel]) -> sa.Table:
     """A table model's Core table, for statements that need no ORM objects."""
     table: sa.Table = model.__table__  # type: ignore[attr-defined]

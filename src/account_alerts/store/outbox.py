@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from account_alerts.domain.enums import AlertStatus, AlertType, DeliveryStatus, NotificationChannel
 from account_alerts.store.alerts import AccountAlert, AlertDelivery
 from account_alerts.store.audit_trail import AUDIT
-from account_alerts.store.base import columns_of, table_of
+from account_alerts.store.base import columns_of, on_postgresql, table_of
 from account_alerts.store.customers import Device, MobileUser
 
 DELIVERIES = table_of(AlertDelivery)
@@ -55,7 +55,7 @@ async def claim_due(
     skipped = list(skip_channels)
     if skipped:
         due = due.where(col(AlertDelivery.channel).not_in(skipped))
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if on_postgresql(session):
         due = due.with_for_update(skip_locked=True)
     result = await session.exec(
         sa.update(DELIVERIES)
@@ -233,7 +233,7 @@ async def record_outcomes(session: AsyncSession, wave: Wave) -> tuple[set[int], 
     their refresh go out together (psycopg's pipeline mode). The refresh covers every
     alert of ``alert_ids``: it only states what their deliveries say."""
     connection = await session.connection()
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if on_postgresql(session):
         return await _record_on_postgresql(connection, wave, commit=False)
     marked = (
         await mark_started(connection, wave.to_mark, worker_id=wave.worker_id, now=wave.now)
@@ -441,7 +441,7 @@ async def refresh_alert_status(
     ids = sorted(set(alert_ids))
     if not ids:
         return
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if on_postgresql(session):
         await _refresh_on_postgresql(session, ids, now)
         return
     # SQLite: the caller has written the deliveries in this transaction, so it holds the

@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from account_alerts.domain.masking import mask_phone
 from account_alerts.store import audit_trail
-from account_alerts.store.base import table_of, when
+from account_alerts.store.base import on_postgresql, table_of, when
 from account_alerts.store.customers import MobileUser
 
 
@@ -65,7 +65,7 @@ async def record_opt_out(
 ) -> bool:
     """Mark ``phone`` opted out (audited for each customer using it); False when it
     already was."""
-    dialect = postgresql if _is_postgresql(session) else sqlite
+    dialect = postgresql if on_postgresql(session) else sqlite
     inserted = await session.exec(
         dialect.insert(OPT_OUTS)
         .values(phone=phone, opted_out_at=now, source=source)
@@ -110,7 +110,3 @@ async def _audit(
             for customer in customers
         ],
     )
-
-
-def _is_postgresql(session: AsyncSession) -> bool:
-    return session.bind is not None and session.bind.dialect.name == "postgresql"

@@ -16,7 +16,7 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from account_alerts.domain.cases import TeamChannel, TeamMessageKind, TeamNotificationStatus
-from account_alerts.store.base import table_of, when
+from account_alerts.store.base import on_postgresql, table_of, when
 from account_alerts.store.types import enum_column
 
 
@@ -64,10 +64,6 @@ class Claimed:
     attempts: int
 
 
-def _is_postgresql(session: AsyncSession) -> bool:
-    return session.bind is not None and session.bind.dialect.name == "postgresql"
-
-
 async def add_step(
     session: AsyncSession,
     *,
@@ -97,7 +93,7 @@ async def add_step(
         }
         for channel, destination in targets
     ]
-    dialect = postgresql if _is_postgresql(session) else sqlite
+    dialect = postgresql if on_postgresql(session) else sqlite
     statement = dialect.insert(NOTIFICATIONS).on_conflict_do_nothing(
         index_elements=["case_id", "step", "channel", "destination"]
     )
@@ -122,7 +118,7 @@ async def claim_due(
         .order_by(col(CaseNotification.next_attempt_at), col(CaseNotification.id))
         .limit(limit)
     )
-    if _is_postgresql(session):
+    if on_postgresql(session):
         due = due.with_for_update(skip_locked=True)
     result = await session.exec(
         sa.update(NOTIFICATIONS)

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from account_alerts.domain.webhooks import WebhookDeliveryStatus, WebhookEventType
-from account_alerts.store.base import table_of
+from account_alerts.store.base import on_postgresql, table_of
 from account_alerts.store.webhook_tables import (
     WebhookAttempt,
     WebhookDelivery,
@@ -29,10 +29,6 @@ DELIVERIES = table_of(WebhookDelivery)
 ATTEMPTS = table_of(WebhookAttempt)
 
 
-def _is_postgresql(session: AsyncSession) -> bool:
-    return session.bind is not None and session.bind.dialect.name == "postgresql"
-
-
 async def fan_out(session: AsyncSession, *, now: datetime, limit: int) -> int:
     """Give up to ``limit`` new events a delivery to each endpoint enabled and subscribed
     to their type now; the number of events taken up."""
@@ -42,7 +38,7 @@ async def fan_out(session: AsyncSession, *, now: datetime, limit: int) -> int:
         .order_by(EVENTS.c.id)
         .limit(limit)
     )
-    if _is_postgresql(session):
+    if on_postgresql(session):
         due = due.with_for_update(skip_locked=True)
     connection = await session.connection()
     events = (await connection.execute(due)).all()
@@ -137,7 +133,7 @@ async def claim_due(
         DELIVERIES.c.status == WebhookDeliveryStatus.PENDING,
         free,
     )
-    if _is_postgresql(session):
+    if on_postgresql(session):
         due = due.with_for_update(skip_locked=True)
     result = await connection.execute(
         sa.update(DELIVERIES)
@@ -216,7 +212,7 @@ async def record(
         DELIVERIES.c.lease_owner == worker_id,
         DELIVERIES.c.status == WebhookDeliveryStatus.PENDING,
     )
-    if _is_postgresql(session):
+    if on_postgresql(session):
         owned_query = owned_query.with_for_update()
     owned = set((await connection.execute(owned_query)).scalars())
     written = [o for o in outcomes if o.delivery_id in owned]
