@@ -61,6 +61,7 @@ from common_bench import (
     RESULTS_DIR,
     BenchError,
     bench_settings,
+    cli_command,
     display_command,
     latency_summary,
     machine_facts,
@@ -527,12 +528,10 @@ def event_path(
 
 def train_model(database_url: str, dsn: str, log: Path) -> str:
     """The anomaly model trained on the history just loaded, as the daily job does; its id."""
-    script = Path(sys.executable).parent / "account-alerts"
-    entry = [str(script)] if script.exists() else [sys.executable, "-m", "account_alerts.cli"]
     print("training the anomaly model on the history ...", flush=True)
     with log.open("w") as out:
         done = subprocess.run(
-            [*entry, "run-job", "train-anomaly-model", "--seed", "7"],
+            cli_command("run-job", "train-anomaly-model", "--seed", "7"),
             env=server_env(database_url),
             stdout=out,
             stderr=subprocess.STDOUT,

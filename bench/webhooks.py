@@ -45,6 +45,7 @@ import psycopg
 from common_bench import (
     RESULTS_DIR,
     BenchError,
+    cli_command,
     display_command,
     latency_summary,
     machine_facts,
@@ -103,9 +104,7 @@ def start_worker(url: str, sink: Path, log: Path) -> Server:
         ALERTS_WEBHOOK_ENCRYPTION_KEY=ENCRYPTION_KEY,
         ALERTS_WEBHOOK_ALLOWED_NETWORKS="127.0.0.1/32",
     )
-    script = Path(sys.executable).parent / "account-alerts"
-    entry = [str(script)] if script.exists() else [sys.executable, "-m", "account_alerts.cli"]
-    return Server("worker", [*entry, "worker"], env, log)
+    return Server("worker", cli_command("worker"), env, log)
 
 
 def add_endpoints(dsn: str, urls: list[str], secret: str) -> None:
