@@ -9,7 +9,6 @@ costs nothing more than before."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -18,7 +17,6 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -46,18 +44,17 @@ from account_alerts.domain.fraud_features import (
 from account_alerts.domain.rule_conditions import ConditionError, parse
 from account_alerts.engine.anomaly_scoring import AnomalyScorer
 from account_alerts.engine.fraud_rules import thresholds
+from account_alerts.store import crowd as crowd_store
 from account_alerts.store.base import table_of
+from account_alerts.store.crowd import Others, Probe
 from account_alerts.store.database import Database
 from account_alerts.store.direct import Direct
-from account_alerts.store.events import LoginAttempt, TransactionRecord
 from account_alerts.store.fraud_tables import FraudRuleHit, FraudRuleVersion, FraudSnooze
 from account_alerts.store.row_buffer import RowBuffer
 
 log = logging.getLogger(__name__)
 
 HITS = table_of(FraudRuleHit)
-TRANSACTIONS = table_of(TransactionRecord)
-LOGINS = table_of(LoginAttempt)
 
 
 async def load_rule_set(session: AsyncSession, now: datetime) -> RuleSet:
@@ -141,87 +138,90 @@ class RuleSets:
             return self._current
 
 
-def _customers_on(column: str, kind: int) -> list[sa.Select[Any]]:
-    """(kind, customer) of the stored events of customers other than :me with ``column`` =
-    :key in (:since, :at]. For a device, each side of :me is one range of the index on
-    (device, customer, time): however often the customer uses their phone, none of their
-    rows is read. An address (shared behind a carrier's gateway, asked about for an hour)
-    is one range of (address, time)."""
-    when = TRANSACTIONS.c.occurred_at.type
-    me = sa.bindparam("me", type_=sa.Integer)
-
-    def sides(table: sa.Table) -> tuple[sa.ColumnElement[bool], ...]:
-        customer = table.c.mobile_user_id
-        return (customer < me, customer > me) if column == "device_id" else (customer != me,)
-
-    return [
-        sa.select(sa.literal_column(str(kind)).label("kind"), table.c.mobile_user_id).where(
-            table.c[column] == sa.bindparam(f"{column}_key", type_=table.c[column].type),
-            side,
-            table.c.occurred_at > sa.bindparam(f"{column}_since", type_=when),
-            table.c.occurred_at <= sa.bindparam("at", type_=when),
-        )
-        for table in (TRANSACTIONS, LOGINS)
-        for side in sides(table)
-    ]
+def _needed(rules: RuleSet, kind: EventKind, scoring: bool) -> frozenset[str]:
+    """The features the rules of ``kind`` read, and the model's when it scores."""
+    needed = rules.needed(kind) if rules.applies(kind) else frozenset()
+    return needed | frozenset(FEATURE_NAMES) if scoring else needed
 
 
-@functools.cache
-def _crowd_query(device: bool, address: bool) -> sa.CompoundSelect[Any]:
-    """Built once per shape: building a statement costs more than running it here."""
-    columns = [("device_id", device), ("ip_address", address)]
-    parts = [
-        part
-        for kind, (column, wanted) in enumerate(columns)
-        if wanted
-        for part in _customers_on(column, kind)
-    ]
-    return sa.union(*parts)
+def _scoring(anomaly: AnomalyScorer | None, kind: EventKind) -> bool:
+    return anomaly is not None and anomaly.in_use and kind is EventKind.TRANSACTION
 
 
-async def crowd(
-    session: AsyncSession,
-    event: TransactionEvent | LoginEvent,
-    customer: int,
-    pending: Iterable[dict[str, Any]] = (),
-    direct: Direct | None = None,
-) -> Crowd:
-    """Distinct customers on the event's device (24 h) and address (1 h), by the
-    transactions and sign-ins that arrived before it: those stored, and ``pending``, the
-    rows of earlier events of this transaction not yet written (counted here rather than
-    flushed for the query, which would split the group's one write); the customer counts
-    too. Through ``direct``, the transaction's driver connection, when there is one (on
-    PostgreSQL, as every statement of the event path runs: store.direct)."""
+def _probe(event: TransactionEvent | LoginEvent, customer: int) -> Probe:
     at = event.occurred_at
-    device, address = event.device_id, event.ip_address
-    if not device and not address:
-        return Crowd()
-    params: dict[str, Any] = {"at": at, "me": customer}
-    windows: list[tuple[str, str, datetime]] = []
-    if device:
-        since = at - fraud_features.DEVICE_CUSTOMERS_WINDOW
-        params["device_id_key"], params["device_id_since"] = device, since
-        windows.append(("device_id", device, since))
-    if address:
-        since = at - fraud_features.IP_CUSTOMERS_WINDOW
-        params["ip_address_key"], params["ip_address_since"] = address, since
-        windows.append(("ip_address", address, since))
-    seen: dict[int, set[int]] = {0: {customer}, 1: {customer}}
-    query = _crowd_query(bool(device), bool(address))
-    if direct is not None:
-        found: Iterable[Any] = await direct.rows(query, params)
-    else:
-        found = (await session.exec(query, params=params)).all()  # type: ignore[call-overload]
-    for kind, who in found:
-        seen[int(kind)].add(int(who))
-    for row in pending:
-        for column, key, since in windows:
-            if row.get(column) == key and since < row["occurred_at"] <= at:
-                seen[0 if column == "device_id" else 1].add(int(row["mobile_user_id"]))
-    return Crowd(
-        device_customers_24h=len(seen[0]) if device else None,
-        ip_customers_1h=len(seen[1]) if address else None,
+    return Probe(
+        customer=customer,
+        at=at,
+        device=event.device_id or None,
+        device_since=at - fraud_features.DEVICE_CUSTOMERS_WINDOW,
+        address=event.ip_address or None,
+        address_since=at - fraud_features.IP_CUSTOMERS_WINDOW,
     )
+
+
+class UnitCrowds:
+    """The cross-customer counts of one unit's events: distinct customers on the event's
+    device (24 h) and address (1 h), by the transactions and sign-ins that arrived before
+    it, the customer included. What was stored before the unit is asked for all its
+    events at once (``ask``); the unit's own earlier events count from their rows
+    (``unit_rows``), so none of them is written early for a count."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        direct: Direct | None,
+        unit_rows: Callable[[], Iterable[Mapping[str, Any]]],
+        stored: Mapping[Probe, Others] | None = None,
+    ) -> None:
+        self._session, self._direct = session, direct
+        self._unit_rows = unit_rows
+        self._stored = dict(stored or {})
+
+    @classmethod
+    async def ask(
+        cls,
+        session: AsyncSession,
+        direct: Direct | None,
+        unit_rows: Callable[[], Iterable[Mapping[str, Any]]],
+        *,
+        rules: RuleSet,
+        anomaly: AnomalyScorer | None,
+        events: Iterable[tuple[TransactionEvent | LoginEvent, int]],
+    ) -> UnitCrowds:
+        """Asked before the unit writes anything, for its ``events`` (each with its
+        customer) whose rules or score read a cross-customer count."""
+        probes = []
+        for event, customer in events:
+            kind = kind_of(event)
+            if (event.device_id or event.ip_address) and _needed(
+                rules, kind, _scoring(anomaly, kind)
+            ) & CROWD_FEATURES:
+                probes.append(_probe(event, customer))
+        probes = list(dict.fromkeys(probes))
+        found = await crowd_store.others(session, direct, probes)
+        return cls(session, direct, unit_rows, dict(zip(probes, found, strict=True)))
+
+    async def of(self, event: TransactionEvent | LoginEvent, customer: int) -> Crowd:
+        device, address = event.device_id, event.ip_address
+        if not device and not address:
+            return Crowd()
+        probe = _probe(event, customer)
+        stored = self._stored.get(probe)
+        if stored is None:  # not asked ahead: its rows written so far are in the database
+            (stored,) = await crowd_store.others(self._session, self._direct, [probe])
+        on_device, on_address = {customer, *stored.on_device}, {customer, *stored.on_address}
+        at = probe.at
+        for row in self._unit_rows():
+            when = row["occurred_at"]
+            if device and row.get("device_id") == device and probe.device_since < when <= at:
+                on_device.add(int(row["mobile_user_id"]))
+            if address and row.get("ip_address") == address and probe.address_since < when <= at:
+                on_address.add(int(row["mobile_user_id"]))
+        return Crowd(
+            device_customers_24h=len(on_device) if device else None,
+            ip_customers_1h=len(on_address) if address else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -241,24 +241,21 @@ async def decide(
     customer: int,
     profile: ActivityProfile,
     zone: ZoneInfo,
-    session: AsyncSession,
-    pending: Callable[[], Iterable[dict[str, Any]]],
+    crowds: UnitCrowds,
     now: datetime,
     anomaly: AnomalyScorer | None = None,
-    direct: Direct | None = None,
 ) -> Judged:
     """The event's decision (None when no version applies to its kind) and, for a
     transaction while an anomaly model is in place, its scores; from its features as they
-    stand before it changes the profile. ``pending`` gives the rows of this transaction's
-    earlier events not yet written (for the cross-customer counts)."""
+    stand before it changes the profile."""
     kind = kind_of(event)
-    scoring = anomaly is not None and anomaly.in_use and kind is EventKind.TRANSACTION
+    scoring = _scoring(anomaly, kind)
     if not rules.applies(kind) and not scoring:
         return Judged(None)
-    needed = rules.needed(kind) | (frozenset(FEATURE_NAMES) if scoring else frozenset())
+    needed = _needed(rules, kind, scoring)
     counts = None
     if needed & CROWD_FEATURES:
-        counts = await crowd(session, event, customer, pending(), direct)
+        counts = await crowds.of(event, customer)
     features: Mapping[str, Value]
     scores = active = None
     if scoring and anomaly is not None:

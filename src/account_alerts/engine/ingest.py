@@ -168,7 +168,9 @@ class Ingestor:
         rules = await self.rule_sets.current()
         await self.anomaly.refresh_if_due(now)
         async with event_unit(self.db) as unit:
-            batch = await _Batch.load(unit, events, look_up_repeats=not optimistic)
+            batch = await _Batch.load(
+                unit, events, rules, self.anomaly, look_up_repeats=not optimistic
+            )
             for event in events:
                 try:
                     outcomes.append(await self._ingest(unit, batch, event, actor, now, rules))
@@ -235,7 +237,7 @@ class Ingestor:
             verdict = await context.judge_balance(event)
         else:
             # The risk team's rules see the customer as they were before this event.
-            decision = await context.decide(rules, event, self.anomaly)
+            decision = await context.decide(rules, event, batch.crowds, self.anomaly)
             if isinstance(event, TransactionEvent):
                 verdict = await context.judge_transaction(event)
             else:
@@ -308,12 +310,20 @@ class _Batch:
     recorded: dict[str, _Recorded]
     rows: dict[int, list[AccountAlertSettingsRow]]
     transactions: set[tuple[str, str]]
+    # The cross-customer counts of its events (asked with the rest).
+    crowds: fraud_live.UnitCrowds
     # The customers' activity profiles in use by this batch.
     profiles: dict[int, ActivityProfile] = field(default_factory=dict)
 
     @classmethod
     async def load(
-        cls, unit: EventUnit, events: Sequence[Event], *, look_up_repeats: bool = True
+        cls,
+        unit: EventUnit,
+        events: Sequence[Event],
+        rules: RuleSet,
+        anomaly: AnomalyScorer | None,
+        *,
+        look_up_repeats: bool = True,
     ) -> _Batch:
         """``look_up_repeats=False`` skips looking for eventIds and transactions stored
         before: the caller relies on their unique keys to refuse a repeat instead."""
@@ -352,7 +362,15 @@ class _Batch:
                     )
                 ).all()
             )
-        return cls(accounts, users, recorded, rows, transactions)
+        crowds = await fraud_live.UnitCrowds.ask(
+            session,
+            unit.direct,
+            lambda: unit.buffer.added(event_rows.TRANSACTIONS, event_rows.LOGINS),
+            rules=rules,
+            anomaly=anomaly,
+            events=_with_customers(events, accounts),
+        )
+        return cls(accounts, users, recorded, rows, transactions, crowds)
 
     def account_of(self, event: Event) -> Account:
         if isinstance(event, LoginEvent):
@@ -391,6 +409,22 @@ class _Batch:
             await session.flush()
             self.users[user.id] = user
         return user
+
+
+def _with_customers(
+    events: Sequence[Event], accounts: dict[str, Account]
+) -> list[tuple[TransactionEvent | LoginEvent, int]]:
+    """The transactions and sign-ins with their customers, where known."""
+    found: list[tuple[TransactionEvent | LoginEvent, int]] = []
+    for event in events:
+        if isinstance(event, LoginEvent):
+            if event.mobile_user_id > 0:
+                found.append((event, event.mobile_user_id))
+        elif isinstance(event, TransactionEvent):
+            account = accounts.get(event.account_number)
+            if account is not None:
+                found.append((event, account.mobile_user_id))
+    return found
 
 
 def _stored_decision(kind: str, outcome: dict[str, Any]) -> Decision | None:

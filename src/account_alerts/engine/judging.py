@@ -100,6 +100,7 @@ class Judging:
         self,
         rules: RuleSet,
         event: TransactionEvent | LoginEvent,
+        crowds: fraud_live.UnitCrowds,
         anomaly: AnomalyScorer | None = None,
     ) -> Decision | None:
         """The risk team's rules and the anomaly model on the event, before it changes the
@@ -110,11 +111,9 @@ class Judging:
             customer=self.user_id,
             profile=self.profile,
             zone=self.zone(),
-            session=self.session,
-            pending=lambda: self.unit.buffer.pending(event_rows.TRANSACTIONS, event_rows.LOGINS),
+            crowds=crowds,
             now=self.now,
             anomaly=anomaly,
-            direct=self.unit.direct,
         )
         self.anomaly_scores = (judged.anomaly_score, judged.anomaly_shadow_score)
         return judged.decision

@@ -24,15 +24,18 @@ class RowBuffer:
         # directly (store.direct).
         self.direct = direct
         self._rows: dict[sa.Table, list[dict[str, Any]]] = {}
+        # Every row added, written since or not.
+        self._added: dict[sa.Table, list[dict[str, Any]]] = {}
         # (table, updated columns, key columns) -> key -> the latest values for that row.
         self._updates: dict[_UpdateShape, dict[Any, dict[str, Any]]] = {}
 
     def add(self, table: sa.Table, row: dict[str, Any]) -> None:
         self._rows.setdefault(table, []).append(row)
+        self._added.setdefault(table, []).append(row)
 
-    def pending(self, *tables: sa.Table) -> list[dict[str, Any]]:
-        """The rows added to ``tables`` and not yet written (to read without a flush)."""
-        return [row for table in tables for row in self._rows.get(table, [])]
+    def added(self, *tables: sa.Table) -> list[dict[str, Any]]:
+        """Every row added to ``tables`` in this unit, whether written yet or not."""
+        return [row for table in tables for row in self._added.get(table, [])]
 
     def update(
         self, table: sa.Table, key: Any, values: dict[str, Any], *, by: tuple[str, ...] = ()
@@ -119,7 +122,7 @@ def _named(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
     return {f"{prefix}{name}": value for name, value in values.items()}
 
 
-class _ColumnValues(sa.TypeDecorator[list[Any]]):
+class ColumnValues(sa.TypeDecorator[list[Any]]):
     """A column's values as one PostgreSQL array (``item[]``), each converted as the column
     converts it. SQLAlchemy's ARRAY would take a JSON document that is a list (or a dict)
     for a further dimension of the array."""
@@ -150,7 +153,7 @@ def _arrays(table: sa.Table, names: dict[str, sa.Column[Any]], prefix: str, alia
     type of the column it names), as a table ``alias`` with those column names and
     ``n``, each row's position."""
     arrays = [
-        sa.bindparam(f"{prefix}{name}", type_=_ColumnValues(column.type))
+        sa.bindparam(f"{prefix}{name}", type_=ColumnValues(column.type))
         for name, column in names.items()
     ]
     return (

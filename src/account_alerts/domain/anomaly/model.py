@@ -17,13 +17,19 @@ feature was scored as its median, so it never appears.
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 
 import numpy as np
 
-from account_alerts.domain.anomaly.features import FEATURE_NAMES, Features, FeatureValue, vector
+from account_alerts.domain.anomaly.features import (
+    COLUMNS,
+    FEATURE_NAMES,
+    Features,
+    FeatureValue,
+)
 from account_alerts.domain.anomaly.forest import CompiledForest, Floats
 
 QUANTILES = 1001
@@ -74,18 +80,38 @@ class AnomalyModel:
     def score(self, features: Features) -> AnomalyResult:
         """One transaction, as ``raw_scores`` and ``percentile`` score it in a batch (the
         same operations on one row, without a batch's per-call overhead)."""
-        row = self.rows_for_scoring(vector(features))
+        row = self._row_for_scoring(features)
         raw = self.forest.anomaly_of(self.forest.path_length_of(row))
         below = bisect.bisect_right(self._quantile_list, raw)
         return AnomalyResult(
-            score=float(np.round(100.0 * below / len(self._quantile_list), 1)),
+            score=self._percentile_list[below],
             raw=raw,
             explain=partial(self._contributions, dict(features), row),
         )
 
+    def _row_for_scoring(self, features: Features) -> Floats:
+        """``rows_for_scoring(vector(features))`` for one transaction, in plain floats."""
+        values = []
+        for column, median in zip(COLUMNS, self._median_list, strict=True):
+            value = features.get(column.name)
+            number = math.nan if value is None else column.transform(value)
+            values.append(median if math.isnan(number) else number)
+        return np.array(values)
+
     @cached_property
     def _quantile_list(self) -> list[float]:
         return [float(q) for q in self.quantiles]
+
+    @cached_property
+    def _median_list(self) -> list[float]:
+        return [float(m) for m in self.medians]
+
+    @cached_property
+    def _percentile_list(self) -> list[float]:
+        """``percentile`` of a raw score with ``below`` quantiles at or under it, by
+        ``below``."""
+        below = np.arange(len(self.quantiles) + 1)
+        return [float(p) for p in np.round(100.0 * below / len(self.quantiles), 1)]
 
     def _contributions(self, features: Features, row: Floats) -> tuple[Contribution, ...]:
         walk = self.forest.walk(row)
