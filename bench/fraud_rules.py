@@ -904,14 +904,20 @@ def scan(dsn: str, end: datetime) -> dict[str, Any]:
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    """The RSS of the process and its children (a backtest's replay runs in a child)."""
+    total = 0.0
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) / 1024
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except (FileNotFoundError, ProcessLookupError):
+        return total  # it ended while being read
+    return total + sum(rss_mb(int(child)) for child in children)
 
 
 class RssSampler:
-    """The highest RSS of a process, sampled every 50 ms in a thread."""
+    """The highest RSS of a process and its children, sampled every 50 ms in a thread."""
 
     def __init__(self, pid: int) -> None:
         self.pid, self.peak = pid, 0.0

@@ -11,7 +11,8 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from account_alerts.engine import backtests
+from account_alerts.domain.backtest import event_of
+from account_alerts.engine import backtest_replay, backtests
 from account_alerts.store import backtest_source
 from account_alerts.store.database import Database
 from account_alerts.store.fraud_tables import Backtest, FraudRuleHit
@@ -324,12 +325,103 @@ async def test_stored_events_come_back_in_arrival_order_across_pages(
     async def read() -> list[str]:
         async with db.long_read() as first, db.long_read() as second:
             return [
-                event.event_id
+                event_of(row).event_id
                 async for page in backtest_source.events_before(first, second, day(24))
-                for _, _, event, _ in page
+                for row in page
             ]
 
     assert await read() == sent
     for size in (1, 2, 5):
         monkeypatch.setattr(backtest_source, "PAGE", size)
         assert await read() == sent
+
+
+async def test_the_replay_in_a_child_process_reports_exactly_what_the_thread_does(
+    api: Api, db: Database
+) -> None:
+    """The child process (the default) and a thread of the server (the setting off) replay
+    the same stored events into the same report, sample hits and labels included."""
+    for user in (1, 2, 3):
+        await make_account(db, user_id=user, account_number=f"100000000{user}")
+    places = [BLANTYRE, ZOMBA, LILONGWE]
+    for n in range(60):
+        user = 1 + n % 3
+        await api.as_service(
+            RECORD_LOGIN,
+            {"input": login(user, day(n / 7), successful=n % 5 != 0, device=f"p{n % 4}")},
+        )
+        await api.as_service(
+            RECORD_TRANSACTIONS,
+            {
+                "inputs": [
+                    transaction(
+                        f"100000000{user}",
+                        str(50 + (n * 37) % 900),
+                        day(n / 7 + 0.01 * k),
+                        device=f"p{(n + k) % 4}",
+                        location=places[(n + k) % 3],
+                    )
+                    for k in range(3)
+                ]
+            },
+        )
+    condition = op(
+        "or",
+        op(">", feature("distanceKm"), 100),
+        op(">=", feature("deviceCustomers24h"), 2),
+        op("and", op(">=", feature("amount"), 600), op(">=", feature("txCount1h"), 2)),
+    )
+    async with db.long_read() as first, db.long_read() as second:
+        pages = [page async for page in backtest_source.events_before(first, second, day(24))]
+    rows = [row for page in pages for row in page]
+    ids = [event_of(row).event_id for row in rows]
+    setup = backtest_replay.ReplaySetup(
+        condition=condition,
+        kinds=("TRANSACTION",),
+        start=day(1),
+        end=day(24),
+        live=frozenset(ids[::3]),
+        labels={**{i: True for i in ids[::5]}, **{i: False for i in ids[1::7]}},
+        seed=11,
+        default_zone="Africa/Blantyre",
+    )
+    reports = []
+    for in_child_process in (True, False):
+        replay = await backtest_replay.replay_for(setup, in_child_process=in_child_process)
+        try:
+            for k in range(0, len(rows), 50):
+                await replay.feed(rows[k : k + 50])
+            reports.append(await replay.report())
+        finally:
+            await replay.close()
+    child, thread = reports
+    assert child == thread
+    assert child["hits"] > 20 and len(child["sampleHits"]) == 20  # the reservoir at work
+    assert child["labelled"]["truePositives"] > 0 and child["overlap"]["both"] > 0
+
+
+async def test_a_replay_process_that_dies_fails_its_backtest_with_a_reason(
+    api: Api, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await make_account(db, user_id=7, account_number=ACCOUNT)
+    for hours in (1, 2, 3):
+        await api.as_service(
+            RECORD_TRANSACTION, {"input": transaction(ACCOUNT, "60", day(hours), device="p")}
+        )
+    version = await deploy(api, rule("Large", op(">=", feature("amount"), 5000), 50), "SHADOW")
+    replay_for = backtest_replay.replay_for
+
+    async def killed_at_once(setup: Any, *, in_child_process: bool) -> Any:
+        replay = await replay_for(setup, in_child_process=in_child_process)
+        assert isinstance(replay, backtest_replay.ChildReplay)
+        process = replay._process
+        assert process is not None
+        process.kill()
+        await process.wait()
+        return replay
+
+    monkeypatch.setattr(backtests, "replay_for", killed_at_once)
+    report = await run(api, version["id"], day(-1), day(24))
+    assert report["status"] == "FAILED"
+    assert report["error"] == "the backtest's replay process stopped (exit status -9)"
+    assert report["hits"] is None

@@ -1,14 +1,22 @@
-"""A backtest's report, tallied event by event (DESIGN §5.1): hits, customers, days,
-overlap with the LIVE rules, the confusion matrix against labels and sample hits."""
+"""A backtest's replay and report, tallied event by event (DESIGN §5.1): hits, customers,
+days, overlap with the LIVE rules, the confusion matrix against labels and sample hits."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from account_alerts.domain.fraud_features import Features
+from account_alerts.domain.enums import LoginMethod, TransactionType
+from account_alerts.domain.events import LoginEvent, TransactionEvent
+from account_alerts.domain.feature_replay import FeatureReplay
+from account_alerts.domain.fraud_features import EventKind, Features, kind_of
+from account_alerts.domain.geo import GeoPoint
+from account_alerts.domain.rule_conditions import Condition
 
 SAMPLES = 20
 
@@ -80,3 +88,101 @@ class Tally:
             "perDay": [{"day": d, "hits": n} for d, n in sorted(self.per_day.items())],
             "sampleHits": sorted(self.samples, key=lambda s: (s["occurredAt"], s["eventId"])),
         }
+
+
+# A stored event as a backtest reads it (store.backtest_source): plain values, cheap to
+# send to another process. Times are whole microseconds since the epoch, amounts exact
+# decimal text. Each row starts with (arrived, 1 for a transaction or 0 for a sign-in,
+# row id, customer, the account's time zone or None for the server's default), then:
+#   transaction: event id, account, transaction id, type, amount, currency, device, IP
+#                address, latitude, longitude, place label, occurred;
+#   sign-in:     event id, successful, device, IP address, latitude, longitude, place
+#                label, login method, occurred.
+StoredRow = tuple[Any, ...]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_TRANSACTION_TYPES = {kind.value: kind for kind in TransactionType}
+_LOGIN_METHODS = {method.value: method for method in LoginMethod}
+
+
+def _point(latitude: float | None, longitude: float | None, label: str | None) -> GeoPoint | None:
+    if latitude is None or longitude is None:
+        return None
+    return GeoPoint(latitude, longitude, label)
+
+
+def event_of(row: StoredRow) -> TransactionEvent | LoginEvent:
+    """The event a stored row records, as the live path judged it (its balance, which no
+    feature reads, is left out)."""
+    if row[1]:
+        (
+            _, _, _, _, _, event_id, account, transaction_id, kind, amount, currency,
+            device_id, ip_address, latitude, longitude, label, occurred,
+        ) = row  # fmt: skip
+        return TransactionEvent(
+            event_id=event_id,
+            account_number=account,
+            transaction_id=transaction_id,
+            transaction_type=_TRANSACTION_TYPES[kind],
+            amount=Decimal(amount),
+            currency=currency,
+            occurred_at=_EPOCH + timedelta(microseconds=occurred),
+            device_id=device_id,
+            ip_address=ip_address,
+            location=_point(latitude, longitude, label),
+        )
+    (
+        _, _, _, customer, _, event_id, successful, device_id, ip_address, latitude,
+        longitude, label, method, occurred,
+    ) = row  # fmt: skip
+    return LoginEvent(
+        event_id=event_id,
+        mobile_user_id=customer,
+        successful=successful,
+        occurred_at=_EPOCH + timedelta(microseconds=occurred),
+        device_id=device_id,
+        ip_address=ip_address,
+        location=_point(latitude, longitude, label),
+        login_method=_LOGIN_METHODS[method] if method else None,
+    )
+
+
+class BacktestRun:
+    """A version replayed over every stored event, fed in arrival order: the events of the
+    window and of the version's kinds are judged with their features as they were at the
+    time (domain.feature_replay) and tallied; the others only build the state."""
+
+    def __init__(
+        self,
+        condition: Condition,
+        kinds: frozenset[EventKind],
+        *,
+        start: datetime,
+        end: datetime,
+        tally: Tally,
+        default_zone: str,
+    ) -> None:
+        self.condition, self.kinds = condition, kinds
+        self.start, self.end = start, end
+        self.tally = tally
+        self.default_zone = default_zone
+        self.replay = FeatureReplay(needed=condition.features)
+        self._zones: dict[str, ZoneInfo] = {}
+
+    def feed(self, rows: Iterable[StoredRow]) -> None:
+        start, end, kinds, replay, tally = (
+            self.start, self.end, self.kinds, self.replay, self.tally
+        )  # fmt: skip
+        for row in rows:
+            customer, event, zone = row[3], event_of(row), self._zone(row[4])
+            if start <= event.occurred_at < end and kind_of(event) in kinds:
+                holds, features = replay.judge(customer, event, zone, self.condition)
+                tally.add(event.event_id, customer, event.occurred_at, holds, features)
+            else:
+                replay.observe(customer, event, zone, evaluate=False)
+
+    def _zone(self, name: str | None) -> ZoneInfo:
+        key = name or self.default_zone
+        zone = self._zones.get(key)
+        if zone is None:
+            zone = self._zones[key] = ZoneInfo(key)
+        return zone

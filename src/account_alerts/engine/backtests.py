@@ -4,10 +4,11 @@ A backtest runs as a task of the process that started it. It reads every transac
 sign-in up to the window's end in arrival order (store.backtest_source), rebuilds each
 customer's state as it was at each event (domain.feature_replay, the live path's own
 feature code), evaluates the version on the window's events and tallies the report
-(domain.backtest). The CPU work runs in a thread, a page at a time, so the server keeps
-answering. While it runs, its row shows progress and a heartbeat; a row whose heartbeat
-stopped (the server stopped mid-run) is marked FAILED when next read or when a server
-starts, never left half-written. Cancelling is a flag on the row, seen within a page."""
+(domain.backtest). That replay runs in a child process fed a page at a time
+(engine.backtest_replay), so the server keeps answering and reading runs beside judging.
+While it runs, its row shows progress and a heartbeat; a row whose heartbeat stopped (the
+server stopped mid-run) is marked FAILED when next read or when a server starts, never
+left half-written. Cancelling is a flag on the row, seen within a page."""
 
 from __future__ import annotations
 
@@ -16,18 +17,15 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
-from zoneinfo import ZoneInfo
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col, update
 
 from account_alerts.config import Settings
-from account_alerts.domain.backtest import Tally
-from account_alerts.domain.events import LoginEvent, TransactionEvent
-from account_alerts.domain.feature_replay import FeatureReplay
-from account_alerts.domain.fraud_features import EventKind, kind_of
-from account_alerts.domain.rule_conditions import Condition, parse
+from account_alerts.domain.backtest import StoredRow
 from account_alerts.engine.actor import Actor
+from account_alerts.engine.backtest_replay import ReplayFailed, ReplaySetup, replay_for
 from account_alerts.engine.fraud_rules import version_of
 from account_alerts.errors import BadUserInput, NotFound
 from account_alerts.store import backtest_source
@@ -90,8 +88,7 @@ class Backtests:
             )
             session.add(row)
             await session.flush()
-            kinds = frozenset(EventKind(k) for k in version.event_kinds)
-            condition = parse(version.condition, kinds)
+            condition, kinds = dict(version.condition), tuple(version.event_kinds)
         assert row.id is not None
         task = asyncio.create_task(
             self._run(row.id, version.id, condition, kinds, start, min(end, now)),
@@ -150,8 +147,8 @@ class Backtests:
         self,
         backtest_id: int,
         version_id: int,
-        condition: Condition,
-        kinds: frozenset[EventKind],
+        condition: dict[str, Any],
+        kinds: tuple[str, ...],
         start: datetime,
         end: datetime,
     ) -> None:
@@ -162,6 +159,9 @@ class Backtests:
         except asyncio.CancelledError:
             await asyncio.shield(self._finish(backtest_id, BacktestStatus.FAILED, error=STOPPED))
             raise
+        except ReplayFailed as exc:
+            log.error("backtest %s failed: %s", backtest_id, exc)
+            await self._finish(backtest_id, BacktestStatus.FAILED, error=str(exc))
         except Exception as exc:
             log.exception("backtest %s failed", backtest_id)
             await self._finish(
@@ -174,44 +174,48 @@ class Backtests:
         self,
         backtest_id: int,
         version_id: int,
-        condition: Condition,
-        kinds: frozenset[EventKind],
+        condition: dict[str, Any],
+        kinds: tuple[str, ...],
         start: datetime,
         end: datetime,
-    ) -> dict[str, object]:
+    ) -> dict[str, Any]:
         async with self.db.long_read() as first, self.db.long_read() as second:
             total = await backtest_source.count_before(first, end)
-            tally = Tally(
-                live=await backtest_source.live_hits(first, start, end, version_id),
+            setup = ReplaySetup(
+                condition=condition,
+                kinds=kinds,
+                start=start,
+                end=end,
+                live=frozenset(await backtest_source.live_hits(first, start, end, version_id)),
                 labels=await backtest_source.labels(first),
                 seed=backtest_id,
+                default_zone=self.settings.timezone,
             )
-            replay = FeatureReplay(needed=condition.features)
-            zones: dict[str, ZoneInfo] = {}
-            default_zone = self.settings.timezone
+            replay = await replay_for(
+                setup, in_child_process=self.settings.backtest_in_child_process
+            )
+            pages = backtest_source.events_before(first, second, end)
+            # The next page is read while the one before is judged.
+            reading = asyncio.ensure_future(anext(pages, None))
             done = 0
-            chunk: list[tuple[int, TransactionEvent | LoginEvent, ZoneInfo]] = []
-
-            def evaluate() -> None:
-                for customer, event, zone in chunk:
-                    if start <= event.occurred_at < end and kind_of(event) in kinds:
-                        holds, features = replay.judge(customer, event, zone, condition)
-                        tally.add(event.event_id, customer, event.occurred_at, holds, features)
-                    else:
-                        replay.observe(customer, event, zone, evaluate=False)
-
-            async for page in backtest_source.events_before(first, second, end):
-                chunk.extend(
-                    (customer, event, backtest_source.zone_of(zone_name, default_zone, zones))
-                    for _, customer, event, zone_name in page
-                )
-                if len(chunk) >= CHUNK:
-                    await asyncio.to_thread(evaluate)
-                    done += len(chunk)
-                    chunk.clear()
-                    await self._progress(backtest_id, done / max(total, 1))
-            await asyncio.to_thread(evaluate)
-        return tally.report()
+            chunk: list[StoredRow] = []
+            try:
+                while (page := await reading) is not None:
+                    chunk.extend(page)
+                    reading = asyncio.ensure_future(anext(pages, None))
+                    if len(chunk) >= CHUNK:
+                        await replay.feed(chunk)
+                        done += len(chunk)
+                        chunk = []
+                        await self._progress(backtest_id, done / max(total, 1))
+                await replay.feed(chunk)
+                return await replay.report()
+            finally:
+                if not reading.done():
+                    reading.cancel()
+                    await asyncio.gather(reading, return_exceptions=True)
+                await pages.aclose()
+                await replay.close()
 
     async def _progress(self, backtest_id: int, progress: float) -> None:
         async with self.db.transaction() as session:

@@ -4,27 +4,26 @@ events the live path judged, and the labels the risk team's outcomes give them.
 Arrival order is (created_at, id) within each table; the two tables are merged by
 created_at, a sign-in before a transaction written at the same instant. Each table is
 streamed from one ordered query on its own connection, a page at a time, so memory stays
-flat however many rows there are."""
+flat however many rows there are. The rows stay plain values (numbers and text): the
+replay, perhaps in another process, makes them events (domain.backtest)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import psycopg
 import sqlalchemy as sa
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from account_alerts.domain.backtest import StoredRow
 from account_alerts.domain.cases import CaseOutcome
-from account_alerts.domain.enums import LoginMethod, TransactionType, UserAction
-from account_alerts.domain.events import LoginEvent, TransactionEvent
-from account_alerts.domain.geo import GeoPoint
+from account_alerts.domain.enums import UserAction
 from account_alerts.store.alerts import AccountAlert
-from account_alerts.store.base import table_of
+from account_alerts.store.base import on_postgresql, table_of
 from account_alerts.store.cases import ReviewCase
 from account_alerts.store.customers import Account
 from account_alerts.store.events import LoginAttempt, TransactionRecord
@@ -37,9 +36,6 @@ ACCOUNTS = table_of(Account)
 HITS = table_of(FraudRuleHit)
 CASES = table_of(ReviewCase)
 PAGE = 5_000
-
-# One replayed event: its arrival key, customer, the event, and the account's time zone.
-Replayed = tuple[tuple[datetime, int, int], int, TransactionEvent | LoginEvent, str | None]
 
 
 async def count_before(session: AsyncSession, end: datetime) -> int:
@@ -60,16 +56,36 @@ async def time_zones(session: AsyncSession) -> dict[str, str | None]:
     return {number: zone for number, zone in rows.all()}
 
 
-def _point(latitude: float | None, longitude: float | None, label: str | None) -> GeoPoint | None:
-    if latitude is None or longitude is None:
-        return None
-    return GeoPoint(latitude, longitude, label)
+# When a row arrived and when its event occurred, in whole microseconds since the epoch
+# (PostgreSQL works them out exactly; SQLite's rows are converted here).
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _micros(column: Any, postgresql: bool) -> Any:
+    if not postgresql:
+        return column
+    return sa.cast(sa.extract("epoch", column) * 1_000_000, sa.BigInteger)
+
+
+def _text(column: Any, postgresql: bool) -> Any:
+    return sa.cast(column, sa.Text) if postgresql else column
+
+
+def _plain(value: Any) -> Any:
+    """A SQLite row's value as PostgreSQL gives it here."""
+    if isinstance(value, datetime):
+        return (value - _EPOCH) // _MICROSECOND
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
 
 
 async def _pages(
     session: AsyncSession, table: sa.Table, columns: list[Any], end: datetime
 ) -> AsyncIterator[Sequence[Any]]:
-    """The rows in arrival order, streamed a page at a time (one sort, one cursor).
+    """The rows in arrival order, streamed a page at a time (one sort, one cursor), as
+    plain values.
 
     On PostgreSQL the rows come from a server-side cursor of the driver itself, as plain
     tuples: a backtest reads every stored event, and SQLAlchemy's rows and type
@@ -84,7 +100,7 @@ async def _pages(
     if connection.dialect.name != "postgresql":
         result = await session.stream(query)
         async for page in result.partitions():
-            yield page
+            yield [tuple(_plain(value) for value in row) for row in page]
         return
     compiled = query.compile(dialect=connection.dialect)
     driver = (await connection.get_raw_connection()).driver_connection
@@ -95,89 +111,42 @@ async def _pages(
             yield rows
 
 
-def _utc(at: datetime) -> datetime:
-    """An event time as the live path has it: in UTC (the driver gives the session's zone)."""
-    return at if at.tzinfo is UTC else at.astimezone(UTC)
-
-
 async def _transactions(
     session: AsyncSession, end: datetime, zones: dict[str, str | None]
-) -> AsyncIterator[list[Replayed]]:
+) -> AsyncIterator[list[StoredRow]]:
     t = TRANSACTIONS
+    pg = on_postgresql(session)
     columns = [
-        t.c.id, t.c.created_at, t.c.event_id, t.c.account_number, t.c.mobile_user_id,
-        t.c.transaction_id, t.c.transaction_type, t.c.amount, t.c.currency, t.c.balance_after,
-        t.c.device_id, t.c.ip_address, t.c.latitude, t.c.longitude, t.c.location_label,
-        t.c.occurred_at,
+        _micros(t.c.created_at, pg), t.c.id, t.c.mobile_user_id, t.c.event_id,
+        t.c.account_number, t.c.transaction_id, t.c.transaction_type, _text(t.c.amount, pg),
+        t.c.currency, t.c.device_id, t.c.ip_address, t.c.latitude, t.c.longitude,
+        t.c.location_label, _micros(t.c.occurred_at, pg),
     ]  # fmt: skip
-    kinds = {kind.value: kind for kind in TransactionType}
     async for page in _pages(session, t, columns, end):
-        yield [
-            (
-                (created_at, 1, row_id),
-                customer,
-                TransactionEvent(
-                    event_id=event_id,
-                    account_number=account,
-                    transaction_id=transaction_id,
-                    transaction_type=kinds[kind],
-                    amount=Decimal(amount),
-                    currency=currency,
-                    occurred_at=_utc(occurred_at),
-                    balance_after=balance_after,
-                    device_id=device_id,
-                    ip_address=ip_address,
-                    location=_point(latitude, longitude, label),
-                ),
-                zones.get(account),
-            )
-            for (
-                row_id, created_at, event_id, account, customer, transaction_id, kind, amount,
-                currency, balance_after, device_id, ip_address, latitude, longitude, label,
-                occurred_at,
-            ) in page
-        ]  # fmt: skip
+        # The account's time zone after the customer: STORED_TRANSACTION's layout.
+        yield [(row[0], 1, row[1], row[2], zones.get(row[4]), *row[3:]) for row in page]
 
 
-async def _logins(session: AsyncSession, end: datetime) -> AsyncIterator[list[Replayed]]:
+async def _logins(session: AsyncSession, end: datetime) -> AsyncIterator[list[StoredRow]]:
     t = LOGINS
+    pg = on_postgresql(session)
     columns = [
-        t.c.id, t.c.created_at, t.c.event_id, t.c.mobile_user_id, t.c.successful,
+        _micros(t.c.created_at, pg), t.c.id, t.c.mobile_user_id, t.c.event_id, t.c.successful,
         t.c.device_id, t.c.ip_address, t.c.latitude, t.c.longitude, t.c.location_label,
-        t.c.login_method, t.c.occurred_at,
+        t.c.login_method, _micros(t.c.occurred_at, pg),
     ]  # fmt: skip
-    methods = {method.value: method for method in LoginMethod}
     async for page in _pages(session, t, columns, end):
-        yield [
-            (
-                (created_at, 0, row_id),
-                customer,
-                LoginEvent(
-                    event_id=event_id,
-                    mobile_user_id=customer,
-                    successful=successful,
-                    occurred_at=_utc(occurred_at),
-                    device_id=device_id,
-                    ip_address=ip_address,
-                    location=_point(latitude, longitude, label),
-                    login_method=methods[method] if method else None,
-                ),
-                None,
-            )
-            for (
-                row_id, created_at, event_id, customer, successful, device_id, ip_address,
-                latitude, longitude, label, method, occurred_at,
-            ) in page
-        ]  # fmt: skip
+        yield [(row[0], 0, row[1], row[2], None, *row[3:]) for row in page]
 
 
 async def events_before(
     transactions: AsyncSession, logins: AsyncSession, end: datetime
-) -> AsyncIterator[list[Replayed]]:
-    """Every transaction and sign-in that occurred before ``end``, in arrival order, a
-    list at a time (two sessions: each table is paged on its own connection). Each list
-    ends where one table's page does: the two pages are merged, and what is left of the
-    other waits for the next."""
+) -> AsyncGenerator[list[StoredRow]]:
+    """Every transaction and sign-in that occurred before ``end``, in arrival order, as
+    plain rows (domain.backtest.STORED_TRANSACTION, STORED_LOGIN), a list at a time (two
+    sessions: each table is paged on its own connection). Each list ends where one
+    table's page does: the two pages are merged, and what is left of the other waits for
+    the next."""
     zones = await time_zones(transactions)
     payments, sign_ins = _transactions(transactions, end, zones), _logins(logins, end)
     payment_page, sign_in_page = await anext(payments, None), await anext(sign_ins, None)
@@ -191,7 +160,9 @@ async def events_before(
             continue
         merged, p, s = [], 0, 0
         while p < len(payment_page) and s < len(sign_in_page):
-            if sign_in_page[s][0] < payment_page[p][0]:
+            # Arrival (a sign-in before a transaction written at the same microsecond),
+            # then each table's own order.
+            if sign_in_page[s][0] <= payment_page[p][0]:
                 merged.append(sign_in_page[s])
                 s += 1
             else:
@@ -244,11 +215,3 @@ async def live_hits(
         )
     )
     return set(rows.all())
-
-
-def zone_of(name: str | None, default: str, cache: dict[str, ZoneInfo]) -> ZoneInfo:
-    key = name or default
-    zone = cache.get(key)
-    if zone is None:
-        zone = cache[key] = ZoneInfo(key)
-    return zone
