@@ -92,7 +92,13 @@ def serve_command(port: int, processes: int = 1) -> list[str]:
 
 
 def start_serve(
-    stack: ExitStack, database_url: str, log: Path, *, processes: int = 1, wait: bool = True
+    stack: ExitStack,
+    database_url: str,
+    log: Path,
+    *,
+    processes: int = 1,
+    wait: bool = True,
+    extra_env: dict[str, str] | None = None,
 ) -> tuple[Server, str]:
     """``account-alerts serve`` (``serve_command``) on a free port, stopped with ``stack``;
     with ``wait``, once it answers /readyz. The server and its base URL."""
@@ -103,7 +109,7 @@ def start_serve(
             Server(
                 "account-alerts serve",
                 serve_command(port, processes),
-                server_env(database_url),
+                {**server_env(database_url), **(extra_env or {})},
                 log,
             )
         )

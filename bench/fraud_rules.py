@@ -981,7 +981,10 @@ def backtest(args: argparse.Namespace, stack: ExitStack, work: Path) -> dict[str
     print(f"storing {args.backtest_events} events with generate_series ...", flush=True)
     stored = store_events(dsn, customers, args.backtest_events, start)
     print(f"  in {stored['seconds']} s", flush=True)
-    server, url = start_serve(stack, database_url, work / "backtest-serve.log")
+    settings = {}
+    if args.backtest_processes is not None:
+        settings["ALERTS_BACKTEST_PROCESSES"] = str(args.backtest_processes)
+    server, url = start_serve(stack, database_url, work / "backtest-serve.log", extra_env=settings)
     pid = server.process.pid
     team = RiskTeam(url, database_url)
     version = team.write(spec(BACKTEST_RULE))["id"]
@@ -1002,6 +1005,7 @@ def backtest(args: argparse.Namespace, stack: ExitStack, work: Path) -> dict[str
     scans = [r for r in runs if r["what"] == "select scan"]
     return {
         "stored": stored,
+        "backtest_processes": settings.get("ALERTS_BACKTEST_PROCESSES", "2 (default)"),
         "rule": spec(BACKTEST_RULE),
         "postgresql": server_version(cluster),
         "runs": runs,
@@ -1043,6 +1047,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--backtest-events", type=int, help="stored events (1 000 000; quick 100 000)"
     )
     parser.add_argument("--backtest-customers", type=int, help="(10 000; quick 1 000)")
+    parser.add_argument(
+        "--backtest-processes",
+        type=int,
+        help="the server's ALERTS_BACKTEST_PROCESSES (default: the server's own, 2)",
+    )
     parser.add_argument("--output", type=Path, help="default bench/results/fraud_rules.json")
     args = parser.parse_args(argv)
     args.parts = [p for p in args.only.split(",") if p]

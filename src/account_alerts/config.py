@@ -85,9 +85,9 @@ class Settings(BaseSettings):
     fraud_rules_refresh_seconds: float = Field(default=1.0, ge=0, le=60)
     # A backtest's window: at most this many days of stored events.
     backtest_max_days: int = Field(default=366, ge=1, le=3660)
-    # A backtest judges its events in a child process, beside the server's reading of
-    # them (two cores at work); off: in a thread of the server.
-    backtest_in_child_process: bool = True
+    # A backtest judges its events in this many child processes, each owning a share of
+    # the customers, beside the server's reading of them; 0: in a thread of the server.
+    backtest_processes: int = Field(default=2, ge=0, le=16)
     # Delivery worker.
     worker_batch_size: int = Field(default=500, ge=1, le=1000)
     worker_concurrency: int = Field(default=2, ge=1, le=16)

@@ -336,11 +336,12 @@ async def test_stored_events_come_back_in_arrival_order_across_pages(
         assert await read() == sent
 
 
-async def test_the_replay_in_a_child_process_reports_exactly_what_the_thread_does(
+async def test_replays_in_child_processes_report_exactly_what_the_thread_does(
     api: Api, db: Database
 ) -> None:
-    """The child process (the default) and a thread of the server (the setting off) replay
-    the same stored events into the same report, sample hits and labels included."""
+    """Child processes, each owning a shard of the customers (the default: two), and a
+    thread of the server (the setting at 0) replay the same stored events into the same
+    report, sample hits, labels and cross-customer counts included."""
     for user in (1, 2, 3):
         await make_account(db, user_id=user, account_number=f"100000000{user}")
     places = [BLANTYRE, ZOMBA, LILONGWE]
@@ -386,18 +387,21 @@ async def test_the_replay_in_a_child_process_reports_exactly_what_the_thread_doe
         default_zone="Africa/Blantyre",
     )
     reports = []
-    for in_child_process in (True, False):
-        replay = await backtest_replay.replay_for(setup, in_child_process=in_child_process)
+    for processes in (0, 1, 2, 3):
+        replay = await backtest_replay.replay_for(setup, processes=processes)
         try:
             for k in range(0, len(rows), 50):
                 await replay.feed(rows[k : k + 50])
             reports.append(await replay.report())
         finally:
             await replay.close()
-    child, thread = reports
-    assert child == thread
-    assert child["hits"] > 20 and len(child["sampleHits"]) == 20  # the reservoir at work
-    assert child["labelled"]["truePositives"] > 0 and child["overlap"]["both"] > 0
+    thread, *children = reports
+    assert all(report == thread for report in children)
+    assert thread["hits"] > 20 and len(thread["sampleHits"]) == 20  # a sample of the hits
+    assert thread["distinctCustomers"] == 3
+    assert thread["labelled"]["truePositives"] > 0 and thread["overlap"]["both"] > 0
+    # The crowd feature read other shards' events: customers 1-3 share phones p0-p3.
+    assert any((h["features"].get("deviceCustomers24h") or 0) >= 2 for h in thread["sampleHits"])
 
 
 async def test_a_replay_process_that_dies_fails_its_backtest_with_a_reason(
@@ -411,11 +415,10 @@ async def test_a_replay_process_that_dies_fails_its_backtest_with_a_reason(
     version = await deploy(api, rule("Large", op(">=", feature("amount"), 5000), 50), "SHADOW")
     replay_for = backtest_replay.replay_for
 
-    async def killed_at_once(setup: Any, *, in_child_process: bool) -> Any:
-        replay = await replay_for(setup, in_child_process=in_child_process)
+    async def killed_at_once(setup: Any, *, processes: int) -> Any:
+        replay = await replay_for(setup, processes=processes)
         assert isinstance(replay, backtest_replay.ChildReplay)
-        process = replay._process
-        assert process is not None
+        process = replay.children[-1].process
         process.kill()
         await process.wait()
         return replay

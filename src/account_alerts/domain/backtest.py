@@ -3,7 +3,8 @@ days, overlap with the LIVE rules, the confusion matrix against labels and sampl
 
 from __future__ import annotations
 
-import random
+import hashlib
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -14,15 +15,28 @@ from zoneinfo import ZoneInfo
 from account_alerts.domain.enums import LoginMethod, TransactionType
 from account_alerts.domain.events import LoginEvent, TransactionEvent
 from account_alerts.domain.feature_replay import FeatureReplay
-from account_alerts.domain.fraud_features import EventKind, Features, kind_of
+from account_alerts.domain.fraud_features import CROWD_FEATURES, EventKind, Features, kind_of
 from account_alerts.domain.geo import GeoPoint
 from account_alerts.domain.rule_conditions import Condition
 
 SAMPLES = 20
 
 
+def _sample_key(seed: int, event_id: str) -> int:
+    return int.from_bytes(
+        hashlib.blake2b(f"{seed}:{event_id}".encode(), digest_size=8).digest(), "big"
+    )
+
+
 @dataclass
 class Tally:
+    """One replay's counts. Replays of disjoint sets of customers (the shards of one
+    backtest) are combined by ``report``.
+
+    The sample hits are the SAMPLES hits whose seeded hash of the event id is smallest:
+    every hit equally likely to be shown, the same for a seed whatever the order or the
+    shard an event was judged in."""
+
     live: set[str]
     labels: dict[str, bool]
     seed: int
@@ -30,19 +44,18 @@ class Tally:
     hits: int = 0
     customers: set[int] = field(default_factory=set)
     per_day: dict[str, int] = field(default_factory=dict)
-    hit_events: set[str] = field(default_factory=set)
+    both: int = 0
     evaluated_live: int = 0
     confusion: dict[str, int] = field(default_factory=lambda: {"tp": 0, "fp": 0, "fn": 0, "tn": 0})
-    samples: list[dict[str, Any]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self._random = random.Random(self.seed)  # noqa: S311 (a sample, not a secret)
+    # (-key, event id, sample): a heap whose top is the largest key kept.
+    samples: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
 
     def add(
         self, event_id: str, customer: int, occurred_at: datetime, holds: bool, features: Features
     ) -> None:
         self.evaluated += 1
-        if event_id in self.live:
+        live = event_id in self.live
+        if live:
             self.evaluated_live += 1
         label = self.labels.get(event_id)
         if label is not None:
@@ -51,43 +64,68 @@ class Tally:
         if not holds:
             return
         self.hits += 1
+        self.both += live
         self.customers.add(customer)
-        self.hit_events.add(event_id)
         day = occurred_at.date().isoformat()
         self.per_day[day] = self.per_day.get(day, 0) + 1
         sample = {"eventId": event_id, "occurredAt": occurred_at.isoformat(), "features": features}
-        # Reservoir sampling: every hit equally likely to be shown, the same for a seed.
+        entry = (-_sample_key(self.seed, event_id), event_id, sample)
         if len(self.samples) < SAMPLES:
-            self.samples.append(sample)
-        else:
-            slot = self._random.randrange(self.hits)
-            if slot < SAMPLES:
-                self.samples[slot] = sample
+            heapq.heappush(self.samples, entry)
+        elif entry > self.samples[0]:
+            heapq.heapreplace(self.samples, entry)
 
-    def report(self) -> dict[str, Any]:
-        both = len(self.hit_events & self.live)
-        tp, fp, fn, tn = (self.confusion[k] for k in ("tp", "fp", "fn", "tn"))
+    def part(self) -> dict[str, Any]:
+        """The counts as plain data (what a replay process sends back)."""
         return {
             "evaluated": self.evaluated,
             "hits": self.hits,
-            "hitRate": self.hits / self.evaluated if self.evaluated else 0.0,
-            "distinctCustomers": len(self.customers),
-            "overlap": {
-                "both": both,
-                "newOnly": self.hits - both,
-                "liveOnly": self.evaluated_live - both,
-            },
-            "labelled": {
-                "truePositives": tp,
-                "falsePositives": fp,
-                "falseNegatives": fn,
-                "trueNegatives": tn,
-                "precision": tp / (tp + fp) if tp + fp else None,
-                "recall": tp / (tp + fn) if tp + fn else None,
-            },
-            "perDay": [{"day": d, "hits": n} for d, n in sorted(self.per_day.items())],
-            "sampleHits": sorted(self.samples, key=lambda s: (s["occurredAt"], s["eventId"])),
+            "customers": len(self.customers),
+            "perDay": self.per_day,
+            "both": self.both,
+            "evaluatedLive": self.evaluated_live,
+            "confusion": self.confusion,
+            "samples": [[-key, sample] for key, _, sample in self.samples],
         }
+
+
+def report(parts: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """The report of a backtest from the ``part`` of each of its replays (each of its own
+    customers)."""
+    evaluated = hits = customers = both = evaluated_live = 0
+    per_day: dict[str, int] = {}
+    confusion = {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
+    samples: list[tuple[int, dict[str, Any]]] = []
+    for part in parts:
+        evaluated += part["evaluated"]
+        hits += part["hits"]
+        customers += part["customers"]
+        both += part["both"]
+        evaluated_live += part["evaluatedLive"]
+        for day, count in part["perDay"].items():
+            per_day[day] = per_day.get(day, 0) + count
+        for name in confusion:
+            confusion[name] += part["confusion"][name]
+        samples.extend((key, sample) for key, sample in part["samples"])
+    shown = [sample for _, sample in sorted(samples, key=lambda s: s[0])[:SAMPLES]]
+    tp, fp, fn, tn = (confusion[k] for k in ("tp", "fp", "fn", "tn"))
+    return {
+        "evaluated": evaluated,
+        "hits": hits,
+        "hitRate": hits / evaluated if evaluated else 0.0,
+        "distinctCustomers": customers,
+        "overlap": {"both": both, "newOnly": hits - both, "liveOnly": evaluated_live - both},
+        "labelled": {
+            "truePositives": tp,
+            "falsePositives": fp,
+            "falseNegatives": fn,
+            "trueNegatives": tn,
+            "precision": tp / (tp + fp) if tp + fp else None,
+            "recall": tp / (tp + fn) if tp + fn else None,
+        },
+        "perDay": [{"day": d, "hits": n} for d, n in sorted(per_day.items())],
+        "sampleHits": sorted(shown, key=lambda s: (s["occurredAt"], s["eventId"])),
+    }
 
 
 # A stored event as a backtest reads it (store.backtest_source): plain values, cheap to
@@ -149,7 +187,12 @@ def event_of(row: StoredRow) -> TransactionEvent | LoginEvent:
 class BacktestRun:
     """A version replayed over every stored event, fed in arrival order: the events of the
     window and of the version's kinds are judged with their features as they were at the
-    time (domain.feature_replay) and tallied; the others only build the state."""
+    time (domain.feature_replay) and tallied; the others only build the state.
+
+    A run can own one shard of the customers (``customer % shards == shard``): it judges
+    and keeps the state of its own customers only, and of the others' events notes only
+    what the cross-customer counts need, so that runs of every shard, fed the same rows,
+    tally the whole backtest between them."""
 
     def __init__(
         self,
@@ -160,11 +203,14 @@ class BacktestRun:
         end: datetime,
         tally: Tally,
         default_zone: str,
+        shard: int = 0,
+        shards: int = 1,
     ) -> None:
         self.condition, self.kinds = condition, kinds
         self.start, self.end = start, end
         self.tally = tally
         self.default_zone = default_zone
+        self.shard, self.shards = shard, shards
         self.replay = FeatureReplay(needed=condition.features)
         self._zones: dict[str, ZoneInfo] = {}
 
@@ -172,8 +218,17 @@ class BacktestRun:
         start, end, kinds, replay, tally = (
             self.start, self.end, self.kinds, self.replay, self.tally
         )  # fmt: skip
+        shard, shards = self.shard, self.shards
+        crowds = bool(replay.needed & CROWD_FEATURES)
         for row in rows:
-            customer, event, zone = row[3], event_of(row), self._zone(row[4])
+            customer = row[3]
+            if customer % shards != shard:
+                if crowds:
+                    device, address = (row[11], row[12]) if row[1] else (row[7], row[8])
+                    at = _EPOCH + timedelta(microseconds=row[-1])
+                    replay.saw_elsewhere(customer, device, address, at)
+                continue
+            event, zone = event_of(row), self._zone(row[4])
             if start <= event.occurred_at < end and kind_of(event) in kinds:
                 holds, features = replay.judge(customer, event, zone, self.condition)
                 tally.add(event.event_id, customer, event.occurred_at, holds, features)

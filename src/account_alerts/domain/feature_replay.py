@@ -133,16 +133,24 @@ class FeatureReplay:
             ),
         )
 
+    def saw_elsewhere(
+        self, customer: int, device: str | None, address: str | None, at: datetime
+    ) -> None:
+        """An event of a customer another replay keeps: only the cross-customer counts
+        hear of it."""
+        keep = self._keep
+        if device and "deviceCustomers24h" in keep:
+            self.devices.add(device, at, customer)
+        if address and "ipCustomers1h" in keep:
+            self.addresses.add(address, at, customer)
+
     def _saw(
         self, customer: int, event: TransactionEvent | LoginEvent, profile: ActivityProfile
     ) -> None:
         """What the event leaves behind, as engine.judging records it; only what the
         ``needed`` features read is kept."""
         at, keep = event.occurred_at, self._keep
-        if event.device_id and "deviceCustomers24h" in keep:
-            self.devices.add(event.device_id, at, customer)
-        if event.ip_address and "ipCustomers1h" in keep:
-            self.addresses.add(event.ip_address, at, customer)
+        self.saw_elsewhere(customer, event.device_id, event.ip_address, at)
         device = event.device_id if "deviceKnown" in keep else None
         place = event.location if "distanceKm" in keep else None
         if isinstance(event, TransactionEvent):

@@ -1,17 +1,19 @@
-"""Where a backtest's replay runs: in a child process (the default) or in a thread of the
-server (``backtest_in_child_process`` off).
+"""Where a backtest's replay runs: in child processes (``backtest_processes``, 2 by
+default) or, with 0, in a thread of the server.
 
-A backtest has two halves of about equal cost: reading the stored rows and making them
-events (the server's, on its database connection), and judging each event with every
-customer's state as it was (domain.backtest.BacktestRun). In a thread the two share the
-server's one interpreter and take turns; in a child process they run side by side: the
-server sends each page of events down the child's standard input while the child judges
-the page before, and the child answers with the report.
+A backtest reads the stored rows (the server's work, on its database connection) and
+judges each event with its customer's state as it was (domain.backtest.BacktestRun), the
+larger part. In a thread the two share the server's one interpreter and take turns. With
+child processes they run side by side: the server sends each page of rows, pickled once,
+down every child's standard input while the children judge the page before; each child
+judges and keeps the state of one shard of the customers, and notes of the others' events
+only what the cross-customer counts need. Their tallies make one report.
 
-The child is ``python -m account_alerts.engine.backtest_replay``. Frames on its standard
-input are pickles from its parent: the setup, then pages of events, then an empty page;
-it writes one JSON frame (the report, or why it failed) to its standard output. A child
-whose parent dies sees its input end and exits; one stopped or cancelled is killed."""
+A child is ``python -m account_alerts.engine.backtest_replay``. Frames on its standard
+input are pickles from its parent: the setup and its shard, then pages of rows, then an
+empty page; it writes one JSON frame (its tally, or why it failed) to its standard output.
+A child whose parent dies sees its input end and exits; one stopped or cancelled is
+killed."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from typing import Any, BinaryIO, Protocol
 
 import orjson
 
+from account_alerts.domain import backtest
 from account_alerts.domain.backtest import BacktestRun, StoredRow, Tally
 from account_alerts.domain.fraud_features import EventKind
 from account_alerts.domain.rule_conditions import parse
@@ -35,7 +38,7 @@ _LENGTH = struct.Struct("!Q")
 
 @dataclass(frozen=True)
 class ReplaySetup:
-    """What a replay needs besides the events (plain data: it crosses to the child)."""
+    """What a replay needs besides the events (plain data: it crosses to the children)."""
 
     condition: dict[str, Any]  # the version's condition document
     kinds: tuple[str, ...]
@@ -46,7 +49,7 @@ class ReplaySetup:
     seed: int
     default_zone: str
 
-    def run(self) -> BacktestRun:
+    def run(self, shard: int = 0, shards: int = 1) -> BacktestRun:
         kinds = frozenset(EventKind(k) for k in self.kinds)
         return BacktestRun(
             parse(self.condition, kinds),
@@ -55,6 +58,8 @@ class ReplaySetup:
             end=self.end,
             tally=Tally(live=set(self.live), labels=self.labels, seed=self.seed),
             default_zone=self.default_zone,
+            shard=shard,
+            shards=shards,
         )
 
 
@@ -80,65 +85,58 @@ class ThreadReplay:
         await asyncio.to_thread(self._run.feed, rows)
 
     async def report(self) -> dict[str, Any]:
-        return self._run.tally.report()
+        return backtest.report([self._run.tally.part()])
 
     async def close(self) -> None:
         return None
 
 
-class ChildReplay:
-    """The replay in a child process; ``start`` it first."""
+class _Child:
+    """One replay process, owning one shard of the customers."""
 
-    def __init__(self, setup: ReplaySetup) -> None:
-        self._setup = setup
-        self._process: asyncio.subprocess.Process | None = None
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
 
-    async def start(self) -> ChildReplay:
-        self._process = await asyncio.create_subprocess_exec(
+    @classmethod
+    async def start(cls, setup: ReplaySetup, shard: int, shards: int) -> _Child:
+        process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             __name__,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
         )
-        await self._send(self._setup)
-        return self
+        child = cls(process)
+        await child.send(_frame((setup, shard, shards)))
+        return child
 
-    async def _send(self, value: object) -> None:
-        assert self._process is not None and self._process.stdin is not None
-        payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-        self._process.stdin.write(_LENGTH.pack(len(payload)) + payload)
+    async def send(self, frame: bytes) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(frame)
         try:
-            await self._process.stdin.drain()
+            await self.process.stdin.drain()
         except (BrokenPipeError, ConnectionResetError) as exc:
-            raise ReplayFailed(await self._why_stopped()) from exc
+            raise ReplayFailed(await self.why_stopped()) from exc
 
-    async def _why_stopped(self) -> str:
-        assert self._process is not None
-        code = await self._process.wait()
-        return f"the backtest's replay process stopped (exit status {code})"
-
-    async def feed(self, rows: Sequence[StoredRow]) -> None:
-        await self._send(list(rows))
-
-    async def report(self) -> dict[str, Any]:
-        await self._send([])
-        assert self._process is not None and self._process.stdout is not None
+    async def part(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
         try:
-            header = await self._process.stdout.readexactly(_LENGTH.size)
+            header = await self.process.stdout.readexactly(_LENGTH.size)
             (length,) = _LENGTH.unpack(header)
-            answer = orjson.loads(await self._process.stdout.readexactly(length))
+            answer: dict[str, Any] = orjson.loads(await self.process.stdout.readexactly(length))
         except asyncio.IncompleteReadError as exc:
-            raise ReplayFailed(await self._why_stopped()) from exc
+            raise ReplayFailed(await self.why_stopped()) from exc
         if "failed" in answer:
             raise ReplayFailed(answer["failed"])
-        report: dict[str, Any] = answer["report"]
-        return report
+        part: dict[str, Any] = answer["part"]
+        return part
+
+    async def why_stopped(self) -> str:
+        code = await self.process.wait()
+        return f"the backtest's replay process stopped (exit status {code})"
 
     async def close(self) -> None:
-        process = self._process
-        if process is None:
-            return
+        process = self.process
         if process.returncode is None:
             if process.stdin is not None:
                 process.stdin.close()
@@ -149,10 +147,47 @@ class ChildReplay:
                 await process.wait()
 
 
-async def replay_for(setup: ReplaySetup, *, in_child_process: bool) -> Replay:
-    if in_child_process:
-        return await ChildReplay(setup).start()
+class ChildReplay:
+    """The replay in ``processes`` child processes, each owning the customers of one shard
+    and fed every row (the cross-customer counts need all of them); ``start`` it first."""
+
+    def __init__(self, setup: ReplaySetup, processes: int) -> None:
+        self._setup = setup
+        self._processes = processes
+        self.children: list[_Child] = []
+
+    async def start(self) -> ChildReplay:
+        for shard in range(self._processes):
+            self.children.append(await _Child.start(self._setup, shard, self._processes))
+        return self
+
+    async def feed(self, rows: Sequence[StoredRow]) -> None:
+        frame = _frame(list(rows))  # pickled once, whatever the number of children
+        await asyncio.gather(*(child.send(frame) for child in self.children))
+
+    async def report(self) -> dict[str, Any]:
+        await self.feed([])
+        return backtest.report([await child.part() for child in self.children])
+
+    async def close(self) -> None:
+        await asyncio.gather(*(child.close() for child in self.children))
+
+
+async def replay_for(setup: ReplaySetup, *, processes: int) -> Replay:
+    """The replay in ``processes`` child processes, or in a thread for 0."""
+    if processes > 0:
+        replay = ChildReplay(setup, processes)
+        try:
+            return await replay.start()
+        except BaseException:
+            await replay.close()
+            raise
     return ThreadReplay(setup)
+
+
+def _frame(value: object) -> bytes:
+    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    return _LENGTH.pack(len(payload)) + payload
 
 
 def _read_frame(stream: BinaryIO) -> Any:
@@ -170,20 +205,21 @@ def _write_frame(stream: BinaryIO, value: dict[str, Any]) -> None:
 
 
 def child_main(source: BinaryIO, sink: BinaryIO) -> int:
-    setup = _read_frame(source)
-    if not isinstance(setup, ReplaySetup):
+    first = _read_frame(source)
+    if not (isinstance(first, tuple) and isinstance(first[0], ReplaySetup)):
         return 2
+    setup, shard, shards = first
     try:
-        run = setup.run()
+        run = setup.run(shard, shards)
         while rows := _read_frame(source):
             run.feed(rows)
         if rows is None:
             return 1  # input ended without the last frame: the parent stopped
-        report = run.tally.report()
+        part = run.tally.part()
     except Exception as exc:  # reported to the parent, which marks the backtest FAILED
         _write_frame(sink, {"failed": f"failed: {type(exc).__name__}"})
         raise
-    _write_frame(sink, {"report": report})
+    _write_frame(sink, {"part": part})
     return 0
 
 

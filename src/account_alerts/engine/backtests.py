@@ -4,7 +4,7 @@ A backtest runs as a task of the process that started it. It reads every transac
 sign-in up to the window's end in arrival order (store.backtest_source), rebuilds each
 customer's state as it was at each event (domain.feature_replay, the live path's own
 feature code), evaluates the version on the window's events and tallies the report
-(domain.backtest). That replay runs in a child process fed a page at a time
+(domain.backtest). That replay runs in child processes fed a page at a time
 (engine.backtest_replay), so the server keeps answering and reading runs beside judging.
 While it runs, its row shows progress and a heartbeat; a row whose heartbeat stopped (the
 server stopped mid-run) is marked FAILED when next read or when a server starts, never
@@ -191,9 +191,7 @@ class Backtests:
                 seed=backtest_id,
                 default_zone=self.settings.timezone,
             )
-            replay = await replay_for(
-                setup, in_child_process=self.settings.backtest_in_child_process
-            )
+            replay = await replay_for(setup, processes=self.settings.backtest_processes)
             pages = backtest_source.events_before(first, second, end)
             # The next page is read while the one before is judged.
             reading = asyncio.ensure_future(anext(pages, None))
