@@ -38,6 +38,9 @@ class CrowdWindow:
     span: timedelta
     seen: dict[str, list[tuple[datetime, int]]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self._kept = 2 * self.span
+
     def customers(self, key: str, at: datetime, customer: int) -> int:
         """Distinct customers on ``key`` in (at - span, at], ``customer`` included."""
         entries = self.seen.get(key, [])
@@ -45,10 +48,13 @@ class CrowdWindow:
         return len({c for when, c in entries[start:] if when <= at} | {customer})
 
     def add(self, key: str, at: datetime, customer: int) -> None:
-        entries = self.seen.setdefault(key, [])
+        entries = self.seen.get(key)
+        if entries is None:
+            self.seen[key] = [(at, customer)]
+            return
         bisect.insort(entries, (at, customer))
         # Events a little late still find their window; older entries are done with.
-        cutoff = entries[-1][0] - 2 * self.span
+        cutoff = entries[-1][0] - self._kept
         if entries[0][0] < cutoff:
             del entries[: bisect.bisect_left(entries, (cutoff, -1))]
 

@@ -18,6 +18,7 @@ killed."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import pickle
 import struct
 import sys
@@ -209,6 +210,10 @@ def child_main(source: BinaryIO, sink: BinaryIO) -> int:
     if not (isinstance(first, tuple) and isinstance(first[0], ReplaySetup)):
         return 2
     setup, shard, shards = first
+    # The replay keeps millions of objects alive (every customer's state) and makes few
+    # reference cycles: the cyclic collector's passes over them cost a tenth of its time
+    # and free nothing. A child lives for one backtest.
+    gc.disable()
     try:
         run = setup.run(shard, shards)
         while rows := _read_frame(source):
