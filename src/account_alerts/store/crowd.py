@@ -51,20 +51,20 @@ class Others:
 
 
 def _others_on(
-    column: str, key: Any, customer: Any, since: Any, at: Any
-) -> list[sa.Select[tuple[int]]]:
+    column: str, key: Any, customer: Any, since: Any, at: Any, *labelled: Any
+) -> list[sa.Select[Any]]:
     """The customers of the stored rows with ``column`` = ``key`` in (``since``, ``at``],
-    ``customer`` left out. For a device, each side of the customer is one range of the
-    index on (device, customer, time): however often the customer uses their own phone,
-    none of their rows is read. An address (shared behind a carrier's gateway, asked about
-    for an hour) is one range of (address, time)."""
+    ``customer`` left out, after the ``labelled`` columns. For a device, each side of the
+    customer is one range of the index on (device, customer, time): however often the
+    customer uses their own phone, none of their rows is read. An address (shared behind a
+    carrier's gateway, asked about for an hour) is one range of (address, time)."""
     parts = []
     for table in (TRANSACTIONS, LOGINS):
         who = table.c.mobile_user_id
         sides = (who < customer, who > customer) if column == DEVICE else (who != customer,)
         for side in sides:
             parts.append(
-                sa.select(who).where(
+                sa.select(*labelled, who).where(
                     table.c[column] == key,
                     side,
                     table.c.occurred_at > since,
@@ -75,19 +75,25 @@ def _others_on(
 
 
 @functools.cache
-def _one_probe(column: str) -> sa.CompoundSelect[Any]:
-    """One event's customers on its device or address (built once: building a statement
-    costs more than running it here)."""
+def _one_probe(device: bool, address: bool) -> sa.CompoundSelect[Any]:
+    """One event's customers on its device and on its address, as (column, customer)
+    (built once per shape: building a statement costs more than running it here)."""
     when = TRANSACTIONS.c.occurred_at.type
-    return sa.union(
-        *_others_on(
+    customer, at = sa.bindparam("customer", type_=sa.BigInteger), sa.bindparam("at", type_=when)
+    parts = [
+        part
+        for column, wanted in ((DEVICE, device), (ADDRESS, address))
+        if wanted
+        for part in _others_on(
             column,
-            sa.bindparam("key", type_=TRANSACTIONS.c[column].type),
-            sa.bindparam("customer", type_=sa.BigInteger),
-            sa.bindparam("since", type_=when),
-            sa.bindparam("at", type_=when),
+            sa.bindparam(f"{column}_key", type_=TRANSACTIONS.c[column].type),
+            customer,
+            sa.bindparam(f"{column}_since", type_=when),
+            at,
+            sa.literal(column).label("found_on"),
         )
-    )
+    ]
+    return sa.union(*parts)
 
 
 def _probe_columns() -> dict[str, sa.types.TypeEngine[Any]]:
@@ -147,16 +153,18 @@ async def others(
         return [Others(frozenset(device), frozenset(address)) for device, address in rows]
     answers = []
     for probe in probes:
-        found: dict[str, frozenset[int]] = {}
-        for column, key, since in (
-            (DEVICE, probe.device, probe.device_since),
-            (ADDRESS, probe.address, probe.address_since),
-        ):
-            if key is None:
-                found[column] = frozenset()
-                continue
-            params = {"key": key, "customer": probe.customer, "since": since, "at": probe.at}
-            result = await session.exec(_one_probe(column), params=params)  # type: ignore[call-overload]
-            found[column] = frozenset(int(who) for (who,) in result.all())
-        answers.append(Others(found[DEVICE], found[ADDRESS]))
+        found: dict[str, set[int]] = {DEVICE: set(), ADDRESS: set()}
+        if probe.device is not None or probe.address is not None:
+            query = _one_probe(probe.device is not None, probe.address is not None)
+            params = {
+                "customer": probe.customer,
+                "at": probe.at,
+                f"{DEVICE}_key": probe.device,
+                f"{DEVICE}_since": probe.device_since,
+                f"{ADDRESS}_key": probe.address,
+                f"{ADDRESS}_since": probe.address_since,
+            }
+            for column, who in (await session.exec(query, params=params)).all():  # type: ignore[call-overload]
+                found[column].add(int(who))
+        answers.append(Others(frozenset(found[DEVICE]), frozenset(found[ADDRESS])))
     return answers
