@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from account_alerts.domain.backtest import event_of
+from account_alerts.domain.backtest import crowd_keys, event_of
 from account_alerts.engine import backtest_replay, backtests
 from account_alerts.store import backtest_source
 from account_alerts.store.database import Database
@@ -64,6 +64,16 @@ async def run(api: Api, version_id: str, start: datetime, end: datetime) -> dict
     )
     assert "errors" not in body, body
     return await finished(api, body["data"]["startBacktest"]["id"])
+
+
+async def three_payments_and_a_shadow_rule(api: Api, db: Database) -> dict[str, Any]:
+    """A customer's three small payments and a SHADOW version none of them matches."""
+    await make_account(db, user_id=7, account_number=ACCOUNT)
+    for hours in (1, 2, 3):
+        await api.as_service(
+            RECORD_TRANSACTION, {"input": transaction(ACCOUNT, "60", day(hours), device="p")}
+        )
+    return await deploy(api, rule("Large", op(">=", feature("amount"), 5000), 50), "SHADOW")
 
 
 async def table_counts(db: Database) -> dict[str, int]:
@@ -273,12 +283,7 @@ async def test_bad_backtests_are_refused_and_a_stopped_one_reads_failed(
 async def test_a_running_backtest_can_be_cancelled(
     api: Api, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await make_account(db, user_id=7, account_number=ACCOUNT)
-    for hours in (1, 2, 3):
-        await api.as_service(
-            RECORD_TRANSACTION, {"input": transaction(ACCOUNT, "60", day(hours), device="p")}
-        )
-    version = await deploy(api, rule("Large", op(">=", feature("amount"), 5000), 50), "SHADOW")
+    version = await three_payments_and_a_shadow_rule(api, db)
     # Held before its first page, so the cancel lands while it runs.
     gate = asyncio.Event()
     count_before = backtest_source.count_before
@@ -376,6 +381,10 @@ async def test_replays_in_child_processes_report_exactly_what_the_thread_does(
         pages = [page async for page in backtest_source.events_before(first, second, day(24))]
     rows = [row for page in pages for row in page]
     ids = [event_of(row).event_id for row in rows]
+    # What a replay reads of another shard's rows is what the events say.
+    assert all(
+        crowd_keys(row) == (event_of(row).device_id, event_of(row).ip_address) for row in rows
+    )
     setup = backtest_replay.ReplaySetup(
         condition=condition,
         kinds=("TRANSACTION",),
@@ -407,12 +416,7 @@ async def test_replays_in_child_processes_report_exactly_what_the_thread_does(
 async def test_a_replay_process_that_dies_fails_its_backtest_with_a_reason(
     api: Api, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await make_account(db, user_id=7, account_number=ACCOUNT)
-    for hours in (1, 2, 3):
-        await api.as_service(
-            RECORD_TRANSACTION, {"input": transaction(ACCOUNT, "60", day(hours), device="p")}
-        )
-    version = await deploy(api, rule("Large", op(">=", feature("amount"), 5000), 50), "SHADOW")
+    version = await three_payments_and_a_shadow_rule(api, db)
     replay_for = backtest_replay.replay_for
 
     async def killed_at_once(setup: Any, *, processes: int) -> Any:

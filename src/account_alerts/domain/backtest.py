@@ -184,6 +184,11 @@ def event_of(row: StoredRow) -> TransactionEvent | LoginEvent:
     )
 
 
+def crowd_keys(row: StoredRow) -> tuple[str | None, str | None]:
+    """The device and IP address a stored row names (all the cross-customer counts read)."""
+    return (row[11], row[12]) if row[1] else (row[7], row[8])
+
+
 class BacktestRun:
     """A version replayed over every stored event, fed in arrival order: the events of the
     window and of the version's kinds are judged with their features as they were at the
@@ -224,9 +229,8 @@ class BacktestRun:
             customer = row[3]
             if customer % shards != shard:
                 if crowds:
-                    device, address = (row[11], row[12]) if row[1] else (row[7], row[8])
                     at = _EPOCH + timedelta(microseconds=row[-1])
-                    replay.saw_elsewhere(customer, device, address, at)
+                    replay.saw_elsewhere(customer, *crowd_keys(row), at)
                 continue
             event, zone = event_of(row), self._zone(row[4])
             if start <= event.occurred_at < end and kind_of(event) in kinds:
