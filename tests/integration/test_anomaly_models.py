@@ -27,6 +27,7 @@ from account_alerts.store.database import Database
 from account_alerts.store.events import TransactionRecord
 from tests.conftest import Api, error_code
 from tests.support.anomaly_events import replayed_bank
+from tests.support.audit import audit_entries
 from tests.support.events import BLANTYRE, LILONGWE, RECORD_TRANSACTION, transaction
 from tests.support.factories import make_account
 from tests.support.fraud import RECORD_TRANSACTION as DECIDE
@@ -91,12 +92,7 @@ async def test_training_stores_a_versioned_model_the_risk_team_sees(
     assert 0 < distribution["p50"] < distribution["p99"] <= distribution["p100"] <= 1
     # The same transactions and seed: the same model, byte for byte.
     assert models[0]["checksum"] == model["checksum"]
-    async with db.session() as session:
-        audit = (
-            await session.exec(
-                select(AuditEntry).where(col(AuditEntry.action) == "anomaly_model.trained")
-            )
-        ).all()
+    audit = await audit_entries(db, "anomaly_model.trained")
     assert {entry.subject_id for entry in audit} == {str(first.model_id), str(again.model_id)}
     assert error_code(await api.as_customer(7, MODELS)) == "FORBIDDEN"
     assert error_code(await api.as_service(MODELS)) == "FORBIDDEN"
@@ -187,14 +183,7 @@ async def test_deactivating_stops_the_scores_and_is_audited(
     assert not scorer.in_use
     off = scorer.score(TAKEOVER)
     assert (off.active, off.shadow) == (None, None)
-    async with db.session() as session:
-        switches = (
-            await session.exec(
-                select(AuditEntry)
-                .where(col(AuditEntry.action) == "anomaly_model.deactivated")
-                .order_by(col(AuditEntry.id))
-            )
-        ).all()
+    switches = await audit_entries(db, "anomaly_model.deactivated")
     assert [(e.subject_id, e.before, e.after) for e in switches] == [
         (
             two,
@@ -301,14 +290,7 @@ async def test_switches_at_the_same_moment_leave_one_active_model(
     assert all("errors" not in body for body in bodies), bodies
     final = await statuses(api)
     assert sorted(final.values()) == ["ACTIVE", "INACTIVE", "INACTIVE"]
-    async with db.session() as session:
-        switches = (
-            await session.exec(
-                select(AuditEntry)
-                .where(col(AuditEntry.action) == "anomaly_model.activated")
-                .order_by(col(AuditEntry.id))
-            )
-        ).all()
+    switches = await audit_entries(db, "anomaly_model.activated")
     # Each switch saw the one before it: the chain of before/after is unbroken.
     chain = [(e.before or {}).get("activeModelId") for e in switches]
     assert chain[0] is None

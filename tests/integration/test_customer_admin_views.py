@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import col, select
-
 from account_alerts.store import sms_consent
-from account_alerts.store.audit import AuditEntry
 from account_alerts.store.database import Database
 from tests.conftest import Api, Clock, error_code
+from tests.support.audit import audit_entries
 from tests.support.delivery import PHONE, reachable_customer
 from tests.support.events import LILONGWE, RECORD_LOGIN, RECORD_TRANSACTION, login, transaction
 from tests.support.factories import make_account, make_case
@@ -34,14 +32,7 @@ OVERVIEW = """query($u: Int!) {
 
 
 async def reads(db: Database) -> list[tuple[str | None, int | None, dict[str, Any]]]:
-    async with db.session() as session:
-        rows = (
-            await session.exec(
-                select(AuditEntry)
-                .where(col(AuditEntry.action) == "customer.viewed")
-                .order_by(col(AuditEntry.id))
-            )
-        ).all()
+    rows = await audit_entries(db, "customer.viewed")
     return [(row.actor_id, row.mobile_user_id, row.details) for row in rows]
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import col, select
+from sqlmodel import select
 
 from account_alerts.config import Settings
 from account_alerts.delivery.worker import DeliveryWorker
@@ -23,10 +23,10 @@ from account_alerts.domain.enums import NotificationChannel
 from account_alerts.domain.in_doubt import collapse_identity
 from account_alerts.store import outbox
 from account_alerts.store.alerts import AccountAlert, AlertDelivery
-from account_alerts.store.audit import AuditEntry
 from account_alerts.store.database import Database
 from tests.conftest import Api, Clock
 from tests.support import providers
+from tests.support.audit import audit_entries
 from tests.support.delivery import (
     Delivery,
     make_delivery,
@@ -58,12 +58,6 @@ async def rows(db: Database) -> dict[tuple[int, str], AlertDelivery]:
     async with db.session() as session:
         found = (await session.exec(select(AlertDelivery))).all()
     return {(row.alert_id, row.channel.value): row for row in found}
-
-
-async def audited(db: Database, action: str) -> list[AuditEntry]:
-    async with db.session() as session:
-        entries = await session.exec(select(AuditEntry).where(col(AuditEntry.action) == action))
-        return list(entries.all())
 
 
 async def wait_for(predicate: Any, timeout: float, message: str) -> None:
@@ -172,7 +166,7 @@ async def test_a_worker_stopped_mid_send_leaves_in_doubt_only_what_was_on_the_wi
     assert mails[0].message["Message-ID"] == mails[1].message["Message-ID"]
     assert len(fake_twilio.messages) == 2  # an SMS cannot be recalled: the customer has two
 
-    doubts = await audited(db, "delivery.in_doubt")
+    doubts = await audit_entries(db, "delivery.in_doubt")
     assert sorted((d.details["channel"], d.details["repeat"]) for d in doubts) == [
         ("EMAIL", "FOLDED"),
         ("PUSH", "REPLACED"),
@@ -248,7 +242,7 @@ async def test_an_outcome_of_a_send_another_worker_took_over_leaves_its_record_a
         assert await batch == 1
         (row,) = (await rows(db)).values()
         assert (row.status.value, row.lease_owner, row.attempts) == ("PENDING", "other", 0)
-        assert await audited(db, "delivery.attempted") == []
+        assert await audit_entries(db, "delivery.attempted") == []
         assert len(fake_twilio.messages) == 1
     finally:
         await delivery.close()

@@ -8,14 +8,14 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import col, select
+from sqlmodel import select
 
 from account_alerts.domain.enums import DeliveryStatus
 from account_alerts.store import audit_trail, outbox
 from account_alerts.store.alerts import AccountAlert, AlertDelivery
-from account_alerts.store.audit import AuditEntry
 from account_alerts.store.database import Database
 from tests.conftest import Api, Clock
+from tests.support.audit import audit_entries
 from tests.support.delivery import reachable_customer
 from tests.support.events import RECORD_TRANSACTION, transaction
 from tests.support.factories import make_account
@@ -87,14 +87,6 @@ async def delivery_rows(db: Database) -> list[AlertDelivery]:
         return list((await session.exec(select(AlertDelivery))).all())
 
 
-async def attempts_audited(db: Database) -> list[AuditEntry]:
-    async with db.session() as session:
-        found = await session.exec(
-            select(AuditEntry).where(col(AuditEntry.action) == "delivery.attempted")
-        )
-        return list(found.all())
-
-
 async def test_a_wave_is_committed_in_its_round_trip_and_the_connection_comes_back_clean(
     api: Api, db: Database, clock: Clock
 ) -> None:
@@ -111,7 +103,7 @@ async def test_a_wave_is_committed_in_its_round_trip_and_the_connection_comes_ba
         assert {(r.status, r.lease_owner, r.provider_message_id) for r in rows} == {
             (DeliveryStatus.SENT, None, f"msg-{d.id}") for d in deliveries
         }
-        assert len(await attempts_audited(db)) == 2
+        assert len(await audit_entries(db, "delivery.attempted")) == 2
         async with db.session() as session:
             alert = (await session.exec(select(AccountAlert))).one()
         assert (alert.status.value, sorted(alert.channels_sent)) == ("SENT", ["PUSH", "SMS"])
@@ -141,7 +133,7 @@ async def test_a_wave_that_fails_leaves_nothing_and_the_connection_usable(
         assert {(r.status, r.lease_owner, r.attempts) for r in rows} == {
             (DeliveryStatus.PENDING, WORKER, 0)
         }
-        assert await attempts_audited(db) == []
+        assert await audit_entries(db, "delivery.attempted") == []
 
         # The same connection records the wave once it is right.
         async with own.engine.connect() as connection:

@@ -13,16 +13,16 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlmodel import col, select
+from sqlmodel import select
 from twilio.request_validator import RequestValidator
 
 from account_alerts.api.app import create_app
 from account_alerts.config import Settings
-from account_alerts.store.audit import AuditEntry
 from account_alerts.store.database import Database
 from account_alerts.store.sms_consent import SmsReply
 from tests.conftest import Api, Clock, error_code
 from tests.support import providers
+from tests.support.audit import audit_entries
 from tests.support.delivery import (
     EMAIL,
     PHONE,
@@ -130,14 +130,6 @@ async def bank(
         await delivery.close()
 
 
-async def audit_actions(db: Database, action: str) -> list[AuditEntry]:
-    async with db.session() as session:
-        rows = await session.exec(
-            select(AuditEntry).where(col(AuditEntry.action) == action).order_by(col(AuditEntry.id))
-        )
-        return list(rows.all())
-
-
 def twiml_messages(response: httpx.Response) -> list[str]:
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("application/xml")
@@ -154,7 +146,7 @@ async def test_after_stop_an_alert_skips_sms_and_still_pushes(bank: Bank, db: Da
     answer = await bank.text_from(PHONE, " Stop ")
     assert twiml_messages(answer) == []  # Twilio confirms the opt-out itself
     assert await bank.sms_opted_out(7) is True
-    [opted_out] = await audit_actions(db, "sms.opted_out")
+    [opted_out] = await audit_entries(db, "sms.opted_out")
     assert opted_out.mobile_user_id == 7 and PHONE not in (opted_out.subject_id or "")
 
     await bank.large_transaction()
@@ -171,7 +163,7 @@ async def test_after_stop_an_alert_skips_sms_and_still_pushes(bank: Bank, db: Da
     assert "opted out" in sms["lastError"] and "START" in sms["lastError"]
     skipped = [
         entry
-        for entry in await audit_actions(db, "delivery.attempted")
+        for entry in await audit_entries(db, "delivery.attempted")
         if entry.details["channel"] == "SMS"
     ]
     assert [(e.details["outcome"], "opted out" in e.details["error"]) for e in skipped] == [
@@ -187,7 +179,7 @@ async def test_after_start_an_alert_is_texted_again(bank: Bank, db: Database) ->
 
     assert twiml_messages(await bank.text_from(PHONE, "start")) == []
     assert await bank.sms_opted_out(7) is False
-    [opted_in] = await audit_actions(db, "sms.opted_in")
+    [opted_in] = await audit_entries(db, "sms.opted_in")
     assert opted_in.mobile_user_id == 7 and opted_in.actor_role == "customer"
 
     await bank.large_transaction()
@@ -214,7 +206,7 @@ async def test_twilio_refusing_with_21610_opts_the_number_out(bank: Bank, db: Da
     sms = next(d for d in alert["deliveries"] if d["channel"] == "SMS")
     assert sms["status"] == "FAILED" and "21610" in sms["lastError"]
     assert await bank.sms_opted_out(7) is True
-    [opted_out] = await audit_actions(db, "sms.opted_out")
+    [opted_out] = await audit_entries(db, "sms.opted_out")
     assert opted_out.actor_id == "twilio" and opted_out.details["source"] == "twilio error 21610"
 
     await bank.large_transaction()
@@ -239,7 +231,7 @@ async def test_a_number_shared_by_two_customers_is_opted_out_for_both(
         8, '{ accountAlertSettings(accountNumber: "1000000002") { smsOptedOut } }'
     )
     assert shared["data"]["accountAlertSettings"]["smsOptedOut"] is True
-    audited = await audit_actions(db, "sms.opted_out")
+    audited = await audit_entries(db, "sms.opted_out")
     assert sorted(entry.mobile_user_id or 0 for entry in audited) == [7, 8]
 
     for account in (ACCOUNT, "1000000002"):
@@ -270,7 +262,7 @@ async def test_a_forged_signature_is_refused_and_changes_nothing(bank: Bank, db:
     assert swapped.status_code == 403
 
     assert await bank.sms_opted_out(7) is False
-    assert await audit_actions(db, "sms.opted_out") == []
+    assert await audit_entries(db, "sms.opted_out") == []
     async with db.session() as session:
         assert (await session.exec(select(SmsReply))).all() == []
 
@@ -307,7 +299,7 @@ async def test_the_same_reply_posted_twice_is_acted_on_once(bank: Bank, db: Data
     for _ in range(2):
         response = await bank.api.client.post(INBOUND, data=params, headers=headers)
         assert response.status_code == 200
-    assert len(await audit_actions(db, "sms.opted_out")) == 1
+    assert len(await audit_entries(db, "sms.opted_out")) == 1
     async with db.session() as session:
         assert len((await session.exec(select(SmsReply))).all()) == 1
 
@@ -329,7 +321,7 @@ async def test_verifying_the_number_again_does_not_lift_the_opt_out(
     assert "START" in body["errors"][0]["message"]
     assert bank.twilio.attempts == []
     assert await bank.sms_opted_out(7) is True
-    assert await audit_actions(db, "channel.verification_started") == []
+    assert await audit_entries(db, "channel.verification_started") == []
 
 
 async def set_login_channels(bank: Bank, channels: list[str]) -> None:
@@ -362,7 +354,7 @@ async def test_a_security_alert_texted_only_falls_back_to_push(bank: Bank, db: D
         ("SMS", "SKIPPED"),
         ("PUSH", "SENT"),
     ]
-    [fallback] = await audit_actions(db, "delivery.fallback")
+    [fallback] = await audit_entries(db, "delivery.fallback")
     assert (fallback.details["from"], fallback.details["to"]) == ("SMS", "PUSH")
     assert "opted out" in fallback.details["because"]
 
@@ -388,7 +380,7 @@ async def test_when_push_cannot_reach_either_the_security_alert_goes_by_email(
         ("PUSH", "FAILED"),
         ("EMAIL", "SENT"),
     ]
-    fallbacks = await audit_actions(db, "delivery.fallback")
+    fallbacks = await audit_entries(db, "delivery.fallback")
     assert [(f.details["from"], f.details["to"]) for f in fallbacks] == [
         ("SMS", "PUSH"),
         ("PUSH", "EMAIL"),
@@ -415,7 +407,7 @@ async def test_other_alerts_to_an_opted_out_number_do_not_fall_back(
     [alert] = await bank.deliveries(7)
     assert [(d["channel"], d["status"]) for d in alert["deliveries"]] == [("SMS", "SKIPPED")]
     assert bank.fcm.messages == [] and bank.twilio.attempts == []
-    assert await audit_actions(db, "delivery.fallback") == []
+    assert await audit_entries(db, "delivery.fallback") == []
 
 
 async def test_a_status_report_of_error_21610_opts_the_number_out(bank: Bank, db: Database) -> None:
