@@ -96,6 +96,9 @@ class DeliveryWorker:
         self.wake = asyncio.Event()
         # When the last claim that found deliveries began (time.monotonic()).
         self._last_found = -math.inf
+        # The claim loops take turns to claim: two loops woken for the same wave would
+        # otherwise split it between them (SKIP LOCKED hands each a part of the rows).
+        self._claiming = asyncio.Lock()
         # Sends marked and not yet recorded, per channel: a slow provider holds a few
         # places, not the batch, and a worker killed leaves no more than these in doubt.
         self.ledger: SendLedger[NotificationChannel, _Attempt] = SendLedger(
@@ -150,7 +153,7 @@ class DeliveryWorker:
         closed = [c for c, breaker in self.breakers.items() if not breaker.allows(now)]
         for channel, breaker in self.breakers.items():
             metrics.BREAKER_OPEN.labels(self.channels[channel].provider).set(int(breaker.is_open))
-        async with self.db.transaction() as session:
+        async with self._claiming, self.db.transaction() as session:
             claims = await outbox.claim_due(
                 session,
                 worker_id=self.worker_id,
