@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 import psycopg
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -150,8 +150,8 @@ OUTCOME_COLUMNS = (
 )
 _CLEARED = {"lease_owner": None, "lease_expires_at": None, "send_started_at": None}
 # On PostgreSQL a wave is one statement, the same text for every wave: the next sends are
-# marked, the outcomes (one array a column) written to the rows still this worker's, and
-# the audit entries of those rows appended. A row is found by id and lease alone: a row
+# marked, the outcomes (a JSON document of rows) written to the rows still this worker's,
+# and the audit entries of those rows appended. A row is found by id and lease alone: a row
 # this worker leases is PENDING (claims take only those, and every outcome written clears
 # the lease), and the due index on status must not be the planner's way in.
 _WAVE_ON_POSTGRESQL = """
@@ -166,12 +166,10 @@ _WAVE_ON_POSTGRESQL = """
             provider_message_id = v.provider_message_id,
             lease_owner = NULL, lease_expires_at = NULL, send_started_at = NULL,
             updated_at = %(now)s
-        FROM unnest(%(delivery_id)s::integer[], %(status)s::varchar[],
-                    %(attempts)s::integer[], %(last_error)s::varchar[],
-                    %(next_attempt_at)s::timestamptz[], %(sent_at)s::timestamptz[],
-                    %(provider_message_id)s::varchar[])
-             AS v(id, status, attempts, last_error, next_attempt_at, sent_at,
-                  provider_message_id)
+        FROM jsonb_to_recordset(%(outcomes)s::jsonb)
+             AS v(id integer, status varchar, attempts integer, last_error varchar,
+                  next_attempt_at timestamptz, sent_at timestamptz,
+                  provider_message_id varchar)
         WHERE d.id = v.id AND d.id = ANY(%(delivery_id)s::integer[])
           AND d.lease_owner = %(worker_id)s
         RETURNING d.id
@@ -180,13 +178,10 @@ _WAVE_ON_POSTGRESQL = """
                                subject_type, subject_id, details)
         SELECT a.occurred_at, a.actor_role, a.actor_id, a.action, a.mobile_user_id,
                a.subject_type, a.subject_id, a.details
-        FROM unnest(%(audit_delivery_id)s::integer[], %(audit_occurred_at)s::timestamptz[],
-                    %(audit_actor_role)s::varchar[], %(audit_actor_id)s::varchar[],
-                    %(audit_action)s::varchar[], %(audit_mobile_user_id)s::bigint[],
-                    %(audit_subject_type)s::varchar[], %(audit_subject_id)s::varchar[],
-                    %(audit_details)s::text[]::jsonb[])
-             AS a(delivery_id, occurred_at, actor_role, actor_id, action, mobile_user_id,
-                  subject_type, subject_id, details)
+        FROM jsonb_to_recordset(%(audit)s::jsonb)
+             AS a(delivery_id integer, occurred_at timestamptz, actor_role varchar,
+                  actor_id varchar, action varchar, mobile_user_id bigint,
+                  subject_type varchar, subject_id varchar, details jsonb)
         JOIN recorded ON recorded.id = a.delivery_id
         ORDER BY a.delivery_id
     )
@@ -197,15 +192,6 @@ _WAVE_ON_POSTGRESQL = """
 # cost that grows with the table and is paid by every wave. For the wave's transaction,
 # keyed reads only.
 _KEYED_ONLY = "SET LOCAL enable_seqscan = off"
-_AUDIT_COLUMNS = (
-    "occurred_at",
-    "actor_role",
-    "actor_id",
-    "action",
-    "mobile_user_id",
-    "subject_type",
-    "subject_id",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,16 +268,23 @@ async def record_wave(connection: AsyncConnection, wave: Wave) -> tuple[set[int]
 async def _record_on_postgresql(
     connection: AsyncConnection, wave: Wave, *, commit: bool
 ) -> tuple[set[int], set[int]]:
-    rows, audit_rows = wave.rows, wave.audit_rows
+    # The rows go as two JSON documents: one parameter each, encoded in one call, rather
+    # than an array a column whose every element is converted on its own.
     params: dict[str, Any] = {
-        name: [row[name] for row in rows] for name in ("delivery_id", *OUTCOME_COLUMNS)
+        "delivery_id": [row["delivery_id"] for row in wave.rows],
+        "outcomes": orjson.dumps(
+            [
+                {"id": row["delivery_id"], **{name: row[name] for name in OUTCOME_COLUMNS}}
+                for row in wave.rows
+            ]
+        ).decode(),
+        "audit": orjson.dumps(
+            [{"delivery_id": delivery_id, **audit} for delivery_id, audit in wave.audit_rows]
+        ).decode(),
+        "to_mark": list(wave.to_mark),
+        "worker_id": wave.worker_id,
+        "now": wave.now,
     }
-    params["status"] = [DeliveryStatus(status).value for status in params["status"]]
-    params["audit_delivery_id"] = [delivery_id for delivery_id, _ in audit_rows]
-    for name in _AUDIT_COLUMNS:
-        params[f"audit_{name}"] = [audit[name] for _, audit in audit_rows]
-    params["audit_details"] = [json.dumps(audit["details"]) for _, audit in audit_rows]
-    params.update(to_mark=list(wave.to_mark), worker_id=wave.worker_id, now=wave.now)
     ids = sorted(set(wave.alert_ids))
     raw = await connection.get_raw_connection()
     driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
