@@ -68,3 +68,17 @@ async def test_audit_log_rows_cannot_be_changed_or_deleted(db: Database) -> None
     async with db.session() as session:
         actions = (await session.exec(sa.text("SELECT action FROM audit_log"))).all()  # type: ignore[call-overload]
     assert [row[0] for row in actions] == ["test.entry"]
+
+
+def test_outbox_pages_keep_room_for_the_updates_of_their_rows(database_url_pg: str) -> None:
+    """A delivery's claim and send mark change no indexed column: with room left on its
+    page, PostgreSQL writes them beside the old row, with no new index entries."""
+    engine = sa.create_engine(sync_url(database_url_pg), poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            options = connection.execute(
+                sa.text("SELECT reloptions FROM pg_class WHERE relname = 'alert_deliveries'")
+            ).scalar()
+    finally:
+        engine.dispose()
+    assert options == ["fillfactor=70"]
