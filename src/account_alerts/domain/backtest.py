@@ -7,11 +7,12 @@ import hashlib
 import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from account_alerts.domain.activity_profile import from_micros
 from account_alerts.domain.enums import LoginMethod, TransactionType
 from account_alerts.domain.events import LoginEvent, TransactionEvent
 from account_alerts.domain.feature_replay import FeatureReplay
@@ -137,7 +138,6 @@ def report(parts: Iterable[dict[str, Any]]) -> dict[str, Any]:
 #   sign-in:     event id, successful, device, IP address, latitude, longitude, place
 #                label, login method, occurred.
 StoredRow = tuple[Any, ...]
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TRANSACTION_TYPES = {kind.value: kind for kind in TransactionType}
 _LOGIN_METHODS = {method.value: method for method in LoginMethod}
 
@@ -163,7 +163,7 @@ def event_of(row: StoredRow) -> TransactionEvent | LoginEvent:
             transaction_type=_TRANSACTION_TYPES[kind],
             amount=Decimal(amount),
             currency=currency,
-            occurred_at=_EPOCH + timedelta(microseconds=occurred),
+            occurred_at=from_micros(occurred),
             device_id=device_id,
             ip_address=ip_address,
             location=_point(latitude, longitude, label),
@@ -176,7 +176,7 @@ def event_of(row: StoredRow) -> TransactionEvent | LoginEvent:
         event_id=event_id,
         mobile_user_id=customer,
         successful=successful,
-        occurred_at=_EPOCH + timedelta(microseconds=occurred),
+        occurred_at=from_micros(occurred),
         device_id=device_id,
         ip_address=ip_address,
         location=_point(latitude, longitude, label),
@@ -229,7 +229,7 @@ class BacktestRun:
             customer = row[3]
             if customer % shards != shard:
                 if crowds:
-                    at = _EPOCH + timedelta(microseconds=row[-1])
+                    at = from_micros(row[-1])
                     replay.saw_elsewhere(customer, *crowd_keys(row), at)
                 continue
             event, zone = event_of(row), self._zone(row[4])

@@ -10,7 +10,7 @@ replay, perhaps in another process, makes them events (domain.backtest)."""
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from account_alerts.domain.activity_profile import micros
 from account_alerts.domain.backtest import StoredRow
 from account_alerts.domain.cases import CaseOutcome
 from account_alerts.domain.enums import UserAction
@@ -58,8 +59,6 @@ async def time_zones(session: AsyncSession) -> dict[str, str | None]:
 
 # When a row arrived and when its event occurred, in whole microseconds since the epoch
 # (PostgreSQL works them out exactly; SQLite's rows are converted here).
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 
 
 def _micros(column: Any, postgresql: bool) -> Any:
@@ -75,7 +74,7 @@ def _text(column: Any, postgresql: bool) -> Any:
 def _plain(value: Any) -> Any:
     """A SQLite row's value as PostgreSQL gives it here."""
     if isinstance(value, datetime):
-        return (value - _EPOCH) // _MICROSECOND
+        return micros(value)
     if isinstance(value, Decimal):
         return str(value)
     return value
