@@ -73,6 +73,7 @@ from dataset import DATABASE, DatasetShape, conninfo, seeded_cluster, server_ver
 from event_mix import customers, live_bodies, write_bodies
 from query_alerts import Server, postgres_cpu_seconds, postmaster_pid, running
 
+from account_alerts.config import Settings
 from account_alerts.domain.enums import AlertType
 from account_alerts.domain.messages import render
 from account_alerts.domain.sms import fit
@@ -582,8 +583,8 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
         ) as w:
             results["twilio_drain"] = drain(dsn, w, pg_pid, *twilio_range, "'SMS'", timeout=600)
         results["twilio_drain"]["fake_twilio_messages"] = len(fake.messages)
-        # asyncio.to_thread's default pool: the worker's SMS in flight at most.
-        concurrency = min(32, (os.cpu_count() or 1) + 4)
+        # The SMS channel's own threads: the worker's SMS in flight at most.
+        concurrency = Settings.model_fields["provider_concurrency"].default
         print(f"  Twilio baseline: {args.twilio_deliveries} httpx POSTs", flush=True)
         results["twilio_baseline"] = httpx_baseline(
             fake, args.twilio_deliveries, concurrency, sms_body

@@ -99,7 +99,7 @@ class Settings(BaseSettings):
     worker_wave_interval_ms: float = Field(default=100.0, ge=0, le=1000)
     worker_lease_seconds: int = Field(default=60, ge=5)
     worker_max_attempts: int = Field(default=6, ge=1)
-    provider_concurrency: int = Field(default=8, ge=1, le=64)
+    provider_concurrency: int = Field(default=32, ge=1, le=64)
     breaker_failures: int = Field(default=5, ge=1)
     breaker_cooldown_seconds: float = Field(default=30, gt=0)
     # Providers: a channel without credentials writes to the sink instead.

@@ -516,6 +516,29 @@ async def test_a_slow_provider_leaves_the_rest_of_the_batch_to_the_next_claim(
         await delivery.close()
 
 
+async def test_as_many_sends_reach_the_provider_at_once_as_the_setting_says(
+    settings: Settings, api: Api, db: Database, clock: Clock, fake_twilio: FakeTwilio
+) -> None:
+    """ALERTS_PROVIDER_CONCURRENCY is how many sends a slow provider is asked at once: no
+    fewer (they had waited for a thread of a pool shared by the whole process, sized by its
+    CPUs: at most 32), and no more (each keeps its place until its outcome is written)."""
+    places = 40
+    configured = with_providers(settings, twilio=fake_twilio, provider_concurrency=places)
+    delivery = make_delivery(configured, db, clock)
+    try:
+        await sms_only_customer(api, db)
+        for minute in range(places + 5):
+            event = transaction(ACCOUNT, "60000", day() + timedelta(minutes=minute))
+            await api.as_service(RECORD_TRANSACTION, {"input": event})
+        fake_twilio.set_delay(0.5)
+        await delivery.drain()
+        assert {row.status.value for row in (await deliveries(db)).values()} == {"SENT"}
+        assert len(fake_twilio.messages) == places + 5
+        assert fake_twilio.most_in_flight == places
+    finally:
+        await delivery.close()
+
+
 async def test_quiet_hours_hold_delivery_until_they_end(
     api: Api, db: Database, sink_delivery: tuple[Delivery, Path], clock: Clock
 ) -> None:

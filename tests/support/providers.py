@@ -188,6 +188,17 @@ class _Script:
     pending: list[tuple[int, float | None]] = field(default_factory=list)
     delay: float = 0.0
     is_down: bool = False
+    in_flight: int = 0
+    most_in_flight: int = 0  # the most requests being answered at one moment
+
+    def enter(self) -> None:
+        with self.lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+
+    def leave(self) -> None:
+        with self.lock:
+            self.in_flight -= 1
 
     def push(self, n: int, status: int, retry_after: float | None) -> None:
         with self.lock:
@@ -204,6 +215,7 @@ class _Script:
             self.pending.clear()
             self.delay = 0.0
             self.is_down = False
+            self.most_in_flight = 0
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -296,7 +308,7 @@ class FakeTwilio(_LocalPeer):
                 routes=[
                     Route(
                         "/2010-04-01/Accounts/{account_sid}/Messages.json",
-                        self._create_message,
+                        self._counted_create_message,
                         methods=["POST"],
                     ),
                     Route(
@@ -320,6 +332,11 @@ class FakeTwilio(_LocalPeer):
     @property
     def attempts(self) -> list[dict[str, str]]:
         return self._attempts.snapshot()
+
+    @property
+    def most_in_flight(self) -> int:
+        """The most message requests that were being answered at one moment."""
+        return self._script.most_in_flight
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[TwilioMessage]:
         """Block until ``count`` messages were accepted (use ``asyncio.to_thread`` from async)."""
@@ -440,6 +457,13 @@ class FakeTwilio(_LocalPeer):
 
     def _resource(self, sid: str) -> str:
         return f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}"
+
+    async def _counted_create_message(self, request: Request) -> Response:
+        self._script.enter()
+        try:
+            return await self._create_message(request)
+        finally:
+            self._script.leave()
 
     async def _create_message(self, request: Request) -> Response:
         if self._script.delay:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import functools
 from abc import ABC, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,3 +70,29 @@ class Channel(ABC):
 
     def describe(self) -> dict[str, Any]:
         return {"channel": self.channel.value, "provider": self.provider}
+
+
+class ThreadedChannel(Channel):
+    """A channel whose provider library blocks. Its sends run on threads of its own, as
+    many as the sends the worker lets it have in flight (``concurrency``): the process's
+    shared pool is sized by CPUs and serves everyone, so a slow provider would have held
+    the other channels' sends waiting for a thread, and the setting would not say how many
+    sends reach the provider at once."""
+
+    def __init__(self, concurrency: int) -> None:
+        self.concurrency = concurrency
+        self._threads = ThreadPoolExecutor(
+            max_workers=concurrency, thread_name_prefix=f"{self.provider}-send"
+        )
+
+    async def send(self, message: OutgoingMessage) -> Receipt:
+        # As asyncio.to_thread does: the send sees the caller's context variables.
+        call = functools.partial(contextvars.copy_context().run, self._send, message)
+        return await asyncio.get_running_loop().run_in_executor(self._threads, call)
+
+    @abstractmethod
+    def _send(self, message: OutgoingMessage) -> Receipt:
+        """Deliver ``message`` or raise DeliveryError, blocking."""
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._threads.shutdown)

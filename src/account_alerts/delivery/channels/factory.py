@@ -27,6 +27,7 @@ def build_channels(
             credentials_file=settings.fcm_credentials_file,
             endpoint=settings.fcm_endpoint,
             timeout=settings.provider_timeout_seconds,
+            concurrency=settings.provider_concurrency,
         )
     if settings.twilio_account_sid and settings.twilio_auth_token:
         channels[NotificationChannel.SMS] = TwilioSms(
@@ -37,6 +38,7 @@ def build_channels(
             status_callback=f"{settings.public_url.rstrip('/')}/webhooks/twilio/status",
             api_base=settings.twilio_api_base,
             timeout=settings.provider_timeout_seconds,
+            concurrency=settings.provider_concurrency,
         )
     if settings.smtp_host:
         channels[NotificationChannel.EMAIL] = SmtpEmail(

@@ -14,7 +14,12 @@ import requests
 from firebase_admin import credentials, exceptions, messaging
 from requests.adapters import HTTPAdapter
 
-from account_alerts.delivery.channels.base import Channel, DeliveryError, OutgoingMessage, Receipt
+from account_alerts.delivery.channels.base import (
+    DeliveryError,
+    OutgoingMessage,
+    Receipt,
+    ThreadedChannel,
+)
 from account_alerts.domain.enums import NotificationChannel
 
 _app_names = itertools.count(1)
@@ -28,13 +33,19 @@ TRANSIENT = (
 )
 
 
-class FcmPush(Channel):
+class FcmPush(ThreadedChannel):
     channel = NotificationChannel.PUSH
     provider = "fcm"
 
     def __init__(
-        self, *, credentials_file: Path, endpoint: str | None = None, timeout: float = 10
+        self,
+        *,
+        credentials_file: Path,
+        endpoint: str | None = None,
+        timeout: float = 10,
+        concurrency: int = 8,
     ) -> None:
+        super().__init__(concurrency)
         self.app = firebase_admin.initialize_app(
             credentials.Certificate(str(credentials_file)),
             {"httpTimeout": timeout},
@@ -47,11 +58,8 @@ class FcmPush(Channel):
             project = service._project_id
             service._fcm_url = f"{base}/v1/projects/{project}/messages:send"
         # Our worker retries with backoff; the library's own retries would hold a send for
-        # as long as any Retry-After says.
-        service._client.session.mount(base, HTTPAdapter(max_retries=0))
-
-    async def send(self, message: OutgoingMessage) -> Receipt:
-        return await asyncio.to_thread(self._send, message)
+        # as long as any Retry-After says. As many connections kept open as sends at once.
+        service._client.session.mount(base, HTTPAdapter(max_retries=0, pool_maxsize=concurrency))
 
     def _send(self, message: OutgoingMessage) -> Receipt:
         with warnings.catch_warnings():
@@ -109,6 +117,7 @@ class FcmPush(Channel):
         )
 
     async def close(self) -> None:
+        await super().close()
         await asyncio.to_thread(firebase_admin.delete_app, self.app)
 
 

@@ -3,15 +3,20 @@ a thread and our worker decides about retries."""
 
 from __future__ import annotations
 
-import asyncio
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from account_alerts.delivery.channels.base import Channel, DeliveryError, OutgoingMessage, Receipt
+from account_alerts.delivery.channels.base import (
+    DeliveryError,
+    OutgoingMessage,
+    Receipt,
+    ThreadedChannel,
+)
 from account_alerts.domain.enums import NotificationChannel
 
 # Twilio error codes that no retry will fix: the number itself is unusable.
@@ -35,7 +40,7 @@ class _RoutedHttpClient(TwilioHttpClient):
         return super().request(method, url, *args, **kwargs)
 
 
-class TwilioSms(Channel):
+class TwilioSms(ThreadedChannel):
     channel = NotificationChannel.SMS
     provider = "twilio"
 
@@ -49,17 +54,21 @@ class TwilioSms(Channel):
         status_callback: str | None,
         api_base: str | None = None,
         timeout: float = 10,
+        concurrency: int = 8,
     ) -> None:
+        super().__init__(concurrency)
         http_client = (
             _RoutedHttpClient(api_base, timeout) if api_base else TwilioHttpClient(timeout=timeout)
         )
+        # As many connections kept open as sends at once (requests keeps 10 per host and
+        # opens and drops the rest); no retries, as before: the worker decides about those.
+        adapter = HTTPAdapter(pool_maxsize=concurrency, max_retries=0)
+        for scheme in ("https://", "http://"):
+            http_client.session.mount(scheme, adapter)
         self.client = Client(account_sid, auth_token, http_client=http_client)
         self.from_number = from_number
         self.messaging_service_sid = messaging_service_sid
         self.status_callback = status_callback
-
-    async def send(self, message: OutgoingMessage) -> Receipt:
-        return await asyncio.to_thread(self._send, message)
 
     def _send(self, message: OutgoingMessage) -> Receipt:
         kwargs: dict[str, str] = {"to": message.to, "body": message.body}
