@@ -7,17 +7,18 @@ GSM7_BASIC = set(
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 GSM7_EXTENDED = set("^{}\\[~]|€\f")  # each takes two septets
+GSM7 = frozenset(GSM7_BASIC | GSM7_EXTENDED)
 MAX_SEGMENTS = 2
 
 
 def is_gsm7(text: str) -> bool:
-    return all(ch in GSM7_BASIC or ch in GSM7_EXTENDED for ch in text)
+    return GSM7.issuperset(text)
 
 
 def units(text: str) -> int:
     """Septets for GSM-7, UTF-16 code units for UCS-2."""
     if is_gsm7(text):
-        return sum(2 if ch in GSM7_EXTENDED else 1 for ch in text)
+        return len(text) + sum(text.count(ch) for ch in GSM7_EXTENDED)
     return len(text.encode("utf-16-le")) // 2
 
 
