@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import psycopg
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -24,6 +25,16 @@ DELIVERIES = table_of(AlertDelivery)
 ALERTS = table_of(AccountAlert)
 USERS = table_of(MobileUser)
 DEVICES = table_of(Device)
+
+
+def _one_of(session: AsyncSession, column: sa.ColumnElement[int], ids: Iterable[int]) -> Any:
+    """``column IN ids``; on PostgreSQL as ``= ANY`` of one array parameter: a claim's 500
+    ids as 500 parameters cost the worker more to render than the statement to run."""
+    if on_postgresql(session):
+        return column == sa.any_(
+            sa.bindparam(None, list(ids), type_=postgresql.ARRAY(sa.Integer()))
+        )
+    return column.in_(list(ids))
 
 
 async def claim_due(
@@ -393,7 +404,7 @@ async def load_claimed(
                 USERS, USERS.c.id == ALERTS.c.mobile_user_id
             )
         )
-        .where(DELIVERIES.c.id.in_(delivery_ids))
+        .where(_one_of(session, DELIVERIES.c.id, delivery_ids))
         .order_by(DELIVERIES.c.id)
     )
     cut = [len(columns) for columns in _CLAIMED_COLUMNS]
@@ -413,7 +424,10 @@ async def push_tokens(
     connection = await session.connection()
     devices = await connection.execute(
         sa.select(DEVICES.c.mobile_user_id, *columns_of(DEVICES, PushDevice))
-        .where(DEVICES.c.mobile_user_id.in_(sorted(set(user_ids))), DEVICES.c.push_token_active)
+        .where(
+            _one_of(session, DEVICES.c.mobile_user_id, sorted(set(user_ids))),
+            DEVICES.c.push_token_active,
+        )
         .order_by(DEVICES.c.updated_at.desc())
     )
     by_user: dict[int, list[PushDevice]] = {}
