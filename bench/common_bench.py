@@ -126,7 +126,8 @@ def cli_command(*args: str) -> list[str]:
 
 
 def display_command(argv: Sequence[str]) -> str:
-    """How this benchmark was run, relative to the repository root."""
+    """How this benchmark was run: paths relative to the repository root, a file outside
+    it by its name alone."""
     return shlex.join(["python", *(_relative(arg) for arg in argv)])
 
 
@@ -136,7 +137,7 @@ def _relative(arg: str) -> str:
         try:
             return str(path.resolve().relative_to(REPO_ROOT))
         except ValueError:
-            return arg
+            return path.name
     return arg
 
 

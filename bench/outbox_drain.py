@@ -34,6 +34,7 @@ import asyncio
 import json
 import os
 import random
+import shlex
 import shutil
 import subprocess
 import sys
@@ -682,8 +683,8 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
             "quick": args.quick,
             "customers": args.customers,
             "worker": "account-alerts worker (one process), default settings: batch 500, "
-            "two claim loops, 8 sends in flight per channel, poll 0.5 s, woken by the "
-            "alerts' NOTIFY",
+            f"two claim loops, {Settings.model_fields['provider_concurrency'].default} sends "
+            "in flight per channel, poll 0.5 s, woken by the alerts' NOTIFY",
             "postgresql": "throwaway cluster: fsync, synchronous_commit and full_page_writes off",
             "lag_duration_s": args.lag_duration,
         },
@@ -730,7 +731,7 @@ def _before(report: dict[str, Any] | None) -> dict[str, Any] | None:
     r = report["results"]
     return {
         "recorded_at": report["recorded_at"],
-        "command": report["command"],
+        "command": display_command(shlex.split(report["command"])[1:]),
         "sink_drain_per_s": r["sink_drain"]["per_s"],
         "sink_drain_steady_per_s": r["sink_drain"]["steady_per_s"],
         "sink_worker_cpu_ms_per_delivery": r["sink_drain"]["worker_cpu_ms_per_delivery"],
