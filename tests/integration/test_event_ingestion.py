@@ -376,6 +376,25 @@ async def test_over_ten_alerts_an_hour_the_rest_stay_in_app(api: Api, db: Databa
     assert entry.details["delivery"] == "in-app only"
 
 
+async def test_the_hourly_limit_counts_the_alerts_raised_earlier_in_the_same_batch(
+    api: Api, db: Database
+) -> None:
+    """A batch's alerts count as they are written: ten large debits in one batch, then a
+    debit that leaves the balance low within the hour; its alert is stored and shown, not
+    sent. Large debits are security alerts, sent whatever came before them."""
+    await make_account(db, user_id=7, account_number=ACCOUNT)
+    events = [transaction(ACCOUNT, "60000", day() + timedelta(minutes=m)) for m in range(10)]
+    events.append(transaction(ACCOUNT, "10", day() + timedelta(minutes=30), balance_after="3"))
+    body = await api.as_service(RECORD_TRANSACTIONS, {"inputs": events})
+    assert "errors" not in body, body
+    results = body["data"]["recordTransactions"]
+    assert [kinds(r) for r in results] == [["LARGE_TRANSACTION"]] * 10 + [["LOW_BALANCE"]]
+    statuses = [{d["status"] for d in r["alerts"][0]["deliveries"]} for r in results]
+    assert statuses == [{"PENDING"}] * 10 + [{"SKIPPED"}]
+    low = results[10]["alerts"][0]["deliveries"]
+    assert {d["lastError"] for d in low} == {"rate limit: 10 alerts in the hour before this one"}
+
+
 async def test_sign_ins_of_unknown_customers_are_recorded(api: Api, db: Database) -> None:
     result = await send(api, RECORD_LOGIN, login(4242, day(), successful=False))
     assert result["accepted"]

@@ -18,7 +18,7 @@ from account_alerts.domain.activity_profile import ActivityProfile
 from account_alerts.domain.alert_settings import AlertPreferences
 from account_alerts.domain.cases import CaseSource
 from account_alerts.domain.decisions import Detection, RaiseAlert, SkippedCheck, Suppressed, Verdict
-from account_alerts.domain.delivery_policy import RATE_WINDOW, DeliveryPlan, plan_delivery
+from account_alerts.domain.delivery_policy import DeliveryPlan, plan_delivery
 from account_alerts.domain.enums import AlertType, SuspicionReason, TransactionType
 from account_alerts.domain.events import BalanceSync, LoginEvent, TransactionEvent
 from account_alerts.domain.fraud_decision import Decision, Outcome, RuleSet, rule_match_alert
@@ -44,7 +44,7 @@ from account_alerts.engine.anomaly_scoring import AnomalyScorer
 from account_alerts.engine.preferences import thresholds_for
 from account_alerts.engine.resolution import lock_user
 from account_alerts.store import cases, event_rows, facts
-from account_alerts.store.alert_writer import record_suppression, write_alert
+from account_alerts.store.alert_writer import Planner, record_suppression, write_alert
 from account_alerts.store.alerts import AccountAlert, AccountAlertSettingsRow
 from account_alerts.store.customers import Account, MobileUser
 from account_alerts.store.event_unit import EventUnit
@@ -415,13 +415,12 @@ class Judging:
         written: list[AccountAlert] = []
         zone = self.zone()
         for decision in verdict.alerts:
-            plan = await self._plan(decision, zone)
             alert = await write_alert(
                 self.session,
                 decision,
                 mobile_user_id=self.user_id,
                 event_id=self.event_id,
-                plan=plan,
+                plan=self._planner(decision, zone),
                 actor_role=self.actor.role.value,
                 actor_id=self.actor.id,
                 now=self.now,
@@ -431,23 +430,23 @@ class Judging:
             written.append(alert)
         return written
 
-    async def _plan(self, decision: RaiseAlert, zone: ZoneInfo) -> DeliveryPlan:
-        recent = (
-            0
-            if decision.is_security
-            else await facts.alerts_in_window(
-                self.session,
-                self.user_id,
-                ending=decision.triggered_at,
-                span=RATE_WINDOW,
-                direct=self.unit.direct,
+    def _planner(self, decision: RaiseAlert, zone: ZoneInfo) -> DeliveryPlan | Planner:
+        """When the alert goes out: a security alert at once, whatever came before it;
+        another after the count of the customer's alerts in the hour before it."""
+        if decision.is_security:
+            at_once, _ = plan_delivery(
+                decision, alerts_in_last_hour=0, prefs=self.prefs(), now=self.now, zone=zone
             )
-        )
-        plan, suppressed = plan_delivery(
-            decision, alerts_in_last_hour=recent, prefs=self.prefs(), now=self.now, zone=zone
-        )
-        if suppressed is not None:
-            self._suppressed(suppressed, decision.account_number)
+            return at_once
+
+        def plan(recent: int) -> DeliveryPlan:
+            planned, suppressed = plan_delivery(
+                decision, alerts_in_last_hour=recent, prefs=self.prefs(), now=self.now, zone=zone
+            )
+            if suppressed is not None:
+                self._suppressed(suppressed, decision.account_number)
+            return planned
+
         return plan
 
     def _suppressed(self, suppressed: Suppressed, subject: str | None) -> None:

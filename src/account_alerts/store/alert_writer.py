@@ -3,6 +3,7 @@ audit row and its webhook event — in the caller's transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -11,11 +12,11 @@ from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from account_alerts.domain.decisions import RaiseAlert, Suppressed
-from account_alerts.domain.delivery_policy import DeliveryPlan
+from account_alerts.domain.delivery_policy import RATE_WINDOW, DeliveryPlan
 from account_alerts.domain.enums import DeliveryStatus
 from account_alerts.domain.messages import render
 from account_alerts.domain.webhooks import WebhookEventType
-from account_alerts.store import audit_trail
+from account_alerts.store import audit_trail, facts
 from account_alerts.store.alerts import AccountAlert, AlertDelivery, SuspiciousActivity
 from account_alerts.store.announcements import announce
 from account_alerts.store.base import table_of
@@ -26,6 +27,10 @@ ALERTS = table_of(AccountAlert)
 DELIVERIES = table_of(AlertDelivery)
 SUSPICIOUS = table_of(SuspiciousActivity)
 
+# When a raised alert's deliveries may go out, as a function of the customer's alerts (not
+# tests) triggered in the hour up to it (``RATE_WINDOW``), counted before it is written.
+Planner = Callable[[int], DeliveryPlan]
+
 
 async def write_alert(
     session: AsyncSession,
@@ -33,7 +38,7 @@ async def write_alert(
     *,
     mobile_user_id: int,
     event_id: str | None,
-    plan: DeliveryPlan,
+    plan: DeliveryPlan | Planner,
     actor_role: str,
     actor_id: str,
     now: datetime,
@@ -43,7 +48,11 @@ async def write_alert(
     """The alert is inserted at once (its id names the rest); its outbox rows,
     suspicious-activity entries and audit row go to ``rows``, the caller's buffer (the
     event path's unit of work writes them with the event's other rows), or are inserted
-    here when there is none. Returns the alert as written (not tracked by the session)."""
+    here when there is none. Returns the alert as written (not tracked by the session).
+
+    ``plan``: when its deliveries may go out; or a ``Planner``, given the count of the
+    customer's alerts in the hour before this one (on PostgreSQL the statement that inserts
+    the alert counts them too: one round trip, not two)."""
     title, message = render(decision.alert_type, decision.data, decision.account_number)
     if is_test:
         title = f"Test: {title}"
@@ -60,7 +69,11 @@ async def write_alert(
         created_at=now,
         updated_at=now,
     )
-    alert.id = await _insert_alert(session, rows, alert)
+    alert.id, recent = await _insert_alert(
+        session, rows, alert, counting=not isinstance(plan, DeliveryPlan)
+    )
+    if not isinstance(plan, DeliveryPlan):
+        plan = plan(recent)
     announce(session, mobile_user_id, alert.id)
     buffer = rows if rows is not None else RowBuffer()
     status = DeliveryStatus.SKIPPED if plan.skipped_reason else DeliveryStatus.PENDING
@@ -159,18 +172,49 @@ _INSERT_ALERT = (
     .values({c.name: sa.bindparam(c.name, type_=c.type) for c in ALERTS.columns if c.name != "id"})
     .returning(ALERTS.c.id)
 )
+# The same, and the customer's alerts (not tests) triggered in (since, triggered_at]: all
+# parts of one statement see the table as it was before it, so the new alert is not counted.
+_INSERTED = _INSERT_ALERT.cte("inserted")
+_INSERT_ALERT_COUNTING = sa.select(
+    _INSERTED.c.id,
+    sa.select(sa.func.count())
+    .select_from(ALERTS)
+    .where(
+        ALERTS.c.mobile_user_id
+        == sa.bindparam("mobile_user_id", type_=ALERTS.c.mobile_user_id.type),
+        ALERTS.c.is_test.is_(False),
+        ALERTS.c.triggered_at > sa.bindparam("since", type_=ALERTS.c.triggered_at.type),
+        ALERTS.c.triggered_at <= sa.bindparam("triggered_at", type_=ALERTS.c.triggered_at.type),
+    )
+    .scalar_subquery(),
+)
 
 
-async def _insert_alert(session: AsyncSession, rows: RowBuffer | None, alert: AccountAlert) -> int:
+async def _insert_alert(
+    session: AsyncSession, rows: RowBuffer | None, alert: AccountAlert, *, counting: bool
+) -> tuple[int, int]:
+    """The new alert's id, and with ``counting`` the customer's alerts in the hour before
+    it (else 0)."""
     # Rows of the session's (a customer first seen in this batch) come before the alert.
     if session.new or session.dirty or session.deleted:
         await session.flush()
     values = _values(alert)
     if rows is not None and rows.direct is not None:
+        if counting:
+            values["since"] = alert.triggered_at - RATE_WINDOW
+            [(alert_id, recent)] = await rows.direct.rows(_INSERT_ALERT_COUNTING, values)
+            return int(alert_id), int(recent)
         [(alert_id,)] = await rows.direct.rows(_INSERT_ALERT, values)
-        return int(alert_id)
+        return int(alert_id), 0
+    recent = (
+        await facts.alerts_in_window(
+            session, alert.mobile_user_id, ending=alert.triggered_at, span=RATE_WINDOW
+        )
+        if counting
+        else 0
+    )
     connection = await session.connection()
-    return int((await connection.execute(_INSERT_ALERT, values)).scalar_one())
+    return int((await connection.execute(_INSERT_ALERT, values)).scalar_one()), recent
 
 
 def record_suppression(
