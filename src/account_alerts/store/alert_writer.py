@@ -172,22 +172,10 @@ _INSERT_ALERT = (
     .values({c.name: sa.bindparam(c.name, type_=c.type) for c in ALERTS.columns if c.name != "id"})
     .returning(ALERTS.c.id)
 )
-# The same, and the customer's alerts (not tests) triggered in (since, triggered_at]: all
-# parts of one statement see the table as it was before it, so the new alert is not counted.
+# The same, and the customer's alerts in a window (store.facts): all parts of one statement
+# see the table as it was before it, so the new alert is not counted.
 _INSERTED = _INSERT_ALERT.cte("inserted")
-_INSERT_ALERT_COUNTING = sa.select(
-    _INSERTED.c.id,
-    sa.select(sa.func.count())
-    .select_from(ALERTS)
-    .where(
-        ALERTS.c.mobile_user_id
-        == sa.bindparam("mobile_user_id", type_=ALERTS.c.mobile_user_id.type),
-        ALERTS.c.is_test.is_(False),
-        ALERTS.c.triggered_at > sa.bindparam("since", type_=ALERTS.c.triggered_at.type),
-        ALERTS.c.triggered_at <= sa.bindparam("triggered_at", type_=ALERTS.c.triggered_at.type),
-    )
-    .scalar_subquery(),
-)
+_INSERT_ALERT_COUNTING = sa.select(_INSERTED.c.id, facts.ALERTS_IN_WINDOW.scalar_subquery())
 
 
 async def _insert_alert(
@@ -201,7 +189,9 @@ async def _insert_alert(
     values = _values(alert)
     if rows is not None and rows.direct is not None:
         if counting:
-            values["since"] = alert.triggered_at - RATE_WINDOW
+            values |= facts.window_values(
+                alert.mobile_user_id, ending=alert.triggered_at, span=RATE_WINDOW
+            )
             [(alert_id, recent)] = await rows.direct.rows(_INSERT_ALERT_COUNTING, values)
             return int(alert_id), int(recent)
         [(alert_id,)] = await rows.direct.rows(_INSERT_ALERT, values)

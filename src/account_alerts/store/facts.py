@@ -12,7 +12,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from account_alerts.domain.enums import AlertType, SuspicionReason
 from account_alerts.domain.geo import GeoPoint
 from account_alerts.store.alerts import AccountAlert, SuspiciousActivity
-from account_alerts.store.direct import Direct
 from account_alerts.store.events import LoginAttempt, TransactionRecord
 
 
@@ -122,49 +121,34 @@ async def alert_times(
     return list(rows)
 
 
-# The customer's alerts in a window, built once: on the event path (PostgreSQL) it goes to
-# the driver directly, as the customer lock does (store.direct), for every alert raised;
-# the same query as the ORM's below.
+# The customer's alerts (not tests) triggered in a window, built once. The event path
+# (PostgreSQL) runs it inside the statement that inserts an alert (store.alert_writer).
 _ALERTS = AccountAlert.__table__  # type: ignore[attr-defined]
-_ALERTS_IN_WINDOW = (
+ALERTS_IN_WINDOW = (
     sa.select(sa.func.count())
     .select_from(_ALERTS)
     .where(
-        _ALERTS.c.mobile_user_id == sa.bindparam("mobile_user_id"),
+        _ALERTS.c.mobile_user_id
+        == sa.bindparam("window_user", type_=_ALERTS.c.mobile_user_id.type),
         _ALERTS.c.is_test.is_(False),
-        _ALERTS.c.triggered_at > sa.bindparam("since", type_=_ALERTS.c.triggered_at.type),
-        _ALERTS.c.triggered_at <= sa.bindparam("ending", type_=_ALERTS.c.triggered_at.type),
+        _ALERTS.c.triggered_at > sa.bindparam("window_since", type_=_ALERTS.c.triggered_at.type),
+        _ALERTS.c.triggered_at <= sa.bindparam("window_ending", type_=_ALERTS.c.triggered_at.type),
     )
 )
 
 
+def window_values(mobile_user_id: int, *, ending: datetime, span: timedelta) -> dict[str, Any]:
+    """``ALERTS_IN_WINDOW``'s parameters: the window is (ending - span, ending]."""
+    return {"window_user": mobile_user_id, "window_since": ending - span, "window_ending": ending}
+
+
 async def alerts_in_window(
-    session: AsyncSession,
-    mobile_user_id: int,
-    *,
-    ending: datetime,
-    span: timedelta,
-    direct: Direct | None = None,
+    session: AsyncSession, mobile_user_id: int, *, ending: datetime, span: timedelta
 ) -> int:
-    """The customer's alerts (not tests) triggered in (ending - span, ending]; through
-    ``direct``, the transaction's driver connection, when there is one."""
-    if direct is not None:
-        values = {"mobile_user_id": mobile_user_id, "since": ending - span, "ending": ending}
-        [(total,)] = await direct.rows(_ALERTS_IN_WINDOW, values)
-        return int(total)
-    total = (
-        await session.exec(
-            select(sa.func.count())
-            .select_from(AccountAlert)
-            .where(
-                col(AccountAlert.mobile_user_id) == mobile_user_id,
-                col(AccountAlert.is_test).is_(False),
-                col(AccountAlert.triggered_at) > ending - span,
-                col(AccountAlert.triggered_at) <= ending,
-            )
-        )
-    ).one()
-    return int(total)
+    """The customer's alerts (not tests) triggered in (ending - span, ending]."""
+    connection = await session.connection()
+    values = window_values(mobile_user_id, ending=ending, span=span)
+    return int((await connection.execute(ALERTS_IN_WINDOW, values)).scalar_one())
 
 
 # "Before" includes the same instant: a device already stored at ``at`` arrived first, and
