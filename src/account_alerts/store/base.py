@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from account_alerts.store.types import JSONDocument, UTCDateTime
+from account_alerts.store.types import JSONDocument, UTCDateTime, WholeDocument
 
 Row = TypeVar("Row", bound=SQLModel)
 
@@ -78,6 +78,11 @@ def _empty_dict() -> dict[str, Any]:
 
 def json_list() -> Any:
     return Field(default_factory=_empty_list, sa_type=JSONDocument(), nullable=False)
+
+
+def whole_doc() -> Any:
+    """A nullable document read and written only whole (store.types.WholeDocument)."""
+    return Field(default=None, sa_type=WholeDocument(), nullable=True)
 
 
 def json_doc(*, nullable: bool = False) -> Any:

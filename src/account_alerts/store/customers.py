@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from account_alerts.domain.enums import NotificationChannel
-from account_alerts.store.base import json_doc, user_fk, when
+from account_alerts.store.base import user_fk, when, whole_doc
 from account_alerts.store.types import Money, enum_column
 
 
@@ -28,7 +28,7 @@ class MobileUser(SQLModel, table=True):
     locked_reason: str | None = Field(default=None, max_length=255)
     # What the security checks need of their past (domain.activity_profile); NULL until
     # their first event after profiles came, which builds it from their history.
-    activity_profile: dict[str, Any] | None = json_doc(nullable=True)
+    activity_profile: dict[str, Any] | None = whole_doc()
     created_at: datetime = when(now=True)
     updated_at: datetime = when(now=True)
 

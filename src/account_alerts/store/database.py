@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import select
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,6 +28,7 @@ from account_alerts.store.announcements import (
     take_announced,
 )
 from account_alerts.store.direct import Direct
+from account_alerts.store.types import json_bytes
 
 
 def async_url(url: str) -> str:
@@ -82,16 +82,6 @@ def configure_sqlite(engine: sa.Engine) -> None:
     event.listen(engine, "begin", _sqlite_begin)
 
 
-def _json_bytes(value: Any) -> bytes:
-    """A JSON document for PostgreSQL (which stores jsonb parsed, so its spacing is not
-    kept); what orjson refuses (an integer beyond 64 bits, a key that is not text) as the
-    standard library writes it."""
-    try:
-        return orjson.dumps(value)
-    except TypeError:
-        return json.dumps(value).encode()
-
-
 class Database:
     """The async engine and its session factory for one database URL."""
 
@@ -116,7 +106,7 @@ class Database:
             # than waiting a moment for a pooled one. JSON documents (an activity profile
             # on every event) are written with orjson too.
             kwargs.update(
-                pool_size=pool_size, max_overflow=0, pool_timeout=10, json_serializer=_json_bytes
+                pool_size=pool_size, max_overflow=0, pool_timeout=10, json_serializer=json_bytes
             )
         self.engine: AsyncEngine = create_async_engine(target, **kwargs)
         if self.dialect_name == "sqlite":
