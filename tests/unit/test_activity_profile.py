@@ -15,6 +15,7 @@ from account_alerts.domain.activity_profile import (
     Recent,
     _cell,
     _decimal_cell,
+    from_micros,
     place_key,
 )
 from account_alerts.domain.geo import GeoPoint
@@ -174,7 +175,7 @@ def test_places_are_dropped_exactly_when_one_falls_half_a_year_behind(seed: int)
         newest = max(kept.values())
         for stale in [k for k, last in kept.items() if last < newest - PLACES_KEPT]:
             pruned_until = max(filter(None, [pruned_until, kept.pop(stale)]))
-        assert {k: s.last for k, s in profile.places.items()} == kept
+        assert {k: from_micros(s.last) for k, s in profile.places.items()} == kept
         assert profile.places_pruned_until == pruned_until
         if rng.random() < 0.05:
             profile = ActivityProfile.from_json(profile.to_json())
@@ -195,3 +196,35 @@ def test_place_cells_round_exactly_as_decimal_does() -> None:
         values.append(float(f"{whole}.{rng.randint(0, 99):02d}49995"))  # micros, then cents
     for value in values:
         assert _cell(value) == _decimal_cell(value), value
+
+
+def test_a_profile_stored_with_its_places_times_as_text_reads_as_it_was_written() -> None:
+    """Profiles stored before places' times became numbers (format 3) are converted as
+    they are read, not rebuilt from the customer's history."""
+    rng = random.Random(3)
+    profile = ActivityProfile()
+    at = START
+    for _ in range(200):
+        at += timedelta(hours=rng.randint(0, 30), microseconds=rng.randint(0, 999_999))
+        point = GeoPoint(rng.uniform(-16, -9), rng.uniform(32, 36))
+        profile.saw_place(point, at, login=rng.random() < 0.3)
+    document = profile.to_json()
+    older = {
+        **document,
+        "format": 3,
+        "places": {
+            key: [None if t is None else from_micros(t).isoformat() for t in times]
+            for key, times in document["places"].items()
+        },
+    }
+    assert ActivityProfile.is_current(older)
+    read = ActivityProfile.from_json(older)
+    assert read.places == profile.places
+    assert read.to_json() == document
+    for days in (1, 30, 90):
+        for logins_only in (False, True):
+            asked = (at - timedelta(days=days // 2), timedelta(days=days))
+            assert read.usual_places(*asked, logins_only=logins_only) == profile.usual_places(
+                *asked, logins_only=logins_only
+            )
+    assert not ActivityProfile.is_current({**document, "format": 2})

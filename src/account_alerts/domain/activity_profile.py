@@ -36,8 +36,10 @@ LOW_BALANCE_KEPT = timedelta(hours=72)
 TRANSACTIONS_KEPT = timedelta(hours=25)
 # A customer's typical amount: the median of their last this-many transactions.
 TYPICAL_OF = 30
-# The document's shape; a stored profile of another format is rebuilt from the history.
-FORMAT = 3
+# The document's shape; a stored profile of another format is rebuilt from the history,
+# except the one before (places' times as text), which is converted as it is read.
+FORMAT = 4
+_PREVIOUS_FORMAT = 3
 
 _CENT = Decimal("0.01")
 _MICRO = Decimal("0.000001")
@@ -111,25 +113,31 @@ class Seen:
         self.name, self.model, self.os = name or self.name, model or self.model, os or self.os
 
 
-@dataclass
+@dataclass(slots=True)
 class Sightings:
-    """When a place was first and last seen: by any event, and by a successful sign-in."""
+    """When a place was first and last seen: by any event, and by a successful sign-in; in
+    microseconds since the epoch (``micros``). A customer has dozens of places, each read
+    on every event and written back: as plain numbers they cost no parsing or formatting,
+    and the stored document is half the size it is with timestamps as text."""
 
-    first: datetime
-    last: datetime
-    first_login: datetime | None = None
-    last_login: datetime | None = None
+    first: int
+    last: int
+    first_login: int | None = None
+    last_login: int | None = None
 
-    def saw(self, at: datetime, *, login: bool) -> None:
-        self.first, self.last = min(self.first, at), max(self.last, at)
+    def saw(self, at: int, *, login: bool) -> None:
+        if at < self.first:
+            self.first = at
+        if at > self.last:
+            self.last = at
         if login:
-            self.first_login = min(filter(None, [self.first_login, at]))
-            self.last_login = max(filter(None, [self.last_login, at]))
+            if self.first_login is None or at < self.first_login:
+                self.first_login = at
+            if self.last_login is None or at > self.last_login:
+                self.last_login = at
 
 
-def _usual(
-    first: datetime | None, last: datetime | None, at: datetime, since: datetime
-) -> bool | None:
+def _usual(first: int | None, last: int | None, at: int, since: int) -> bool | None:
     """Was the place seen in [since, at]? None when first and last alone cannot tell."""
     if first is None or last is None or first > at:
         return False
@@ -204,6 +212,7 @@ class RecentAmounts:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _TRANSACTIONS_KEPT_US = TRANSACTIONS_KEPT // _MICROSECOND
+_PLACES_KEPT_US = PLACES_KEPT // _MICROSECOND
 
 
 def micros(at: datetime) -> int:
@@ -214,6 +223,10 @@ def micros(at: datetime) -> int:
 
 def from_micros(value: int) -> datetime:
     return _EPOCH + timedelta(microseconds=value)
+
+
+def _maybe_micros(at: datetime | None) -> int | None:
+    return None if at is None else micros(at)
 
 
 @dataclass
@@ -227,15 +240,13 @@ class ActivityProfile:
     transactions: RecentAmounts = field(default_factory=RecentAmounts)
     # The amounts of the last TYPICAL_OF transactions, in arrival order.
     last_amounts: list[float] = field(default_factory=list)
-    # The stored document's entries of the devices and places no event has changed since
-    # it was read: written back as they are. A customer has dozens of places and an event
-    # changes one; turning every time of the others into text again was most of writing it.
+    # The stored document's entries of the devices no event has changed since it was read:
+    # written back as they are.
     stored_devices: dict[str, list[Any]] = field(default_factory=dict, repr=False, compare=False)
-    stored_places: dict[str, list[Any]] = field(default_factory=dict, repr=False, compare=False)
     # The newest sighting of any place, and a time before which no place can be due to be
-    # dropped (``saw_place``); None: not worked out yet.
-    _places_newest: datetime | None = field(default=None, repr=False, compare=False)
-    _places_prune_from: datetime | None = field(default=None, repr=False, compare=False)
+    # dropped (``saw_place``), in microseconds; None: not worked out yet.
+    _places_newest: int | None = field(default=None, repr=False, compare=False)
+    _places_prune_from: int | None = field(default=None, repr=False, compare=False)
 
     # -- what the checks ask
 
@@ -250,12 +261,13 @@ class ActivityProfile:
         since = at - window
         if self.places_pruned_until is not None and self.places_pruned_until >= since:
             return None
+        at_us, since_us = micros(at), micros(since)
         usual: list[GeoPoint] = []
         for key, seen in self.places.items():
             answer = (
-                _usual(seen.first_login, seen.last_login, at, since)
+                _usual(seen.first_login, seen.last_login, at_us, since_us)
                 if logins_only
-                else _usual(seen.first, seen.last, at, since)
+                else _usual(seen.first, seen.last, at_us, since_us)
             )
             if answer is None:
                 return None
@@ -281,26 +293,26 @@ class ActivityProfile:
 
     def saw_place(self, point: GeoPoint, at: datetime, *, login: bool) -> None:
         key = place_key(point)
-        self.stored_places.pop(key, None)
+        when = micros(at)
         seen = self.places.get(key)
         if seen is None:
-            seen = self.places[key] = Sightings(at, at)
-        seen.saw(at, login=login)
+            seen = self.places[key] = Sightings(when, when)
+        seen.saw(when, login=login)
         # Places not seen for PLACES_KEPT before the newest sighting are dropped. The places
         # are scanned only when one may be that old: not before the newest sighting passes
         # ``_places_prune_from``, at or before every place's last sighting + PLACES_KEPT.
         newest = self._places_newest
-        newest = max(s.last for s in self.places.values()) if newest is None else max(newest, at)
+        newest = max(s.last for s in self.places.values()) if newest is None else max(newest, when)
         self._places_newest = newest
         due = self._places_prune_from
         if due is not None:
-            due = self._places_prune_from = min(due, seen.last + PLACES_KEPT)
+            due = self._places_prune_from = min(due, seen.last + _PLACES_KEPT_US)
             if newest <= due:
                 return
-        for stale in [k for k, s in self.places.items() if s.last < newest - PLACES_KEPT]:
-            dropped = self.places.pop(stale)
-            self.places_pruned_until = max(filter(None, [self.places_pruned_until, dropped.last]))
-        self._places_prune_from = min(s.last for s in self.places.values()) + PLACES_KEPT
+        for stale in [k for k, s in self.places.items() if s.last < newest - _PLACES_KEPT_US]:
+            dropped = from_micros(self.places.pop(stale).last)
+            self.places_pruned_until = max(filter(None, [self.places_pruned_until, dropped]))
+        self._places_prune_from = min(s.last for s in self.places.values()) + _PLACES_KEPT_US
 
     def failed_login(self, at: datetime) -> None:
         self.failed_logins.add(at, FAILURES_KEPT)
@@ -327,8 +339,7 @@ class ActivityProfile:
                 for d, s in self.devices.items()
             },
             "places": {
-                key: self.stored_places.get(key)
-                or [_iso(s.first), _iso(s.last), _iso(s.first_login), _iso(s.last_login)]
+                key: [s.first, s.last, s.first_login, s.last_login]
                 for key, s in self.places.items()
             },
             "placesPrunedUntil": _iso(self.places_pruned_until),
@@ -346,16 +357,23 @@ class ActivityProfile:
 
     @staticmethod
     def is_current(document: dict[str, Any]) -> bool:
-        """Whether a stored document has this code's shape (else: rebuild from history)."""
-        return bool(document.get("format") == FORMAT)
+        """Whether a stored document can be read (else: rebuild from history)."""
+        return document.get("format") in (FORMAT, _PREVIOUS_FORMAT)
 
     @classmethod
     def from_json(cls, document: dict[str, Any]) -> ActivityProfile:
-        places = {}
-        for key, (first, last, first_login, last_login) in document["places"].items():
-            places[key] = Sightings(
-                _time(first), _time(last), _maybe_time(first_login), _maybe_time(last_login)
-            )
+        if document["format"] == FORMAT:
+            places = {key: Sightings(*times) for key, times in document["places"].items()}
+        else:  # the places' times as text
+            places = {
+                key: Sightings(
+                    micros(_time(first)),
+                    micros(_time(last)),
+                    _maybe_micros(_maybe_time(first_login)),
+                    _maybe_micros(_maybe_time(last_login)),
+                )
+                for key, (first, last, first_login, last_login) in document["places"].items()
+            }
         return cls(
             devices={
                 d: Seen(_time(first), _time(last), *names)
@@ -373,7 +391,6 @@ class ActivityProfile:
             ),
             last_amounts=[float(amount) for amount in document["lastAmounts"]],
             stored_devices=dict(document["devices"]),
-            stored_places=dict(document["places"]),
         )
 
     @classmethod
@@ -402,12 +419,18 @@ class ActivityProfile:
             key = place_key(point)
             seen = profile.places.get(key)
             if seen is None:
-                profile.places[key] = Sightings(first, last, first_login, last_login)
+                profile.places[key] = Sightings(
+                    micros(first),
+                    micros(last),
+                    _maybe_micros(first_login),
+                    _maybe_micros(last_login),
+                )
             else:
-                seen.saw(first, login=False)
-                seen.saw(last, login=False)
-                for when in filter(None, [first_login, last_login]):
-                    seen.saw(when, login=True)
+                seen.saw(micros(first), login=False)
+                seen.saw(micros(last), login=False)
+                for when in (first_login, last_login):
+                    if when is not None:
+                        seen.saw(micros(when), login=True)
         return profile
 
 
