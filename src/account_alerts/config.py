@@ -96,7 +96,7 @@ class Settings(BaseSettings):
     # less than this after a claim that found deliveries waits out the rest, so that the
     # alerts of that moment go out in one claim (a claim costs far more than a delivery
     # in it). An alert on a quiet worker goes out at once.
-    worker_wave_interval_ms: float = Field(default=100.0, ge=0, le=1000)
+    worker_wave_interval_ms: float = Field(default=250.0, ge=0, le=1000)
     worker_lease_seconds: int = Field(default=60, ge=5)
     worker_max_attempts: int = Field(default=6, ge=1)
     provider_concurrency: int = Field(default=32, ge=1, le=64)
