@@ -7,23 +7,31 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import col, select
 
 from account_alerts.domain.activity_profile import ActivityProfile
-from account_alerts.domain.enums import LoginAlertMode, PaymentReminderInterval, TransactionType
+from account_alerts.domain.enums import (
+    AlertType,
+    LoginAlertMode,
+    PaymentReminderInterval,
+    TransactionType,
+)
 from account_alerts.domain.events import LoginEvent, TransactionEvent
 from account_alerts.domain.geo import GeoPoint
-from account_alerts.store import audit_trail
-from account_alerts.store.alerts import AccountAlertSettingsRow
+from account_alerts.store import audit_trail, event_log
+from account_alerts.store.alerts import AccountAlert, AccountAlertSettingsRow
 from account_alerts.store.audit import AuditEntry
 from account_alerts.store.customers import Account, MobileUser
 from account_alerts.store.database import Database
 from account_alerts.store.event_unit import lock_customers
-from account_alerts.store.events import TransactionRecord
+from account_alerts.store.events import IngestedEvent, TransactionRecord
+from account_alerts.store.new_alerts import NewAlerts
 from account_alerts.store.row_buffer import RowBuffer
-from tests.support.factories import make_account
+from tests.support.factories import make_account, make_alert
 
 WHEN = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
 PROFILE = ActivityProfile()
@@ -224,3 +232,125 @@ async def test_many_rows_of_awkward_values_written_as_arrays_read_back_as_given(
     assert [entry.occurred_at for entry in stored] == [
         WHEN + timedelta(seconds=n) for n in range(len(texts))
     ]
+
+
+async def test_a_units_alerts_take_their_ids_and_hourly_counts_in_one_statement(
+    pg: Database,
+) -> None:
+    """The ids come from the table's sequence a block at a time; each count is the
+    customer's alerts (not tests) in the hour up to the alert, stored before the unit or
+    raised in it, read once for every customer of the unit."""
+    await _customer(pg)
+    stored = {
+        41: [WHEN - timedelta(minutes=m) for m in (1, 30, 59, 61, 120)],
+        42: [WHEN - timedelta(minutes=5)],
+    }
+    for user_id, times in stored.items():
+        for at in times:
+            await make_alert(
+                pg,
+                user_id=user_id,
+                account_number=None,
+                alert_type=AlertType.LARGE_TRANSACTION,
+                triggered_at=at,
+            )
+    test_id = await make_alert(
+        pg, user_id=41, account_number=None, alert_type=AlertType.LOW_BALANCE, triggered_at=WHEN
+    )
+    async with pg.transaction() as session:
+        test_alert = await session.get(AccountAlert, test_id)
+        assert test_alert is not None
+        test_alert.is_test = True
+    later = WHEN + timedelta(minutes=10)
+    async with pg.event_transaction() as (_, direct):
+        assert direct is not None
+        alerts = NewAlerts(direct)
+        alerts.expect([(41, WHEN), (42, WHEN), (41, later)])
+        alerts.events_left = 10  # a block of 2 + 3 ids
+        taken = [
+            await alerts.take(41, WHEN, counting=True, ahead=2),
+            await alerts.take(41, WHEN, counting=True, ahead=1),
+            await alerts.take(42, WHEN, counting=True),
+            await alerts.take(41, later, counting=False),
+            await alerts.take(41, later, counting=True),
+        ]
+        assert alerts.reads == 1
+        # Five hours on: neither an id nor that hour is at hand.
+        far = await alerts.take(41, WHEN + timedelta(hours=5), counting=True)
+        assert alerts.reads == 2
+    ids = [alert_id for alert_id, _ in [*taken, far]]
+    assert ids == sorted(set(ids)) and min(ids) > test_id
+    # 41: three stored in the hour (the test alert not counted), then the unit's own;
+    # ten minutes on, the one stored 59 minutes before WHEN has left the hour, and the
+    # unit's three are in it.
+    assert [recent for _, recent in taken] == [3, 4, 1, 0, 5]
+    assert far[1] == 0
+
+
+async def test_repeats_are_looked_up_directly_as_through_the_orm(pg: Database) -> None:
+    await _customer(pg)
+    async with pg.event_transaction() as (session, direct):
+        buffer = RowBuffer(direct)
+        event_log.record(
+            buffer,
+            event_id="seen-1",
+            kind="TransactionEvent",
+            fingerprint="f" * 64,
+            mobile_user_id=41,
+            alert_ids=[3, 4],
+            outcome={"alerts": 2, "note": "100% sure"},
+            now=WHEN,
+        )
+        buffer.add(
+            TransactionRecord.__table__,  # type: ignore[attr-defined]
+            {
+                "event_id": "seen-1",
+                "account_number": "4100000001",
+                "mobile_user_id": 41,
+                "transaction_id": "T-9",
+                "transaction_type": TransactionType.DEBIT,
+                "amount": Decimal("1"),
+                "currency": "MWK",
+                "occurred_at": WHEN,
+                "created_at": WHEN,
+            },
+        )
+        await buffer.flush(session)
+    ids = ["seen-1", "new-1", "seen-1"]
+    pairs = [("4100000001", "T-9"), ("4100000001", "T-10"), ("4200000001", "T-9")]
+    found: dict[str, tuple[Any, set[tuple[str, str]]]] = {}
+    for way in ("direct", "orm"):
+        async with pg.event_transaction() as (session, direct):
+            used = direct if way == "direct" else None
+            found[way] = (
+                _values(list(await event_log.find_many(session, used, ids))),
+                await event_log.recorded_transactions(session, used, pairs),
+            )
+    assert found["direct"] == found["orm"]
+    events, transactions = found["direct"]
+    assert events == _values(await _stored_events(pg))
+    assert transactions == {("4100000001", "T-9")}
+
+
+async def _stored_events(db: Database) -> list[IngestedEvent]:
+    async with db.session() as session:
+        return list((await session.exec(select(IngestedEvent))).all())
+
+
+async def test_a_direct_statement_keeps_literal_percent_signs_and_repeated_parameters(
+    pg: Database,
+) -> None:
+    """PostgreSQL's own placeholders replace SQLAlchemy's: a parameter used twice is one
+    placeholder; a percent sign in the text stays one."""
+    x = sa.bindparam("x", type_=sa.Integer)
+    statement: Any = sa.select(
+        sa.literal_column("'100%'").label("text"),
+        (x + x).label("twice"),
+        sa.literal_column("'a%%b' LIKE 'a%'").label("like"),
+        sa.bindparam("y", type_=sa.String).label("y"),
+    )
+    async with pg.event_transaction() as (_, direct):
+        assert direct is not None
+        assert await direct.rows(statement, {"x": 21, "y": "$1 %(x)s"}) == [
+            ("100%", 42, True, "$1 %(x)s")
+        ]

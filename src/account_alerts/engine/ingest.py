@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from account_alerts.config import Settings
@@ -45,7 +43,6 @@ from account_alerts.store.alerts import AccountAlert, AccountAlertSettingsRow
 from account_alerts.store.customers import Account, MobileUser
 from account_alerts.store.database import Database
 from account_alerts.store.event_unit import Conflict, EventUnit, event_unit
-from account_alerts.store.events import TransactionRecord
 
 
 @dataclass
@@ -171,7 +168,9 @@ class Ingestor:
             batch = await _Batch.load(
                 unit, events, rules, self.anomaly, look_up_repeats=not optimistic
             )
-            for event in events:
+            for index, event in enumerate(events):
+                if unit.alerts is not None:
+                    unit.alerts.events_left = len(events) - index - 1
                 try:
                     outcomes.append(await self._ingest(unit, batch, event, actor, now, rules))
                 except ApiError as error:
@@ -330,7 +329,7 @@ class _Batch:
         accounts, users, rows = await unit.lock_customers(events)
         session = unit.session
         stored = (
-            await event_log.find_many(session, (e.event_id for e in events))
+            await event_log.find_many(session, unit.direct, (e.event_id for e in events))
             if look_up_repeats
             else []
         )
@@ -343,25 +342,21 @@ class _Batch:
             )
             for e in stored
         }
-        pairs = {
-            (e.account_number, e.transaction_id) for e in events if isinstance(e, TransactionEvent)
-        }
-        transactions: set[tuple[str, str]] = set()
-        if pairs and look_up_repeats:
-            transactions = set(
+        transactions = (
+            await event_log.recorded_transactions(
+                session,
+                unit.direct,
                 (
-                    await session.exec(
-                        select(
-                            TransactionRecord.account_number, TransactionRecord.transaction_id
-                        ).where(
-                            sa.tuple_(
-                                col(TransactionRecord.account_number),
-                                col(TransactionRecord.transaction_id),
-                            ).in_(sorted(pairs))
-                        )
-                    )
-                ).all()
+                    (e.account_number, e.transaction_id)
+                    for e in events
+                    if isinstance(e, TransactionEvent)
+                ),
             )
+            if look_up_repeats
+            else set()
+        )
+        if unit.alerts is not None:
+            unit.alerts.expect(_customer_times(events, accounts))
         crowds = await fraud_live.UnitCrowds.ask(
             session,
             unit.direct,
@@ -424,6 +419,20 @@ def _with_customers(
             account = accounts.get(event.account_number)
             if account is not None:
                 found.append((event, account.mobile_user_id))
+    return found
+
+
+def _customer_times(
+    events: Sequence[Event], accounts: dict[str, Account]
+) -> list[tuple[int, datetime]]:
+    """The events' customers, where known, and when each event happened."""
+    found: list[tuple[int, datetime]] = []
+    for event in events:
+        if isinstance(event, LoginEvent):
+            found.append((event.mobile_user_id, event.occurred_at))
+        elif (account := accounts.get(event.account_number)) is not None:
+            at = event.occurred_at if isinstance(event, TransactionEvent) else event.as_of
+            found.append((account.mobile_user_id, at))
     return found
 
 

@@ -313,7 +313,7 @@ class Judging:
             earlier = self.profile.failed_login_detections.around(at, FAILED_ATTEMPT_WINDOW)
             if earlier is None:
                 earlier = await facts.suspicion_times(
-                    self.session,
+                    await self.unit.written(),
                     self.user_id,
                     SuspicionReason.MULTIPLE_FAILED_ATTEMPTS,
                     around=at,
@@ -352,7 +352,11 @@ class Judging:
                 kept
                 if kept is not None
                 else await facts.alert_times(
-                    self.session, account_number, AlertType.LOW_BALANCE, around=at, span=ONCE_PER
+                    await self.unit.written(),
+                    account_number,
+                    AlertType.LOW_BALANCE,
+                    around=at,
+                    span=ONCE_PER,
                 )
             )
         verdict = low_balance(
@@ -400,7 +404,7 @@ class Judging:
             seen.named(login.device_name, login.device_model, login.device_os)
         await event_rows.device(
             self.unit.buffer,
-            self.session if known else await self.unit.written(),
+            self.session,
             mobile_user_id=self.user_id,
             device_id=device_id,
             seen=seen,
@@ -414,7 +418,7 @@ class Judging:
             self._suppressed(suppressed, subject)
         written: list[AccountAlert] = []
         zone = self.zone()
-        for decision in verdict.alerts:
+        for index, decision in enumerate(verdict.alerts):
             alert = await write_alert(
                 self.session,
                 decision,
@@ -425,6 +429,8 @@ class Judging:
                 actor_id=self.actor.id,
                 now=self.now,
                 rows=self.unit.buffer,
+                new_alerts=self.unit.alerts,
+                ahead=len(verdict.alerts) - index,
             )
             assert alert.id is not None
             written.append(alert)

@@ -20,6 +20,7 @@ from account_alerts.store import audit_trail, facts
 from account_alerts.store.alerts import AccountAlert, AlertDelivery, SuspiciousActivity
 from account_alerts.store.announcements import announce
 from account_alerts.store.base import table_of
+from account_alerts.store.new_alerts import NewAlerts
 from account_alerts.store.row_buffer import RowBuffer
 from account_alerts.store.webhook_events import alert_created, emit
 
@@ -44,15 +45,20 @@ async def write_alert(
     now: datetime,
     is_test: bool = False,
     rows: RowBuffer | None = None,
+    new_alerts: NewAlerts | None = None,
+    ahead: int = 1,
 ) -> AccountAlert:
     """The alert is inserted at once (its id names the rest); its outbox rows,
     suspicious-activity entries and audit row go to ``rows``, the caller's buffer (the
     event path's unit of work writes them with the event's other rows), or are inserted
-    here when there is none. Returns the alert as written (not tracked by the session).
+    here when there is none. With ``new_alerts`` (the event path's unit of work on
+    PostgreSQL) its id comes from there and the alert itself goes to ``rows`` too;
+    ``ahead``: the alerts of the same event still to write, this one included. Returns the
+    alert as written (not tracked by the session).
 
     ``plan``: when its deliveries may go out; or a ``Planner``, given the count of the
     customer's alerts in the hour before this one (on PostgreSQL the statement that inserts
-    the alert counts them too: one round trip, not two)."""
+    the alert, or that takes its id, counts them too: one round trip, not two)."""
     title, message = render(decision.alert_type, decision.data, decision.account_number)
     if is_test:
         title = f"Test: {title}"
@@ -69,13 +75,18 @@ async def write_alert(
         created_at=now,
         updated_at=now,
     )
-    alert.id, recent = await _insert_alert(
-        session, rows, alert, counting=not isinstance(plan, DeliveryPlan)
-    )
+    counting = not isinstance(plan, DeliveryPlan)
+    buffer = rows if rows is not None else RowBuffer()
+    if new_alerts is not None and rows is not None and not is_test:
+        alert.id, recent = await new_alerts.take(
+            mobile_user_id, alert.triggered_at, counting=counting, ahead=ahead
+        )
+        buffer.add(ALERTS, {"id": alert.id, **_values(alert)})
+    else:
+        alert.id, recent = await _insert_alert(session, rows, alert, counting=counting)
     if not isinstance(plan, DeliveryPlan):
         plan = plan(recent)
     announce(session, mobile_user_id, alert.id)
-    buffer = rows if rows is not None else RowBuffer()
     status = DeliveryStatus.SKIPPED if plan.skipped_reason else DeliveryStatus.PENDING
     for channel in decision.channels:
         buffer.add(

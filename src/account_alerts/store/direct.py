@@ -7,11 +7,17 @@ the execution context, ORM loading, a greenlet per call), which under load is th
 part of the event's cost. Here a statement is compiled by SQLAlchemy once, and each run
 converts its parameters and results with the same type processors SQLAlchemy would use,
 then goes to the driver directly. The pool, the checkout's check of the connection and
-the returning of it stay SQLAlchemy's."""
+the returning of it stay SQLAlchemy's.
+
+The text goes with PostgreSQL's own placeholders ($1, $2, ...) through psycopg's raw-query
+cursor, which sends it as it is: with named placeholders psycopg parses the text on every
+call once it is longer than it caches (a unit's write is several kilobytes), and that
+parsing had cost more than the rest of sending the statement."""
 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -30,6 +36,19 @@ Processor = Callable[[Any], Any] | None
 Model = TypeVar("Model", bound=SQLModel)
 
 
+class BinaryArray(list[Any]):
+    """A list psycopg sends in PostgreSQL's binary format: for an array of many values much
+    cheaper than the text format, which quotes every text element."""
+
+
+psycopg.adapters.register_dumper(
+    BinaryArray, psycopg.adapters.get_dumper(list, psycopg.adapt.PyFormat.BINARY)
+)
+
+# A named placeholder of SQLAlchemy's psycopg dialect, and its escaped percent sign.
+_PLACEHOLDER = re.compile(r"%\((?P<name>[^)]+)\)s|%%")
+
+
 class DirectStatement:
     """One SQLAlchemy Core statement, compiled for a PostgreSQL dialect once."""
 
@@ -39,41 +58,59 @@ class DirectStatement:
         if compiled.insert_prefetch or compiled.update_prefetch:
             # Column defaults SQLAlchemy would compute at execution: not done here.
             raise ValueError("a statement with client-side defaults cannot run directly")
-        self.sql: str = compiled.string
         escaped = getattr(compiled, "escaped_bind_names", None) or {}
-        for key, bind in compiled.binds.items():
-            if getattr(bind.type, "sent_binary", False):
-                # psycopg sends this parameter in PostgreSQL's binary format (%b): for an
-                # array of many values, much cheaper than the text format's quoting.
-                name = escaped.get(key, key)
-                self.sql = self.sql.replace(f"%({name})s", f"%({name})b")
-        self._binds: list[tuple[str, str, Processor]] = [
-            (key, escaped.get(key, key), bind.type._cached_bind_processor(dialect))
-            for key, bind in compiled.binds.items()
-        ]
+        by_name = {escaped.get(key, key): key for key in compiled.binds}
+        # Each parameter's position, in order of first use ($1 is the first).
+        order: dict[str, int] = {}
+
+        def positional(match: re.Match[str]) -> str:
+            name = match.group("name")
+            if name is None:
+                return "%"
+            if name not in by_name:
+                raise ValueError(f"no parameter {name} in the compiled statement")
+            return f"${order.setdefault(name, len(order) + 1)}"
+
+        self.sql: str = _PLACEHOLDER.sub(positional, compiled.string)
+        self._binds: list[tuple[str, Processor, bool]] = []
+        for name in order:
+            key = by_name[name]
+            kind = compiled.binds[key].type
+            self._binds.append(
+                (key, kind._cached_bind_processor(dialect), getattr(kind, "sent_binary", False))
+            )
         # A SELECT's columns, or an INSERT's RETURNING columns.
         self._columns = [column.type for column in getattr(statement, "exported_columns", [])]
         self._dialect = dialect
         self._results: list[Processor] | None = None
 
-    def parameters(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        """``values`` by parameter name, converted as SQLAlchemy converts them."""
-        out: dict[str, Any] = {}
-        for key, name, process in self._binds:
+    def parameters(self, values: Mapping[str, Any]) -> list[Any]:
+        """``values`` in placeholder order, converted as SQLAlchemy converts them."""
+        out: list[Any] = []
+        for key, process, binary in self._binds:
             value = values[key]
-            out[name] = process(value) if process is not None and value is not None else value
+            if process is not None and value is not None:
+                value = process(value)
+            out.append(BinaryArray(value) if binary and value is not None else value)
         return out
+
+    async def _run(
+        self, connection: psycopg.AsyncConnection[Any], values: Mapping[str, Any]
+    ) -> psycopg.AsyncRawCursor[Any]:
+        cursor = psycopg.AsyncRawCursor(connection)
+        await cursor.execute(self.sql, self.parameters(values))
+        return cursor
 
     async def execute(
         self, connection: psycopg.AsyncConnection[Any], values: Mapping[str, Any]
     ) -> None:
-        await connection.execute(self.sql, self.parameters(values))
+        await self._run(connection, values)
 
     async def rows(
         self, connection: psycopg.AsyncConnection[Any], values: Mapping[str, Any]
     ) -> list[tuple[Any, ...]]:
         """The statement's rows, each column converted to what SQLAlchemy would return."""
-        cursor = await connection.execute(self.sql, self.parameters(values))
+        cursor = await self._run(connection, values)
         rows = await cursor.fetchall()
         if self._results is None:
             description = cursor.description or []

@@ -128,7 +128,8 @@ async def device(
     """The device's row follows the profile's sighting of it: an update with the other
     rows when the profile ``known`` it already, otherwise (rarely) through the session,
     which finds the row (registered for push before it was seen in an event) or makes
-    it. ``session`` must already hold the buffered rows."""
+    it. The buffer holds no row of a device its customer's profile does not know, so the
+    session reads it without writing the buffer first."""
     if known:
         buffer.update(
             DEVICES,

@@ -20,6 +20,7 @@ from account_alerts.store.base import table_of
 from account_alerts.store.customers import Account, MobileUser
 from account_alerts.store.database import Database
 from account_alerts.store.direct import INTEGRITY_ERRORS, Direct, Entities
+from account_alerts.store.new_alerts import NewAlerts
 from account_alerts.store.row_buffer import RowBuffer
 
 ACCOUNTS = table_of(Account)
@@ -35,6 +36,8 @@ class EventUnit:
     session: AsyncSession
     direct: Direct | None
     buffer: RowBuffer
+    # On PostgreSQL, the ids and hourly counts of the alerts it raises (store.new_alerts).
+    alerts: NewAlerts | None = None
 
     async def written(self) -> AsyncSession:
         """The session, with the buffered rows in the database: for reading them back."""
@@ -53,7 +56,8 @@ async def event_unit(db: Database) -> AsyncIterator[EventUnit]:
     exception, and raises Conflict for a violated unique key."""
     try:
         async with db.event_transaction() as (session, direct):
-            unit = EventUnit(session, direct, RowBuffer(direct))
+            alerts = NewAlerts(direct) if direct is not None else None
+            unit = EventUnit(session, direct, RowBuffer(direct), alerts)
             yield unit
             await unit.buffer.flush(session)
     except INTEGRITY_ERRORS as exc:
