@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from account_alerts.domain.geo import GeoPoint, distance_km, nearest_km
+from account_alerts.domain.geo import GeoPoint, distance_km, nearest_km, nearest_unless_within
 
 BLANTYRE = GeoPoint(-15.7861, 35.0058, "Blantyre")
 LILONGWE = GeoPoint(-13.9626, 33.7741, "Lilongwe")
@@ -70,3 +70,16 @@ def test_geopoint_describes_itself_by_label_or_coordinates() -> None:
 
 def test_geopoint_as_json() -> None:
     assert BLANTYRE.as_json() == {"latitude": -15.7861, "longitude": 35.0058, "label": "Blantyre"}
+
+
+def test_the_nearest_place_is_exact_beyond_the_limit_and_within_it_stops_early() -> None:
+    """Within the limit any place within it answers; beyond it, the true nearest."""
+    far = [LILONGWE, ZOMBA, BLANTYRE]
+    assert nearest_unless_within(BLANTYRE, far, 10.0) == 0.0
+    assert nearest_unless_within(BLANTYRE, [LILONGWE, ZOMBA], 10.0) == nearest_km(
+        BLANTYRE, [LILONGWE, ZOMBA]
+    )
+    within = nearest_unless_within(BLANTYRE, [ZOMBA, LILONGWE], 100.0)
+    assert within is not None and within <= 100.0
+    assert nearest_unless_within(BLANTYRE, [], 100.0) is None
+    assert nearest_unless_within(BLANTYRE, iter([LILONGWE]), 1.0) == distance_km(BLANTYRE, LILONGWE)

@@ -41,3 +41,17 @@ def distance_km(a: GeoPoint, b: GeoPoint) -> float:
 def nearest_km(point: GeoPoint, places: Iterable[GeoPoint]) -> float | None:
     distances = [distance_km(point, place) for place in places]
     return min(distances) if distances else None
+
+
+def nearest_unless_within(point: GeoPoint, places: Iterable[GeoPoint], km: float) -> float | None:
+    """``nearest_km`` where only a distance beyond ``km`` need be exact: the first place
+    found within ``km`` ends the search (its distance is returned), so an event among the
+    customer's usual places, the common case, measures one or two of them, not all."""
+    nearest: float | None = None
+    for place in places:
+        distance = distance_km(point, place)
+        if distance <= km:
+            return distance
+        if nearest is None or distance < nearest:
+            nearest = distance
+    return nearest

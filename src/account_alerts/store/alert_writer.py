@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from account_alerts.domain.decisions import RaiseAlert, Suppressed
@@ -19,7 +18,8 @@ from account_alerts.domain.webhooks import WebhookEventType
 from account_alerts.store import audit_trail, facts
 from account_alerts.store.alerts import AccountAlert, AlertDelivery, SuspiciousActivity
 from account_alerts.store.announcements import announce
-from account_alerts.store.base import table_of
+from account_alerts.store.base import new_row, table_of
+from account_alerts.store.direct import Entities
 from account_alerts.store.new_alerts import NewAlerts
 from account_alerts.store.row_buffer import RowBuffer
 from account_alerts.store.webhook_events import alert_created, emit
@@ -27,6 +27,8 @@ from account_alerts.store.webhook_events import alert_created, emit
 ALERTS = table_of(AccountAlert)
 DELIVERIES = table_of(AlertDelivery)
 SUSPICIOUS = table_of(SuspiciousActivity)
+# The alert as written, as a loaded alert of a closed session is.
+_ALERTS = Entities(AccountAlert)
 
 # When a raised alert's deliveries may go out, as a function of the customer's alerts (not
 # tests) triggered in the hour up to it (``RATE_WINDOW``), counted before it is written.
@@ -62,7 +64,8 @@ async def write_alert(
     title, message = render(decision.alert_type, decision.data, decision.account_number)
     if is_test:
         title = f"Test: {title}"
-    alert = AccountAlert(
+    values = new_row(
+        AccountAlert,
         mobile_user_id=mobile_user_id,
         account_number=decision.account_number,
         alert_type=decision.alert_type,
@@ -78,54 +81,55 @@ async def write_alert(
     counting = not isinstance(plan, DeliveryPlan)
     buffer = rows if rows is not None else RowBuffer()
     if new_alerts is not None and rows is not None and not is_test:
-        alert.id, recent = await new_alerts.take(
-            mobile_user_id, alert.triggered_at, counting=counting, ahead=ahead
+        alert_id, recent = await new_alerts.take(
+            mobile_user_id, decision.triggered_at, counting=counting, ahead=ahead
         )
-        buffer.add(ALERTS, {"id": alert.id, **_values(alert)})
+        buffer.add(ALERTS, {"id": alert_id, **values})
     else:
-        alert.id, recent = await _insert_alert(session, rows, alert, counting=counting)
+        alert_id, recent = await _insert_alert(session, rows, values, counting=counting)
+    alert: AccountAlert = _ALERTS.make(
+        [alert_id if c.name == "id" else values[c.name] for c in ALERTS.columns]
+    )
     if not isinstance(plan, DeliveryPlan):
         plan = plan(recent)
-    announce(session, mobile_user_id, alert.id)
+    announce(session, mobile_user_id, alert_id)
     status = DeliveryStatus.SKIPPED if plan.skipped_reason else DeliveryStatus.PENDING
     for channel in decision.channels:
         buffer.add(
             DELIVERIES,
-            _values(
-                AlertDelivery(
-                    alert_id=alert.id,
-                    channel=channel,
-                    status=status,
-                    last_error=plan.skipped_reason,
-                    next_attempt_at=plan.not_before,
-                    created_at=now,
-                    updated_at=now,
-                )
+            new_row(
+                AlertDelivery,
+                alert_id=alert_id,
+                channel=channel,
+                status=status,
+                last_error=plan.skipped_reason,
+                next_attempt_at=plan.not_before,
+                created_at=now,
+                updated_at=now,
             ),
         )
     location = decision.data.get("location")
     for detection in decision.detections:
         buffer.add(
             SUSPICIOUS,
-            _values(
-                SuspiciousActivity(
-                    alert_id=alert.id,
-                    mobile_user_id=mobile_user_id,
-                    account_number=decision.account_number,
-                    suspicion_reason=detection.reason,
-                    risk_score=decision.risk_score or 0,
-                    detection_details={
-                        **detection.details,
-                        "riskComponents": decision.risk_components,
-                        "eventId": event_id,
-                    },
-                    related_transaction_ids=list(decision.data.get("relatedTransactionIds") or []),
-                    device_id=decision.data.get("deviceId"),
-                    ip_address=decision.data.get("ipAddress"),
-                    location=_describe(location),
-                    detected_at=decision.triggered_at,
-                    created_at=now,
-                )
+            new_row(
+                SuspiciousActivity,
+                alert_id=alert_id,
+                mobile_user_id=mobile_user_id,
+                account_number=decision.account_number,
+                suspicion_reason=detection.reason,
+                risk_score=decision.risk_score or 0,
+                detection_details={
+                    **detection.details,
+                    "riskComponents": decision.risk_components,
+                    "eventId": event_id,
+                },
+                related_transaction_ids=list(decision.data.get("relatedTransactionIds") or []),
+                device_id=decision.data.get("deviceId"),
+                ip_address=decision.data.get("ipAddress"),
+                location=_describe(location),
+                detected_at=decision.triggered_at,
+                created_at=now,
             ),
         )
     buffer.add(
@@ -137,7 +141,7 @@ async def write_alert(
             occurred_at=now,
             mobile_user_id=mobile_user_id,
             subject_type="alert",
-            subject_id=str(alert.id),
+            subject_id=str(alert_id),
             details={
                 "alertType": decision.alert_type.value,
                 "eventId": event_id,
@@ -156,7 +160,7 @@ async def write_alert(
         buffer,
         WebhookEventType.ALERT_CREATED,
         alert_created(
-            alert_id=alert.id,
+            alert_id=alert_id,
             mobile_user_id=mobile_user_id,
             alert_type=decision.alert_type.value,
             account_number=decision.account_number,
@@ -169,12 +173,6 @@ async def write_alert(
     if rows is None:
         await buffer.flush(session)
     return alert
-
-
-def _values(row: SQLModel) -> dict[str, Any]:
-    """A new row's columns as its model fills them (its defaults included), but its id."""
-    table = row.__table__  # type: ignore[attr-defined]
-    return {c.name: getattr(row, c.name) for c in table.columns if c.name != "id"}
 
 
 # Every column but the id, so that nothing is left to a client-side default.
@@ -190,27 +188,23 @@ _INSERT_ALERT_COUNTING = sa.select(_INSERTED.c.id, facts.ALERTS_IN_WINDOW.scalar
 
 
 async def _insert_alert(
-    session: AsyncSession, rows: RowBuffer | None, alert: AccountAlert, *, counting: bool
+    session: AsyncSession, rows: RowBuffer | None, values: dict[str, Any], *, counting: bool
 ) -> tuple[int, int]:
     """The new alert's id, and with ``counting`` the customer's alerts in the hour before
     it (else 0)."""
     # Rows of the session's (a customer first seen in this batch) come before the alert.
     if session.new or session.dirty or session.deleted:
         await session.flush()
-    values = _values(alert)
+    user_id, ending = values["mobile_user_id"], values["triggered_at"]
     if rows is not None and rows.direct is not None:
         if counting:
-            values |= facts.window_values(
-                alert.mobile_user_id, ending=alert.triggered_at, span=RATE_WINDOW
-            )
-            [(alert_id, recent)] = await rows.direct.rows(_INSERT_ALERT_COUNTING, values)
+            window = facts.window_values(user_id, ending=ending, span=RATE_WINDOW)
+            [(alert_id, recent)] = await rows.direct.rows(_INSERT_ALERT_COUNTING, values | window)
             return int(alert_id), int(recent)
         [(alert_id,)] = await rows.direct.rows(_INSERT_ALERT, values)
         return int(alert_id), 0
     recent = (
-        await facts.alerts_in_window(
-            session, alert.mobile_user_id, ending=alert.triggered_at, span=RATE_WINDOW
-        )
+        await facts.alerts_in_window(session, user_id, ending=ending, span=RATE_WINDOW)
         if counting
         else 0
     )

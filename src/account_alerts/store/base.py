@@ -1,10 +1,13 @@
 """Shared column helpers and the metadata naming convention (stable constraint names)."""
 
+import functools
+from collections.abc import Callable
 from dataclasses import fields
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
+from pydantic_core import PydanticUndefined
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -30,6 +33,37 @@ def table_of(model: type[SQLModel]) -> sa.Table:
     """A table model's Core table, for statements that need no ORM objects."""
     table: sa.Table = model.__table__  # type: ignore[attr-defined]
     return table
+
+
+@functools.cache
+def _defaults(model: type[SQLModel]) -> tuple[tuple[str, Any, Callable[[], Any] | None], ...]:
+    """Each column but the id: its name, its default, and its default's factory."""
+    fields = model.model_fields
+    found = []
+    for column in table_of(model).columns:
+        if column.name == "id":
+            continue
+        info = fields[column.name]
+        factory = cast("Callable[[], Any] | None", info.default_factory)
+        found.append((column.name, info.default, factory))
+    return tuple(found)
+
+
+def new_row(model: type[SQLModel], **values: Any) -> dict[str, Any]:
+    """A new row's columns but its id, as constructing ``model`` fills them (a table
+    model's construction validates nothing; it sets the values given and each other
+    field's default), without building the model: for rows written as plain values."""
+    row: dict[str, Any] = {}
+    for name, default, factory in _defaults(model):
+        if name in values:
+            row[name] = values[name]
+        elif factory is not None:
+            row[name] = factory()
+        elif default is PydanticUndefined:
+            raise TypeError(f"{model.__name__} needs {name}")
+        else:
+            row[name] = default
+    return row
 
 
 def columns_of(table: sa.Table, shape: type) -> list[sa.Column[Any]]:

@@ -12,7 +12,7 @@ from account_alerts.domain.alert_settings import AlertPreferences
 from account_alerts.domain.decisions import RaiseAlert, SkippedCheck, Verdict
 from account_alerts.domain.enums import AlertType, LoginAlertMode
 from account_alerts.domain.events import LoginEvent
-from account_alerts.domain.geo import UNUSUAL_DISTANCE_KM, GeoPoint, nearest_km
+from account_alerts.domain.geo import UNUSUAL_DISTANCE_KM, GeoPoint, nearest_unless_within
 
 
 def login_alert(
@@ -24,7 +24,11 @@ def login_alert(
 ) -> Verdict:
     verdict = Verdict()
     is_new_device = event.device_id is not None and not device_known
-    nearest = nearest_km(event.location, earlier_login_places) if event.location else None
+    nearest = (
+        nearest_unless_within(event.location, earlier_login_places, UNUSUAL_DISTANCE_KM)
+        if event.location
+        else None
+    )
     is_new_location = nearest is not None and nearest > UNUSUAL_DISTANCE_KM
     mode = prefs.login_alert_mode
     if mode is LoginAlertMode.NEW_DEVICE and event.device_id is None:

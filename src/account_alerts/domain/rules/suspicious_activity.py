@@ -16,7 +16,7 @@ from typing import Any
 from account_alerts.domain.alert_settings import AlertPreferences
 from account_alerts.domain.decisions import Detection, RaiseAlert, SkippedCheck, Suppressed, Verdict
 from account_alerts.domain.enums import AlertType, SuspicionReason
-from account_alerts.domain.geo import UNUSUAL_DISTANCE_KM, GeoPoint, nearest_km
+from account_alerts.domain.geo import UNUSUAL_DISTANCE_KM, GeoPoint, nearest_unless_within
 from account_alerts.domain.risk_score import risk_components, risk_score
 
 USUAL_LOCATION_WINDOW = timedelta(days=90)
@@ -34,7 +34,7 @@ def unusual_location(
     if location is None:
         verdict.skipped.append(SkippedCheck(reason, "the event has no location"))
         return verdict
-    nearest = nearest_km(location, usual_places)
+    nearest = nearest_unless_within(location, usual_places, UNUSUAL_DISTANCE_KM)
     if nearest is None:
         verdict.skipped.append(SkippedCheck(reason, "no usual locations in the last 90 days"))
         return verdict
