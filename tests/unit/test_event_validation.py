@@ -381,3 +381,76 @@ def test_a_stored_fingerprint_stays_valid() -> None:
         location=GeoPoint(-15.78, 35.0, "Blantyre"),
     )
     assert fingerprint(event) == "cfdfb7eade1bda6564a0a997ec51019bf9c8eb9945f157655a321652207c2572"
+
+
+_AT = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=timezone(timedelta(hours=2)))
+
+
+@pytest.mark.parametrize(
+    ("event", "digest"),
+    [
+        (
+            TransactionEvent(
+                event_id="e-1",
+                account_number="1000000001",
+                transaction_id="T-1",
+                transaction_type=TransactionType.DEBIT,
+                amount=Decimal("60000.50"),
+                currency="MWK",
+                occurred_at=_AT,
+                transaction_reference="ref",
+                transaction_description="Groceries \u2013 Chipiku",  # not ASCII
+                balance_after=Decimal("3.000"),
+                device_id="phone-1",
+                ip_address="10.0.0.1",
+                location=GeoPoint(-15.7861, 35.0058, "Blantyre"),
+            ),
+            "20129372fad4a8758b199829c9e5e18d5e81794d2be6177e500d9fc3ef316a54",
+        ),
+        (
+            TransactionEvent(
+                event_id="e-2",
+                account_number="1000000001",
+                transaction_id="T-2",
+                transaction_type=TransactionType.CREDIT,
+                amount=Decimal("1E+3"),
+                currency="MWK",
+                occurred_at=_AT.astimezone(UTC),
+            ),
+            "cebfd550579a0baad652a08363bd120fca01d68306dba42695c8f15c05d9f1ba",
+        ),
+        (
+            LoginEvent(
+                event_id="l-1",
+                mobile_user_id=7,
+                successful=False,
+                occurred_at=_AT,
+                device_id="phone-1",
+                device_name="Ada's phone",
+                device_model="X",
+                device_os="Android 15",
+                ip_address="::1",
+                location=GeoPoint(-13.9626, 33.7741),
+                login_method=LoginMethod.BIOMETRIC,
+            ),
+            "86f0aaeffcff1b68190f20701513da6bb011fa5a87bdb443f3ab8e6d9105b4cc",
+        ),
+        (
+            BalanceSync(
+                event_id="b-1",
+                account_number="1000000001",
+                balance=Decimal("-12.3400"),
+                currency="MWK",
+                as_of=_AT,
+            ),
+            "831f796ee1ca406f0c8bd596a091e3ae38d2a0aef7dd7fbf4219cfc8c20cb7b9",
+        ),
+    ],
+    ids=["transaction", "bare transaction", "sign-in", "balance"],
+)
+def test_a_fingerprint_stays_what_it_was_when_the_event_was_stored(
+    event: TransactionEvent | LoginEvent | BalanceSync, digest: str
+) -> None:
+    """A repeat is told from a conflicting reuse by the fingerprint stored with the first
+    event, perhaps by an earlier version: the digest of the same event never changes."""
+    assert fingerprint(event) == digest

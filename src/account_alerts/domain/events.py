@@ -85,15 +85,34 @@ Event = TransactionEvent | BalanceSync | LoginEvent
 
 
 def fingerprint(event: Event) -> str:
-    """A digest of everything the event says, to tell a retry from a conflicting reuse."""
+    """A digest of everything the event says, to tell a retry from a conflicting reuse.
+    Stored with the event: the same event must always give the same digest."""
     # Field by field rather than asdict(): the same document without deep-copying it.
     payload: dict[str, Any] = {"kind": type(event).__name__}
-    for item in fields(event):
-        value = getattr(event, item.name)
-        nested = is_dataclass(value) and not isinstance(value, type)
-        payload[item.name] = asdict(value) if nested else value
+    for name in _field_names(type(event)):
+        value = getattr(event, name)
+        payload[name] = asdict(value) if _is_nested(type(value)) else value
     canonical = json.dumps(payload, sort_keys=True, default=_canonical, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# Per class: its fields' names; whether its values are dataclass instances (a place).
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_NESTED: dict[type, bool] = {}
+
+
+def _field_names(kind: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        names = _FIELD_NAMES[kind] = tuple(item.name for item in fields(kind))
+    return names
+
+
+def _is_nested(kind: type) -> bool:
+    nested = _NESTED.get(kind)
+    if nested is None:
+        nested = _NESTED[kind] = is_dataclass(kind)
+    return nested
 
 
 def _canonical(value: Any) -> Any:
