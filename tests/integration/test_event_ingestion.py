@@ -9,7 +9,7 @@ from sqlmodel import col, select
 
 from account_alerts.store.alerts import AccountAlert, AlertDelivery, SuspiciousActivity
 from account_alerts.store.audit import AuditEntry
-from account_alerts.store.customers import Account
+from account_alerts.store.customers import Account, Device
 from account_alerts.store.database import Database
 from account_alerts.store.events import IngestedEvent, LoginAttempt, TransactionRecord
 from tests.conftest import Api, error_code
@@ -437,3 +437,46 @@ async def test_the_account_keeps_the_newest_balance_whatever_the_arrival_order(
     # A debit's balanceAfter counts as a figure too.
     await send(api, RECORD_TRANSACTION, transaction(ACCOUNT, "10", day(6), balance_after="8490"))
     assert await _stored_balance(db) == ("8490.0000", day(6))
+
+
+async def test_devices_first_seen_in_a_batch_are_stored_once_with_their_last_sighting(
+    api: Api, db: Database
+) -> None:
+    """A device new to the customer, seen twice in one batch, is one row from its first
+    sighting to its last; a device registered before it was seen in an event keeps the
+    name it was registered with when the event names none."""
+    await make_account(db, user_id=7, account_number=ACCOUNT)
+    async with db.transaction() as session:
+        session.add(
+            Device(
+                mobile_user_id=7, device_id="phone-reg", device_name="Ada's phone", push_token="t"
+            )
+        )
+    t1, t2, t3 = (day() + timedelta(minutes=m) for m in (1, 2, 3))
+    events = [
+        transaction(ACCOUNT, "10", t1, device="phone-new"),
+        transaction(ACCOUNT, "10", t2, device="phone-new"),
+        transaction(ACCOUNT, "10", t3, device="phone-reg"),
+    ]
+    body = await api.as_service(RECORD_TRANSACTIONS, {"inputs": events})
+    assert "errors" not in body, body
+    assert all(r["accepted"] for r in body["data"]["recordTransactions"])
+
+    async def devices() -> dict[str, Device]:
+        async with db.session() as session:
+            rows = (await session.exec(select(Device).where(Device.mobile_user_id == 7))).all()
+        return {row.device_id: row for row in rows}
+
+    stored = await devices()
+    assert sorted(stored) == ["phone-new", "phone-reg"]
+    assert (stored["phone-new"].first_seen_at, stored["phone-new"].last_seen_at) == (t1, t2)
+    assert stored["phone-new"].device_name is None
+    assert (stored["phone-reg"].first_seen_at, stored["phone-reg"].last_seen_at) == (t3, t3)
+    assert stored["phone-reg"].device_name == "Ada's phone"
+    assert stored["phone-reg"].push_token == "t"
+
+    t4 = day() + timedelta(minutes=4)
+    assert (await send(api, RECORD_LOGIN, login(7, t4, device="phone-new")))["accepted"]
+    again = (await devices())["phone-new"]
+    assert (again.first_seen_at, again.last_seen_at) == (t1, t4)
+    assert (again.device_name, again.device_os) == ("Pixel 8", "Android 15")

@@ -457,7 +457,7 @@ class Judging:
 
     def _suppressed(self, suppressed: Suppressed, subject: str | None) -> None:
         record_suppression(
-            self.session,
+            self.unit.buffer,
             suppressed,
             mobile_user_id=self.user_id,
             subject_id=subject,

@@ -213,7 +213,7 @@ async def _insert_alert(
 
 
 def record_suppression(
-    session: AsyncSession,
+    rows: RowBuffer,
     suppressed: Suppressed,
     *,
     mobile_user_id: int,
@@ -223,8 +223,8 @@ def record_suppression(
     actor_id: str,
     now: datetime,
 ) -> None:
-    audit_trail.record(
-        session,
+    """The audit row of an alert not raised or not sent, written with the event's rows."""
+    entry = audit_trail.row(
         actor_role=actor_role,
         actor_id=actor_id,
         action="alert.suppressed",
@@ -239,6 +239,7 @@ def record_suppression(
             **suppressed.details,
         },
     )
+    rows.add(audit_trail.AUDIT, entry)
 
 
 def _describe(location: object) -> str | None:

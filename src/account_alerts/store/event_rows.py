@@ -7,14 +7,14 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from account_alerts.domain.activity_profile import ActivityProfile, Seen
 from account_alerts.domain.events import BalanceSync, LoginEvent, TransactionEvent
 from account_alerts.domain.geo import GeoPoint
-from account_alerts.store.base import table_of
+from account_alerts.store.base import new_row, table_of
 from account_alerts.store.customers import Account, Device, MobileUser
 from account_alerts.store.events import BalanceSnapshot, LoginAttempt, TransactionRecord
 from account_alerts.store.row_buffer import RowBuffer
@@ -125,32 +125,49 @@ async def device(
     known: bool,
     now: datetime,
 ) -> None:
-    """The device's row follows the profile's sighting of it: an update with the other
-    rows when the profile ``known`` it already, otherwise (rarely) through the session,
-    which finds the row (registered for push before it was seen in an event) or makes
-    it. The buffer holds no row of a device its customer's profile does not know, so the
-    session reads it without writing the buffer first."""
-    if known:
-        buffer.update(
-            DEVICES,
-            (mobile_user_id, device_id),
-            _device_values(seen, now),
-            by=("mobile_user_id", "device_id"),
-        )
-        return
-    row = (
-        await session.exec(
-            select(Device).where(
-                col(Device.mobile_user_id) == mobile_user_id, col(Device.device_id) == device_id
+    """The device's row follows the profile's sighting of it, written with the other rows:
+    an update when the profile ``known`` it already; otherwise (rarely) the row is looked
+    up (registered for push before it was seen in an event: its names are kept where the
+    event gives none) and updated, or added. The buffer holds no row of a device its
+    customer's profile does not know, so the look-up does not write the buffer first."""
+    key = (mobile_user_id, device_id)
+    if not known:
+        stored = await _stored_names(session, buffer, mobile_user_id, device_id)
+        if stored is None:
+            row = new_row(
+                Device,
+                mobile_user_id=mobile_user_id,
+                device_id=device_id,
+                created_at=now,
+                **_device_values(seen, now),
             )
-        )
-    ).first() or Device(mobile_user_id=mobile_user_id, device_id=device_id, created_at=now)
-    newest = (seen.name, seen.model, seen.os)
-    seen.name, seen.model, seen.os = row.device_name, row.device_model, row.device_os
-    seen.named(*newest)
-    for name, value in _device_values(seen, now).items():
-        setattr(row, name, value)
-    session.add(row)
+            buffer.add(DEVICES, row, key=key)
+            return
+        newest = (seen.name, seen.model, seen.os)
+        seen.name, seen.model, seen.os = stored
+        seen.named(*newest)
+    buffer.update(DEVICES, key, _device_values(seen, now), by=("mobile_user_id", "device_id"))
+
+
+_NAMES = sa.select(DEVICES.c.device_name, DEVICES.c.device_model, DEVICES.c.device_os).where(
+    DEVICES.c.mobile_user_id == sa.bindparam("user_id", type_=DEVICES.c.mobile_user_id.type),
+    DEVICES.c.device_id == sa.bindparam("device_id", type_=DEVICES.c.device_id.type),
+)
+
+
+async def _stored_names(
+    session: AsyncSession, buffer: RowBuffer, mobile_user_id: int, device_id: str
+) -> tuple[str | None, str | None, str | None] | None:
+    """The stored device's name, model and system, if it has a row."""
+    values = {"user_id": mobile_user_id, "device_id": device_id}
+    if buffer.direct is not None:
+        rows = await buffer.direct.rows(_NAMES, values)
+    else:
+        rows = list((await (await session.connection()).execute(_NAMES, values)).all())
+    if not rows:
+        return None
+    name, model, system = rows[0]
+    return name, model, system
 
 
 def _device_values(seen: Seen, now: datetime) -> dict[str, object]:

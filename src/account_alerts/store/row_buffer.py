@@ -28,10 +28,17 @@ class RowBuffer:
         self._added: dict[sa.Table, list[dict[str, Any]]] = {}
         # (table, updated columns, key columns) -> key -> the latest values for that row.
         self._updates: dict[_UpdateShape, dict[Any, dict[str, Any]]] = {}
+        # Rows added with a key and not written yet, by (table, key): their updates.
+        self._keyed: dict[tuple[sa.Table, Any], dict[str, Any]] = {}
 
-    def add(self, table: sa.Table, row: dict[str, Any]) -> None:
+    def add(self, table: sa.Table, row: dict[str, Any], *, key: Any = None) -> None:
+        """``key``: the row's key as ``update`` would name it; an update of the row before
+        it is written then changes the row to be inserted (the parts of one write all see
+        the tables as they were before it, so a separate update would miss the row)."""
         self._rows.setdefault(table, []).append(row)
         self._added.setdefault(table, []).append(row)
+        if key is not None:
+            self._keyed[(table, key)] = row
 
     def added(self, *tables: sa.Table) -> list[dict[str, Any]]:
         """Every row added to ``tables`` in this unit, whether written yet or not."""
@@ -43,6 +50,10 @@ class RowBuffer:
         """Set ``values`` on the row whose (single-column) primary key is ``key``, or, with
         ``by``, whose columns ``by`` hold the values of the tuple ``key`` (a unique key); a
         later update of the same row with the same columns replaces an earlier one."""
+        added = self._keyed.get((table, key))
+        if added is not None:
+            added.update(values)
+            return
         self._updates.setdefault((table, tuple(sorted(values)), by), {})[key] = values
 
     async def flush(self, session: AsyncSession) -> None:
@@ -56,6 +67,7 @@ class RowBuffer:
             await session.flush()
         pending, self._rows = self._rows, {}
         updates, self._updates = self._updates, {}
+        self._keyed = {}
         direct = self.direct
         if direct is not None:
             # One statement, one round trip, whatever the number of rows (PostgreSQL runs
