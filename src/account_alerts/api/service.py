@@ -24,8 +24,8 @@ from account_alerts.api.types.service import (
 )
 from account_alerts.domain.events import Event
 from account_alerts.engine.accounts import AccountFacts, upsert_account
-from account_alerts.engine.ingest import EventOutcome
 from account_alerts.engine.payments import upsert_payment
+from account_alerts.engine.unit_facts import EventOutcome
 from account_alerts.errors import ApiError, BadUserInput, NotFound
 from account_alerts.store.alerts import AccountAlert
 from account_alerts.store.customers import MobileUser

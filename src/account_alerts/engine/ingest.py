@@ -2,24 +2,20 @@
 
 A batch (or a group of single events: engine.group_commit) is one unit of work
 (store.event_unit): its customers are locked (their events are judged one at a time, so
-two concurrent events cannot both take "the one low-balance alert of the day"); then each
-event is checked, its eventId claimed, judged (engine.judging) and its rows, alerts,
-outbox rows, suspicious-activity entries and audit rows written, all committed together.
-A refused event stores nothing and stops none of the others. Nothing is announced to
-live subscribers until the transaction has committed."""
+two concurrent events cannot both take "the one low-balance alert of the day") and what
+the rules need to know of them is loaded once (engine.unit_facts); then each event is
+checked, its eventId claimed, judged (engine.judging) and its rows, alerts, outbox rows,
+suspicious-activity entries and audit rows written, all committed together. A refused
+event stores nothing and stops none of the others. Nothing is announced to live
+subscribers until the transaction has committed."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
-
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from account_alerts.config import Settings
-from account_alerts.domain.activity_profile import ActivityProfile
 from account_alerts.domain.events import (
     BalanceSync,
     Event,
@@ -31,33 +27,17 @@ from account_alerts.domain.events import (
     check_transaction,
     fingerprint,
 )
-from account_alerts.domain.fraud_decision import ALLOW, Decision, Outcome, RuleSet
+from account_alerts.domain.fraud_decision import ALLOW, Outcome, RuleSet
 from account_alerts.engine import fraud_live
 from account_alerts.engine.actor import Actor
 from account_alerts.engine.anomaly_scoring import AnomalyScorer
 from account_alerts.engine.group_commit import GroupCommit, GroupLimits
 from account_alerts.engine.judging import Judging
-from account_alerts.errors import ApiError, BadUserInput, NotFound
-from account_alerts.store import activity_profiles, event_log, event_rows
-from account_alerts.store.alerts import AccountAlert, AccountAlertSettingsRow
-from account_alerts.store.customers import Account, MobileUser
+from account_alerts.engine.unit_facts import EventOutcome, Recorded, UnitFacts
+from account_alerts.errors import ApiError, BadUserInput
+from account_alerts.store import event_log, event_rows
 from account_alerts.store.database import Database
 from account_alerts.store.event_unit import Conflict, EventUnit, event_unit
-
-
-@dataclass
-class EventOutcome:
-    event_id: str
-    accepted: bool
-    duplicate: bool = False
-    alert_ids: list[int] = field(default_factory=list)
-    # The alerts this call wrote, as written (a repeat has only their ids).
-    alerts: list[AccountAlert] = field(default_factory=list)
-    mobile_user_id: int | None = None
-    user_locked: bool = False
-    error: ApiError | None = None
-    # The risk team's rules on a transaction or sign-in (None for other events).
-    decision: Decision | None = None
 
 
 class Ingestor:
@@ -165,7 +145,7 @@ class Ingestor:
         rules = await self.rule_sets.current()
         await self.anomaly.refresh_if_due(now)
         async with event_unit(self.db) as unit:
-            batch = await _Batch.load(
+            batch = await UnitFacts.load(
                 unit, events, rules, self.anomaly, look_up_repeats=not optimistic
             )
             for index, event in enumerate(events):
@@ -187,7 +167,7 @@ class Ingestor:
     async def _ingest(
         self,
         unit: EventUnit,
-        batch: _Batch,
+        batch: UnitFacts,
         event: Event,
         actor: Actor,
         now: datetime,
@@ -263,7 +243,7 @@ class Ingestor:
         )
         if decision is None and not isinstance(event, BalanceSync):
             decision = ALLOW
-        batch.recorded[event.event_id] = _Recorded(digest, alert_ids, user, decision)
+        batch.recorded[event.event_id] = Recorded(digest, alert_ids, user, decision)
         return EventOutcome(
             event.event_id,
             accepted=True,
@@ -275,175 +255,4 @@ class Ingestor:
         )
 
 
-@dataclass
-class _Recorded:
-    """An event already stored (before or earlier in this batch): what it said and did."""
-
-    fingerprint: str
-    alert_ids: list[int]
-    user: MobileUser | None
-    decision: Decision | None = None
-
-    def repeat(self, event_id: str, digest: str) -> EventOutcome:
-        if self.fingerprint != digest:
-            raise BadUserInput(
-                f"eventId {event_id} was already used for a different event", field="eventId"
-            )
-        return EventOutcome(
-            event_id,
-            accepted=True,
-            duplicate=True,
-            alert_ids=list(self.alert_ids),
-            mobile_user_id=self.user.id if self.user else None,
-            user_locked=bool(self.user and self.user.locked),
-            decision=self.decision,
-        )
-
-
-@dataclass
-class _Batch:
-    """What the rules need to know of a batch's customers, loaded in a few statements."""
-
-    accounts: dict[str, Account]
-    users: dict[int, MobileUser]
-    recorded: dict[str, _Recorded]
-    rows: dict[int, list[AccountAlertSettingsRow]]
-    transactions: set[tuple[str, str]]
-    # The cross-customer counts of its events (asked with the rest).
-    crowds: fraud_live.UnitCrowds
-    # The customers' activity profiles in use by this batch.
-    profiles: dict[int, ActivityProfile] = field(default_factory=dict)
-
-    @classmethod
-    async def load(
-        cls,
-        unit: EventUnit,
-        events: Sequence[Event],
-        rules: RuleSet,
-        anomaly: AnomalyScorer | None,
-        *,
-        look_up_repeats: bool = True,
-    ) -> _Batch:
-        """``look_up_repeats=False`` skips looking for eventIds and transactions stored
-        before: the caller relies on their unique keys to refuse a repeat instead."""
-        accounts, users, rows = await unit.lock_customers(events)
-        session = unit.session
-        stored = (
-            await event_log.find_many(session, unit.direct, (e.event_id for e in events))
-            if look_up_repeats
-            else []
-        )
-        recorded = {
-            e.event_id: _Recorded(
-                e.fingerprint,
-                list(e.alert_ids),
-                users.get(e.mobile_user_id or 0),
-                _stored_decision(e.kind, e.outcome),
-            )
-            for e in stored
-        }
-        transactions = (
-            await event_log.recorded_transactions(
-                session,
-                unit.direct,
-                (
-                    (e.account_number, e.transaction_id)
-                    for e in events
-                    if isinstance(e, TransactionEvent)
-                ),
-            )
-            if look_up_repeats
-            else set()
-        )
-        if unit.alerts is not None:
-            unit.alerts.expect(_customer_times(events, accounts))
-        crowds = await fraud_live.UnitCrowds.ask(
-            session,
-            unit.direct,
-            lambda: unit.buffer.added(event_rows.TRANSACTIONS, event_rows.LOGINS),
-            rules=rules,
-            anomaly=anomaly,
-            events=_with_customers(events, accounts),
-        )
-        return cls(accounts, users, recorded, rows, transactions, crowds)
-
-    def account_of(self, event: Event) -> Account:
-        if isinstance(event, LoginEvent):
-            if event.mobile_user_id <= 0:
-                raise BadUserInput("mobileUserId must be a positive number", field="mobileUserId")
-            return _NO_ACCOUNT
-        account = self.accounts.get(event.account_number)
-        if account is None:
-            raise NotFound(
-                f"account {event.account_number} is not known; send upsertAccount first",
-                field="accountNumber",
-            )
-        return account
-
-    async def profile_of(self, unit: EventUnit, user_id: int) -> ActivityProfile:
-        profile = self.profiles.get(user_id)
-        if profile is None:
-            document = self.users[user_id].activity_profile
-            if document is not None and ActivityProfile.is_current(document):
-                profile = ActivityProfile.from_json(document)
-            else:
-                # A customer whose events predate profiles (or this format of them), or a
-                # new one: from the history.
-                profile = await activity_profiles.from_history(await unit.written(), user_id)
-            self.profiles[user_id] = profile
-        return profile
-
-    async def user_of(self, session: AsyncSession, event: Event, now: datetime) -> MobileUser:
-        if not isinstance(event, LoginEvent):
-            return self.users[self.accounts[event.account_number].mobile_user_id]
-        user = self.users.get(event.mobile_user_id)
-        if user is None:
-            # The auth service may report sign-ins of customers core banking has not sent yet.
-            user = MobileUser(id=event.mobile_user_id, created_at=now, updated_at=now)
-            session.add(user)
-            await session.flush()
-            self.users[user.id] = user
-        return user
-
-
-def _with_customers(
-    events: Sequence[Event], accounts: dict[str, Account]
-) -> list[tuple[TransactionEvent | LoginEvent, int]]:
-    """The transactions and sign-ins with their customers, where known."""
-    found: list[tuple[TransactionEvent | LoginEvent, int]] = []
-    for event in events:
-        if isinstance(event, LoginEvent):
-            if event.mobile_user_id > 0:
-                found.append((event, event.mobile_user_id))
-        elif isinstance(event, TransactionEvent):
-            account = accounts.get(event.account_number)
-            if account is not None:
-                found.append((event, account.mobile_user_id))
-    return found
-
-
-def _customer_times(
-    events: Sequence[Event], accounts: dict[str, Account]
-) -> list[tuple[int, datetime]]:
-    """The events' customers, where known, and when each event happened."""
-    found: list[tuple[int, datetime]] = []
-    for event in events:
-        if isinstance(event, LoginEvent):
-            found.append((event.mobile_user_id, event.occurred_at))
-        elif (account := accounts.get(event.account_number)) is not None:
-            at = event.occurred_at if isinstance(event, TransactionEvent) else event.as_of
-            found.append((account.mobile_user_id, at))
-    return found
-
-
-def _stored_decision(kind: str, outcome: dict[str, Any]) -> Decision | None:
-    """What a recorded event was decided (ALLOW where no rule applied to it)."""
-    if "decision" in outcome:
-        return Decision.from_json(outcome["decision"])
-    return ALLOW if kind in (TransactionEvent.__name__, LoginEvent.__name__) else None
-
-
 _TICK = timedelta(microseconds=1)
-
-# Sign-ins belong to a customer, not an account.
-_NO_ACCOUNT = Account(account_number="", mobile_user_id=0, currency="")

@@ -1,0 +1,210 @@
+"""What judging a unit's events needs to know of their customers, loaded once for the
+unit after its customers are locked: their accounts, settings rows and activity profiles,
+the events among them already recorded, the cross-customer counts of the rules."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from account_alerts.domain.activity_profile import ActivityProfile
+from account_alerts.domain.events import Event, LoginEvent, TransactionEvent
+from account_alerts.domain.fraud_decision import ALLOW, Decision, RuleSet
+from account_alerts.engine import fraud_live
+from account_alerts.engine.anomaly_scoring import AnomalyScorer
+from account_alerts.errors import ApiError, BadUserInput, NotFound
+from account_alerts.store import activity_profiles, event_log, event_rows
+from account_alerts.store.alerts import AccountAlert, AccountAlertSettingsRow
+from account_alerts.store.customers import Account, MobileUser
+from account_alerts.store.event_unit import EventUnit
+
+
+@dataclass
+class EventOutcome:
+    event_id: str
+    accepted: bool
+    duplicate: bool = False
+    alert_ids: list[int] = field(default_factory=list)
+    # The alerts this call wrote, as written (a repeat has only their ids).
+    alerts: list[AccountAlert] = field(default_factory=list)
+    mobile_user_id: int | None = None
+    user_locked: bool = False
+    error: ApiError | None = None
+    # The risk team's rules on a transaction or sign-in (None for other events).
+    decision: Decision | None = None
+
+
+@dataclass
+class Recorded:
+    """An event already stored (before or earlier in this batch): what it said and did."""
+
+    fingerprint: str
+    alert_ids: list[int]
+    user: MobileUser | None
+    decision: Decision | None = None
+
+    def repeat(self, event_id: str, digest: str) -> EventOutcome:
+        if self.fingerprint != digest:
+            raise BadUserInput(
+                f"eventId {event_id} was already used for a different event", field="eventId"
+            )
+        return EventOutcome(
+            event_id,
+            accepted=True,
+            duplicate=True,
+            alert_ids=list(self.alert_ids),
+            mobile_user_id=self.user.id if self.user else None,
+            user_locked=bool(self.user and self.user.locked),
+            decision=self.decision,
+        )
+
+
+@dataclass
+class UnitFacts:
+    """What the rules need to know of a unit's customers, loaded in a few statements."""
+
+    accounts: dict[str, Account]
+    users: dict[int, MobileUser]
+    recorded: dict[str, Recorded]
+    rows: dict[int, list[AccountAlertSettingsRow]]
+    transactions: set[tuple[str, str]]
+    # The cross-customer counts of its events (asked with the rest).
+    crowds: fraud_live.UnitCrowds
+    # The customers' activity profiles in use by this batch.
+    profiles: dict[int, ActivityProfile] = field(default_factory=dict)
+
+    @classmethod
+    async def load(
+        cls,
+        unit: EventUnit,
+        events: Sequence[Event],
+        rules: RuleSet,
+        anomaly: AnomalyScorer | None,
+        *,
+        look_up_repeats: bool = True,
+    ) -> UnitFacts:
+        """``look_up_repeats=False`` skips looking for eventIds and transactions stored
+        before: the caller relies on their unique keys to refuse a repeat instead."""
+        accounts, users, rows = await unit.lock_customers(events)
+        session = unit.session
+        stored = (
+            await event_log.find_many(session, unit.direct, (e.event_id for e in events))
+            if look_up_repeats
+            else []
+        )
+        recorded = {
+            e.event_id: Recorded(
+                e.fingerprint,
+                list(e.alert_ids),
+                users.get(e.mobile_user_id or 0),
+                _stored_decision(e.kind, e.outcome),
+            )
+            for e in stored
+        }
+        transactions = (
+            await event_log.recorded_transactions(
+                session,
+                unit.direct,
+                (
+                    (e.account_number, e.transaction_id)
+                    for e in events
+                    if isinstance(e, TransactionEvent)
+                ),
+            )
+            if look_up_repeats
+            else set()
+        )
+        if unit.alerts is not None:
+            unit.alerts.expect(_customer_times(events, accounts))
+        crowds = await fraud_live.UnitCrowds.ask(
+            session,
+            unit.direct,
+            lambda: unit.buffer.added(event_rows.TRANSACTIONS, event_rows.LOGINS),
+            rules=rules,
+            anomaly=anomaly,
+            events=_with_customers(events, accounts),
+        )
+        return cls(accounts, users, recorded, rows, transactions, crowds)
+
+    def account_of(self, event: Event) -> Account:
+        if isinstance(event, LoginEvent):
+            if event.mobile_user_id <= 0:
+                raise BadUserInput("mobileUserId must be a positive number", field="mobileUserId")
+            return _NO_ACCOUNT
+        account = self.accounts.get(event.account_number)
+        if account is None:
+            raise NotFound(
+                f"account {event.account_number} is not known; send upsertAccount first",
+                field="accountNumber",
+            )
+        return account
+
+    async def profile_of(self, unit: EventUnit, user_id: int) -> ActivityProfile:
+        profile = self.profiles.get(user_id)
+        if profile is None:
+            document = self.users[user_id].activity_profile
+            if document is not None and ActivityProfile.is_current(document):
+                profile = ActivityProfile.from_json(document)
+            else:
+                # A customer whose events predate profiles (or this format of them), or a
+                # new one: from the history.
+                profile = await activity_profiles.from_history(await unit.written(), user_id)
+            self.profiles[user_id] = profile
+        return profile
+
+    async def user_of(self, session: AsyncSession, event: Event, now: datetime) -> MobileUser:
+        if not isinstance(event, LoginEvent):
+            return self.users[self.accounts[event.account_number].mobile_user_id]
+        user = self.users.get(event.mobile_user_id)
+        if user is None:
+            # The auth service may report sign-ins of customers core banking has not sent yet.
+            user = MobileUser(id=event.mobile_user_id, created_at=now, updated_at=now)
+            session.add(user)
+            await session.flush()
+            self.users[user.id] = user
+        return user
+
+
+def _with_customers(
+    events: Sequence[Event], accounts: dict[str, Account]
+) -> list[tuple[TransactionEvent | LoginEvent, int]]:
+    """The transactions and sign-ins with their customers, where known."""
+    found: list[tuple[TransactionEvent | LoginEvent, int]] = []
+    for event in events:
+        if isinstance(event, LoginEvent):
+            if event.mobile_user_id > 0:
+                found.append((event, event.mobile_user_id))
+        elif isinstance(event, TransactionEvent):
+            account = accounts.get(event.account_number)
+            if account is not None:
+                found.append((event, account.mobile_user_id))
+    return found
+
+
+def _customer_times(
+    events: Sequence[Event], accounts: dict[str, Account]
+) -> list[tuple[int, datetime]]:
+    """The events' customers, where known, and when each event happened."""
+    found: list[tuple[int, datetime]] = []
+    for event in events:
+        if isinstance(event, LoginEvent):
+            found.append((event.mobile_user_id, event.occurred_at))
+        elif (account := accounts.get(event.account_number)) is not None:
+            at = event.occurred_at if isinstance(event, TransactionEvent) else event.as_of
+            found.append((account.mobile_user_id, at))
+    return found
+
+
+def _stored_decision(kind: str, outcome: dict[str, Any]) -> Decision | None:
+    """What a recorded event was decided (ALLOW where no rule applied to it)."""
+    if "decision" in outcome:
+        return Decision.from_json(outcome["decision"])
+    return ALLOW if kind in (TransactionEvent.__name__, LoginEvent.__name__) else None
+
+
+# Sign-ins belong to a customer, not an account.
+_NO_ACCOUNT = Account(account_number="", mobile_user_id=0, currency="")
