@@ -12,7 +12,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from account_alerts.domain.activity_profile import ActivityProfile
-from account_alerts.domain.events import Event, LoginEvent, TransactionEvent
+from account_alerts.domain.events import BalanceSync, Event, LoginEvent, TransactionEvent
 from account_alerts.domain.fraud_decision import ALLOW, Decision, RuleSet
 from account_alerts.engine import fraud_live
 from account_alerts.engine.anomaly_scoring import AnomalyScorer
@@ -118,15 +118,23 @@ class UnitFacts:
             if look_up_repeats
             else set()
         )
+        customers = _customers(events, accounts)
         if unit.alerts is not None:
-            unit.alerts.expect(_customer_times(events, accounts))
+            unit.alerts.expect(
+                (user, event.as_of if isinstance(event, BalanceSync) else event.occurred_at)
+                for event, user in customers
+            )
         crowds = await fraud_live.UnitCrowds.ask(
             session,
             unit.direct,
             lambda: unit.buffer.added(event_rows.TRANSACTIONS, event_rows.LOGINS),
             rules=rules,
             anomaly=anomaly,
-            events=_with_customers(events, accounts),
+            events=[
+                (event, user)
+                for event, user in customers
+                if isinstance(event, (TransactionEvent, LoginEvent))
+            ],
         )
         return cls(accounts, users, recorded, rows, transactions, crowds)
 
@@ -169,33 +177,15 @@ class UnitFacts:
         return user
 
 
-def _with_customers(
-    events: Sequence[Event], accounts: dict[str, Account]
-) -> list[tuple[TransactionEvent | LoginEvent, int]]:
-    """The transactions and sign-ins with their customers, where known."""
-    found: list[tuple[TransactionEvent | LoginEvent, int]] = []
+def _customers(events: Sequence[Event], accounts: dict[str, Account]) -> list[tuple[Event, int]]:
+    """The events whose customer is known, each with its customer."""
+    found: list[tuple[Event, int]] = []
     for event in events:
         if isinstance(event, LoginEvent):
             if event.mobile_user_id > 0:
                 found.append((event, event.mobile_user_id))
-        elif isinstance(event, TransactionEvent):
-            account = accounts.get(event.account_number)
-            if account is not None:
-                found.append((event, account.mobile_user_id))
-    return found
-
-
-def _customer_times(
-    events: Sequence[Event], accounts: dict[str, Account]
-) -> list[tuple[int, datetime]]:
-    """The events' customers, where known, and when each event happened."""
-    found: list[tuple[int, datetime]] = []
-    for event in events:
-        if isinstance(event, LoginEvent):
-            found.append((event.mobile_user_id, event.occurred_at))
         elif (account := accounts.get(event.account_number)) is not None:
-            at = event.occurred_at if isinstance(event, TransactionEvent) else event.as_of
-            found.append((account.mobile_user_id, at))
+            found.append((event, account.mobile_user_id))
     return found
 
 

@@ -28,6 +28,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 # The driver's errors for a violated constraint; the callers treat them as SQLAlchemy's.
 INTEGRITY_ERRORS: tuple[type[Exception], ...] = (sa.exc.IntegrityError, psycopg.IntegrityError)
@@ -150,6 +151,21 @@ class Direct:
         self, statement: sa.ClauseElement, values: Mapping[str, Any]
     ) -> list[tuple[Any, ...]]:
         return await compiled(statement, self.dialect).rows(self.connection, values)
+
+
+async def rows_of(
+    session: AsyncSession,
+    direct: Direct | None,
+    statement: sa.Select[Any],
+    values: Mapping[str, Any],
+) -> Sequence[Sequence[Any]]:
+    """A Core statement's rows: straight to the driver where there is ``direct``
+    (PostgreSQL), else through the session's connection."""
+    if direct is not None:
+        return await direct.rows(statement, values)
+    connection = await session.connection()
+    rows: Sequence[Sequence[Any]] = (await connection.execute(statement, values)).all()
+    return rows
 
 
 class Entities:

@@ -16,6 +16,7 @@ from account_alerts.domain.events import BalanceSync, LoginEvent, TransactionEve
 from account_alerts.domain.geo import GeoPoint
 from account_alerts.store.base import new_row, table_of
 from account_alerts.store.customers import Account, Device, MobileUser
+from account_alerts.store.direct import rows_of
 from account_alerts.store.events import BalanceSnapshot, LoginAttempt, TransactionRecord
 from account_alerts.store.row_buffer import RowBuffer
 
@@ -160,10 +161,7 @@ async def _stored_names(
 ) -> tuple[str | None, str | None, str | None] | None:
     """The stored device's name, model and system, if it has a row."""
     values = {"user_id": mobile_user_id, "device_id": device_id}
-    if buffer.direct is not None:
-        rows = await buffer.direct.rows(_NAMES, values)
-    else:
-        rows = list((await (await session.connection()).execute(_NAMES, values)).all())
+    rows = await rows_of(session, buffer.direct, _NAMES, values)
     if not rows:
         return None
     name, model, system = rows[0]

@@ -19,7 +19,7 @@ from account_alerts.store.alerts import AccountAlertSettingsRow
 from account_alerts.store.base import table_of
 from account_alerts.store.customers import Account, MobileUser
 from account_alerts.store.database import Database
-from account_alerts.store.direct import INTEGRITY_ERRORS, Direct, Entities
+from account_alerts.store.direct import INTEGRITY_ERRORS, Direct, Entities, rows_of
 from account_alerts.store.new_alerts import NewAlerts
 from account_alerts.store.row_buffer import RowBuffer
 
@@ -126,13 +126,7 @@ async def lock_customers(
 
     async def locked(by_account: bool, keys: Sequence[Any]) -> Sequence[Sequence[Any]]:
         statement = _LOCKS[(by_account, direct is not None)]
-        if direct is not None:
-            return await direct.rows(statement, {"keys": list(keys)})
-        connection = await session.connection()
-        rows: Sequence[Sequence[Any]] = (
-            await connection.execute(statement, {"keys": list(keys)})
-        ).all()
-        return rows
+        return await rows_of(session, direct, statement, {"keys": list(keys)})
 
     def keep(row: Sequence[Any]) -> None:
         user_id = row[0]
