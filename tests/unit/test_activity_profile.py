@@ -10,6 +10,7 @@ import pytest
 
 from account_alerts.domain.activity_profile import (
     FAILURES_KEPT,
+    LAST,
     PLACES_KEPT,
     ActivityProfile,
     Recent,
@@ -175,7 +176,7 @@ def test_places_are_dropped_exactly_when_one_falls_half_a_year_behind(seed: int)
         newest = max(kept.values())
         for stale in [k for k, last in kept.items() if last < newest - PLACES_KEPT]:
             pruned_until = max(filter(None, [pruned_until, kept.pop(stale)]))
-        assert {k: from_micros(s.last) for k, s in profile.places.items()} == kept
+        assert {k: from_micros(s[LAST]) for k, s in profile.places.items()} == kept
         assert profile.places_pruned_until == pruned_until
         if rng.random() < 0.05:
             profile = ActivityProfile.from_json(profile.to_json())

@@ -113,28 +113,30 @@ class Seen:
         self.name, self.model, self.os = name or self.name, model or self.model, os or self.os
 
 
-@dataclass(slots=True)
-class Sightings:
-    """When a place was first and last seen: by any event, and by a successful sign-in; in
-    microseconds since the epoch (``micros``). A customer has dozens of places, each read
-    on every event and written back: as plain numbers they cost no parsing or formatting,
-    and the stored document is half the size it is with timestamps as text."""
+# A place's sightings: [first, last, first sign-in, last sign-in], when it was first and
+# last seen by any event and by a successful sign-in (the latter two None until one), in
+# microseconds since the epoch (``micros``). A customer has dozens of places, each read on
+# every event and written back: kept as the stored document's own lists, they cost no
+# conversion either way, and as plain numbers no parsing or formatting.
+Sightings = list[Any]
+FIRST, LAST, FIRST_LOGIN, LAST_LOGIN = range(4)
 
-    first: int
-    last: int
-    first_login: int | None = None
-    last_login: int | None = None
 
-    def saw(self, at: int, *, login: bool) -> None:
-        if at < self.first:
-            self.first = at
-        if at > self.last:
-            self.last = at
-        if login:
-            if self.first_login is None or at < self.first_login:
-                self.first_login = at
-            if self.last_login is None or at > self.last_login:
-                self.last_login = at
+def _sighting(at: int) -> Sightings:
+    return [at, at, None, None]
+
+
+def _saw(seen: Sightings, at: int, *, login: bool) -> None:
+    if at < seen[FIRST]:
+        seen[FIRST] = at
+    if at > seen[LAST]:
+        seen[LAST] = at
+    if login:
+        first_login, last_login = seen[FIRST_LOGIN], seen[LAST_LOGIN]
+        if first_login is None or at < first_login:
+            seen[FIRST_LOGIN] = at
+        if last_login is None or at > last_login:
+            seen[LAST_LOGIN] = at
 
 
 def _usual(first: int | None, last: int | None, at: int, since: int) -> bool | None:
@@ -265,9 +267,9 @@ class ActivityProfile:
         usual: list[GeoPoint] = []
         for key, seen in self.places.items():
             answer = (
-                _usual(seen.first_login, seen.last_login, at_us, since_us)
+                _usual(seen[FIRST_LOGIN], seen[LAST_LOGIN], at_us, since_us)
                 if logins_only
-                else _usual(seen.first, seen.last, at_us, since_us)
+                else _usual(seen[FIRST], seen[LAST], at_us, since_us)
             )
             if answer is None:
                 return None
@@ -296,23 +298,23 @@ class ActivityProfile:
         when = micros(at)
         seen = self.places.get(key)
         if seen is None:
-            seen = self.places[key] = Sightings(when, when)
-        seen.saw(when, login=login)
+            seen = self.places[key] = _sighting(when)
+        _saw(seen, when, login=login)
         # Places not seen for PLACES_KEPT before the newest sighting are dropped. The places
         # are scanned only when one may be that old: not before the newest sighting passes
         # ``_places_prune_from``, at or before every place's last sighting + PLACES_KEPT.
         newest = self._places_newest
-        newest = max(s.last for s in self.places.values()) if newest is None else max(newest, when)
+        newest = max(s[LAST] for s in self.places.values()) if newest is None else max(newest, when)
         self._places_newest = newest
         due = self._places_prune_from
         if due is not None:
-            due = self._places_prune_from = min(due, seen.last + _PLACES_KEPT_US)
+            due = self._places_prune_from = min(due, seen[LAST] + _PLACES_KEPT_US)
             if newest <= due:
                 return
-        for stale in [k for k, s in self.places.items() if s.last < newest - _PLACES_KEPT_US]:
-            dropped = from_micros(self.places.pop(stale).last)
+        for stale in [k for k, s in self.places.items() if s[LAST] < newest - _PLACES_KEPT_US]:
+            dropped = from_micros(self.places.pop(stale)[LAST])
             self.places_pruned_until = max(filter(None, [self.places_pruned_until, dropped]))
-        self._places_prune_from = min(s.last for s in self.places.values()) + _PLACES_KEPT_US
+        self._places_prune_from = min(s[LAST] for s in self.places.values()) + _PLACES_KEPT_US
 
     def failed_login(self, at: datetime) -> None:
         self.failed_logins.add(at, FAILURES_KEPT)
@@ -338,10 +340,7 @@ class ActivityProfile:
                 or [_iso(s.first), _iso(s.last), s.name, s.model, s.os]
                 for d, s in self.devices.items()
             },
-            "places": {
-                key: [s.first, s.last, s.first_login, s.last_login]
-                for key, s in self.places.items()
-            },
+            "places": self.places,
             "placesPrunedUntil": _iso(self.places_pruned_until),
             "failedLogins": _recent_json(self.failed_logins),
             "failedLoginDetections": _recent_json(self.failed_login_detections),
@@ -363,15 +362,15 @@ class ActivityProfile:
     @classmethod
     def from_json(cls, document: dict[str, Any]) -> ActivityProfile:
         if document["format"] == FORMAT:
-            places = {key: Sightings(*times) for key, times in document["places"].items()}
+            places: dict[str, Sightings] = document["places"]
         else:  # the places' times as text
             places = {
-                key: Sightings(
+                key: [
                     micros(_time(first)),
                     micros(_time(last)),
                     _maybe_micros(_maybe_time(first_login)),
                     _maybe_micros(_maybe_time(last_login)),
-                )
+                ]
                 for key, (first, last, first_login, last_login) in document["places"].items()
             }
         return cls(
@@ -419,18 +418,18 @@ class ActivityProfile:
             key = place_key(point)
             seen = profile.places.get(key)
             if seen is None:
-                profile.places[key] = Sightings(
+                profile.places[key] = [
                     micros(first),
                     micros(last),
                     _maybe_micros(first_login),
                     _maybe_micros(last_login),
-                )
+                ]
             else:
-                seen.saw(micros(first), login=False)
-                seen.saw(micros(last), login=False)
+                _saw(seen, micros(first), login=False)
+                _saw(seen, micros(last), login=False)
                 for when in (first_login, last_login):
                     if when is not None:
-                        seen.saw(micros(when), login=True)
+                        _saw(seen, micros(when), login=True)
         return profile
 
 
