@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -142,11 +142,13 @@ async def test_rows_written_directly_read_back_as_written(pg: Database) -> None:
                 "mobile_user_id": 41,
                 "transaction_id": "T-1",
                 "transaction_type": TransactionType.CREDIT,
-                "amount": Decimal("12.3456"),
+                # More places than the column keeps: rounded as the ORM rounds (half to even).
+                "amount": Decimal("12.34565"),
                 "currency": "MWK",
                 "latitude": -13.9626,
                 "longitude": 33.7741,
-                "occurred_at": WHEN,
+                # Another offset: the same instant.
+                "occurred_at": WHEN.astimezone(timezone(timedelta(hours=2))),
                 "created_at": WHEN,
             },
         )
@@ -155,15 +157,23 @@ async def test_rows_written_directly_read_back_as_written(pg: Database) -> None:
             "4100000002",
             {"balance": Decimal("99.5"), "balance_as_of": WHEN, "updated_at": WHEN},
         )
+        buffer.update(
+            MobileUser.__table__,  # type: ignore[attr-defined]
+            42,
+            {"activity_profile": PROFILE.to_json(), "updated_at": WHEN},
+        )
         await buffer.flush(session)
     async with pg.session() as session:
         record = (await session.exec(select(TransactionRecord))).one()
         account = await session.get(Account, "4100000002")
+        user = await session.get(MobileUser, 42)
     assert record.transaction_type is TransactionType.CREDIT
     assert record.amount == Decimal("12.3456") and record.occurred_at == WHEN
     assert (record.latitude, record.longitude) == (-13.9626, 33.7741)
     assert account is not None and account.balance == Decimal("99.5000")
     assert account.balance_as_of == WHEN
+    assert user is not None and user.activity_profile == PROFILE.to_json()
+    assert ActivityProfile.from_json(user.activity_profile) == PROFILE
 
 
 async def test_a_failed_direct_statement_rolls_back_and_the_connection_is_reused(
@@ -193,15 +203,15 @@ async def test_a_failed_direct_statement_rolls_back_and_the_connection_is_reused
         assert account is not None and account.balance == Decimal("1234.5600")
 
 
-async def test_many_rows_of_awkward_values_written_as_arrays_read_back_as_given(
+async def test_many_rows_of_awkward_values_written_as_one_document_read_back_as_given(
     pg: Database,
 ) -> None:
-    """A buffered table's rows go as one array per column (in PostgreSQL's binary format):
-    text that needs quoting in an array, a column with no value in any row, integers of
-    every size, JSON documents that are lists, empty or nested, all read back as given,
-    and in the order they were added."""
+    """A buffered table's rows go as one JSON document (``json_to_recordset``): text that
+    needs escaping in JSON, a column with no value in any row, integers of every size,
+    JSON documents that are lists, empty or nested, all read back as given, and in the
+    order they were added."""
     await _customer(pg)
-    texts = ['say "hi", {x}', "back\\slash, comma", "NULL", "", "Zomba — Malaŵi", "a b"]
+    texts = ['say "hi", {x}', "back\\slash, comma", "NULL", "", "Zomba — Malaŵi", "a\nb\t😀"]
     documents: list[object] = [[], ["a", 1], {"k": [None, {"z": []}]}, {}, [[1], [2]], "text"]
     users = [1, 41, 2**40, None, 7, 3_000_000_000]
     table = AuditEntry.__table__  # type: ignore[attr-defined]
