@@ -321,7 +321,7 @@ async def test_live_transactions_are_scored_and_a_rule_on_the_score_explains_its
     await api.as_admin(ACTIVATE, {"m": str(model)})
     await deploy(api, rule("Anomalous", op(">=", feature("anomalyScore"), 95), 50))
     await make_account(db, user_id=7, account_number="1000000001")
-    day = api.clock.now.replace(hour=9, minute=0, second=0) - timedelta(days=1)
+    day = api.clock.now.replace(hour=9, minute=0, second=0) - timedelta(days=2)
     for n in range(3):
         usual = transaction(
             "1000000001", "120", day + timedelta(hours=n), device="phone", location=BLANTYRE
