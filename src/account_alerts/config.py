@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     # process waits up to this long for those that are events of its caller's too, and
     # shares its transaction with them (0: never waits).
     event_group_wait_ms: float = Field(default=2.0, ge=0, le=50)
+    # Customers whose activity profile this process keeps as it last wrote it, so that
+    # their next event need not decode it again (PostgreSQL; engine.profile_cache). 0: off.
+    activity_profile_cache_size: int = Field(default=10_000, ge=0, le=1_000_000)
     public_url: str = "http://localhost:8000"
     # The risk team's rules: a change made in one process reaches the others' live
     # traffic within this many seconds (at once in the process that made it).

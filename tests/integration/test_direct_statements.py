@@ -9,6 +9,7 @@ from datetime import UTC, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import pytest
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -114,9 +115,16 @@ async def test_the_customer_lock_reads_what_the_orm_reads(pg: Database) -> None:
         straight = await lock_customers(session, direct, _events())
     async with pg.event_transaction() as (session, _):
         through_orm = await lock_customers(session, None, _events())
-    assert [_values(part) for part in straight] == [_values(part) for part in through_orm]
-    accounts, users, rows = straight
-    assert users[41].activity_profile == PROFILE.to_json() and users[42].activity_profile is None
+    parts = ("accounts", "users", "settings")
+    assert [_values(getattr(straight, part)) for part in parts] == [
+        _values(getattr(through_orm, part)) for part in parts
+    ]
+    accounts, users, rows = straight.accounts, straight.users, straight.settings
+    # The profile as its stored text straight from the driver, decoded through the ORM.
+    assert isinstance(straight.profiles[41], str)
+    assert orjson.loads(straight.profiles[41]) == through_orm.profiles[41] == PROFILE.to_json()
+    assert straight.profiles[42] is None and through_orm.profiles[42] is None
+    assert users[41].activity_profile is None
     assert sorted(accounts) == ["4100000001", "4200000001"]
     assert accounts["4100000001"].balance == Decimal("1234.5600")
     assert accounts["4100000001"].balance_as_of == WHEN

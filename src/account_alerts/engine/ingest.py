@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from account_alerts.config import Settings
+from account_alerts.domain.activity_profile import ActivityProfile
 from account_alerts.domain.events import (
     BalanceSync,
     Event,
@@ -33,6 +34,7 @@ from account_alerts.engine.actor import Actor
 from account_alerts.engine.anomaly_scoring import AnomalyScorer
 from account_alerts.engine.group_commit import GroupCommit, GroupLimits
 from account_alerts.engine.judging import Judging
+from account_alerts.engine.profile_cache import ProfileCache
 from account_alerts.engine.unit_facts import EventOutcome, Recorded, UnitFacts
 from account_alerts.errors import ApiError, BadUserInput
 from account_alerts.store import event_log, event_rows
@@ -55,6 +57,12 @@ class Ingestor:
         # at least, so created_at orders a customer's transactions and sign-ins by arrival
         # (replays and backtests read them in that order).
         self._last_arrival: datetime | None = None
+        # The profiles this process wrote last, by their stored text (engine.profile_cache).
+        self.profiles = (
+            ProfileCache(settings.activity_profile_cache_size)
+            if settings.activity_profile_cache_size > 0
+            else None
+        )
         # The anomaly models in place, scoring transactions (engine.anomaly_scoring).
         self.anomaly = AnomalyScorer(db)
         self.rule_sets = fraud_live.RuleSets(
@@ -144,9 +152,15 @@ class Ingestor:
         outcomes: list[EventOutcome] = []
         rules = await self.rule_sets.current()
         await self.anomaly.refresh_if_due(now)
+        written: list[tuple[int, str, ActivityProfile]] = []
         async with event_unit(self.db) as unit:
             batch = await UnitFacts.load(
-                unit, events, rules, self.anomaly, look_up_repeats=not optimistic
+                unit,
+                events,
+                rules,
+                self.anomaly,
+                look_up_repeats=not optimistic,
+                cache=self.profiles,
             )
             for index, event in enumerate(events):
                 if unit.alerts is not None:
@@ -156,7 +170,11 @@ class Ingestor:
                 except ApiError as error:
                     outcomes.append(EventOutcome(event.event_id, accepted=False, error=error))
             for user_id, profile in batch.profiles.items():
-                event_rows.activity_profile(unit.buffer, user_id, profile)
+                text = event_rows.activity_profile(unit.buffer, user_id, profile)
+                if text is not None:
+                    written.append((user_id, text, profile))
+        if self.profiles is not None:
+            self.profiles.keep(written)  # committed
         return outcomes
 
     def _arrival(self, now: datetime) -> datetime:

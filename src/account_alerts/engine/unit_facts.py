@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from account_alerts.domain.activity_profile import ActivityProfile
@@ -16,6 +17,7 @@ from account_alerts.domain.events import BalanceSync, Event, LoginEvent, Transac
 from account_alerts.domain.fraud_decision import ALLOW, Decision, RuleSet
 from account_alerts.engine import fraud_live
 from account_alerts.engine.anomaly_scoring import AnomalyScorer
+from account_alerts.engine.profile_cache import ProfileCache
 from account_alerts.errors import ApiError, BadUserInput, NotFound
 from account_alerts.store import activity_profiles, event_log, event_rows
 from account_alerts.store.alerts import AccountAlert, AccountAlertSettingsRow
@@ -74,6 +76,10 @@ class UnitFacts:
     transactions: set[tuple[str, str]]
     # The cross-customer counts of its events (asked with the rest).
     crowds: fraud_live.UnitCrowds
+    # The customers' activity profiles as stored (store.event_unit.Locked).
+    stored_profiles: dict[int, str | dict[str, Any] | None] = field(default_factory=dict)
+    # Profiles this process wrote, by the text it stored (None: none kept).
+    cache: ProfileCache | None = None
     # The customers' activity profiles in use by this batch.
     profiles: dict[int, ActivityProfile] = field(default_factory=dict)
 
@@ -86,10 +92,12 @@ class UnitFacts:
         anomaly: AnomalyScorer | None,
         *,
         look_up_repeats: bool = True,
+        cache: ProfileCache | None = None,
     ) -> UnitFacts:
         """``look_up_repeats=False`` skips looking for eventIds and transactions stored
         before: the caller relies on their unique keys to refuse a repeat instead."""
-        accounts, users, rows = await unit.lock_customers(events)
+        locked = await unit.lock_customers(events)
+        accounts, users = locked.accounts, locked.users
         session = unit.session
         stored = (
             await event_log.find_many(session, unit.direct, (e.event_id for e in events))
@@ -136,7 +144,16 @@ class UnitFacts:
                 if isinstance(event, (TransactionEvent, LoginEvent))
             ],
         )
-        return cls(accounts, users, recorded, rows, transactions, crowds)
+        return cls(
+            accounts,
+            users,
+            recorded,
+            locked.settings,
+            transactions,
+            crowds,
+            stored_profiles=locked.profiles,
+            cache=cache,
+        )
 
     def account_of(self, event: Event) -> Account:
         if isinstance(event, LoginEvent):
@@ -154,15 +171,24 @@ class UnitFacts:
     async def profile_of(self, unit: EventUnit, user_id: int) -> ActivityProfile:
         profile = self.profiles.get(user_id)
         if profile is None:
-            document = self.users[user_id].activity_profile
-            if document is not None and ActivityProfile.is_current(document):
-                profile = ActivityProfile.from_json(document)
-            else:
+            profile = self._stored_profile(user_id)
+            if profile is None:
                 # A customer whose events predate profiles (or this format of them), or a
                 # new one: from the history.
                 profile = await activity_profiles.from_history(await unit.written(), user_id)
             self.profiles[user_id] = profile
         return profile
+
+    def _stored_profile(self, user_id: int) -> ActivityProfile | None:
+        document = self.stored_profiles.get(user_id)
+        if isinstance(document, str):  # PostgreSQL: the text as stored
+            kept = self.cache.take(user_id, document) if self.cache is not None else None
+            if kept is not None:
+                return kept
+            document = orjson.loads(document)
+        if document is not None and ActivityProfile.is_current(document):
+            return ActivityProfile.from_json(document)
+        return None
 
     async def user_of(self, session: AsyncSession, event: Event, now: datetime) -> MobileUser:
         if not isinstance(event, LoginEvent):

@@ -19,6 +19,7 @@ from account_alerts.store.customers import Account, Device, MobileUser
 from account_alerts.store.direct import rows_of
 from account_alerts.store.events import BalanceSnapshot, LoginAttempt, TransactionRecord
 from account_alerts.store.row_buffer import RowBuffer
+from account_alerts.store.types import json_bytes
 
 ACCOUNTS = table_of(Account)
 DEVICES = table_of(Device)
@@ -179,6 +180,18 @@ def _device_values(seen: Seen, now: datetime) -> dict[str, object]:
     }
 
 
-def activity_profile(buffer: RowBuffer, mobile_user_id: int, profile: ActivityProfile) -> None:
-    """On the customer's row: the lock's re-read of a row it waited for sees the newest."""
-    buffer.update(USERS, mobile_user_id, {"activity_profile": profile.to_json()})
+def activity_profile(
+    buffer: RowBuffer, mobile_user_id: int, profile: ActivityProfile
+) -> str | None:
+    """On the customer's row: the lock's re-read of a row it waited for sees the newest.
+    On PostgreSQL, where the document is kept as text, the text stored (written here, so
+    that it is known exactly: engine.profile_cache); elsewhere None."""
+    document = profile.to_json()
+    if buffer.direct is None:
+        buffer.update(USERS, mobile_user_id, {"activity_profile": document})
+        return None
+    # A string in the write's JSON document is stored as its contents, so the stored text
+    # is exactly this one (store.row_buffer.RowsDocument).
+    text = json_bytes(document).decode()
+    buffer.update(USERS, mobile_user_id, {"activity_profile": text})
+    return text

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -44,10 +44,22 @@ class EventUnit:
         await self.buffer.flush(self.session)
         return self.session
 
-    async def lock_customers(
-        self, events: Sequence[Event]
-    ) -> tuple[dict[str, Account], dict[int, MobileUser], dict[int, list[AccountAlertSettingsRow]]]:
+    async def lock_customers(self, events: Sequence[Event]) -> Locked:
         return await lock_customers(self.session, self.direct, events)
+
+
+@dataclass
+class Locked:
+    """The locked customers' rows. Their activity profiles come apart from their users:
+    on PostgreSQL as the text stored (a process that wrote that text knows the profile
+    without decoding it: engine.profile_cache), elsewhere as the decoded document; None
+    where there is none. The users' own ``activity_profile`` is left None."""
+
+    accounts: dict[str, Account] = field(default_factory=dict)
+    users: dict[int, MobileUser] = field(default_factory=dict)
+    # Per customer, their alert settings rows in id order.
+    settings: dict[int, list[AccountAlertSettingsRow]] = field(default_factory=dict)
+    profiles: dict[int, str | dict[str, Any] | None] = field(default_factory=dict)
 
 
 @asynccontextmanager
@@ -74,11 +86,14 @@ _USERS = Entities(MobileUser)
 _SETTINGS = Entities(AccountAlertSettingsRow)
 USERS = table_of(MobileUser)
 SETTINGS = table_of(AccountAlertSettingsRow)
+PROFILE = USERS.c.activity_profile
+# Where the profile is among a user's columns.
+_PROFILE_AT = list(USERS.c).index(PROFILE)
 
 
 def _lock_statement(by_account: bool, *, as_array: bool) -> sa.Select[Any]:
-    """``as_array``: the keys as one array parameter (PostgreSQL, one statement for any
-    number of keys); otherwise an expanding IN list."""
+    """``as_array``: the keys as one array parameter and the activity profile as its text
+    (PostgreSQL, one statement for any number of keys); otherwise an expanding IN list."""
     key = ACCOUNTS.c.account_number if by_account else USERS.c.id
     keys = (
         key == sa.any_(sa.bindparam("keys", type_=postgresql.ARRAY(key.type)))
@@ -91,7 +106,13 @@ def _lock_statement(by_account: bool, *, as_array: bool) -> sa.Select[Any]:
         if by_account
         else with_settings
     )
-    columns = [*(ACCOUNTS.c if by_account else []), *USERS.c, *SETTINGS.c]
+    users = [
+        sa.type_coerce(column, sa.Text()).label(column.name)
+        if column is PROFILE and as_array
+        else column
+        for column in USERS.c
+    ]
+    columns = [*(ACCOUNTS.c if by_account else []), *users, *SETTINGS.c]
     return (
         sa.select(*columns)
         .select_from(source)
@@ -110,29 +131,29 @@ _LOCKS = {
 
 async def lock_customers(
     session: AsyncSession, direct: Direct | None, events: Sequence[Event]
-) -> tuple[dict[str, Account], dict[int, MobileUser], dict[int, list[AccountAlertSettingsRow]]]:
+) -> Locked:
     """Load and lock the events' customers (and accounts) in id order: concurrent batches
     cannot deadlock, and no other event of theirs is judged until this one commits. Their
-    alert settings rows come in the same statement (their activity profile is on the
-    customer's row)."""
+    alert settings rows and activity profiles come in the same statement."""
     account_numbers = sorted(
         {e.account_number for e in events if isinstance(e, (TransactionEvent, BalanceSync))}
     )
     login_users = sorted({e.mobile_user_id for e in events if isinstance(e, LoginEvent)})
-    accounts: dict[str, Account] = {}
-    users: dict[int, MobileUser] = {}
+    locked = Locked()
+    accounts, users, profiles = locked.accounts, locked.users, locked.profiles
     # Per customer, their settings rows by id (a customer comes once per account).
     settings: dict[int, dict[int, AccountAlertSettingsRow]] = {}
 
-    async def locked(by_account: bool, keys: Sequence[Any]) -> Sequence[Sequence[Any]]:
+    async def lock(by_account: bool, keys: Sequence[Any]) -> Sequence[Sequence[Any]]:
         statement = _LOCKS[(by_account, direct is not None)]
         return await rows_of(session, direct, statement, {"keys": list(keys)})
 
     def keep(row: Sequence[Any]) -> None:
         user_id = row[0]
-        user = users.get(user_id)
-        if user is None:
-            user = users[user_id] = _USERS.make(row[: _USERS.width])
+        if user_id not in users:
+            user = list(row[: _USERS.width])
+            profiles[user_id], user[_PROFILE_AT] = user[_PROFILE_AT], None
+            users[user_id] = _USERS.make(user)
         mine = settings.setdefault(user_id, {})
         values = row[_USERS.width : _USERS.width + _SETTINGS.width]
         settings_id = values[0]
@@ -140,14 +161,16 @@ async def lock_customers(
             mine[settings_id] = _SETTINGS.make(values)
 
     if account_numbers:
-        for row in await locked(True, account_numbers):
+        for row in await lock(True, account_numbers):
             number = row[0]
             if number not in accounts:
                 accounts[number] = _ACCOUNTS.make(row[: _ACCOUNTS.width])
             keep(row[_ACCOUNTS.width :])
     if login_users:
-        for row in await locked(False, login_users):
+        for row in await lock(False, login_users):
             keep(row)
     # In settings id order, as the statements order them.
-    rows = {user_id: list(by_id.values()) for user_id, by_id in settings.items() if by_id}
-    return accounts, users, rows
+    locked.settings = {
+        user_id: list(by_id.values()) for user_id, by_id in settings.items() if by_id
+    }
+    return locked

@@ -1,0 +1,169 @@
+"""The activity-profile cache (engine.profile_cache) changes no answer: a day of events
+sent one at a time gives the same alerts and stores the same profiles with the cache and
+without it, the profiles it keeps are the ones stored, and two processes writing the same
+customers never take each other's stale profile. PostgreSQL only: elsewhere there is no
+cache."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from account_alerts.api.app import create_app
+from account_alerts.config import Settings
+from account_alerts.delivery.metrics import REGISTRY
+from account_alerts.engine.ingest import Ingestor
+from account_alerts.store.database import Database
+from account_alerts.store.types import json_bytes
+from tests.conftest import TEST_SECRET, Api, Clock
+from tests.integration.test_known_answer_day import (
+    UPDATE_SETTINGS,
+    UPSERT_ACCOUNT,
+    difference,
+    stored_alerts,
+)
+from tests.support.day_of_events import (
+    BALANCE,
+    LOGIN,
+    TRANSACTION,
+    Day,
+    DayEvent,
+    expected_alerts,
+    generate_day,
+)
+from tests.support.pg_cluster import PostgresCluster
+
+pytestmark = pytest.mark.postgresql_only
+
+_SINGLE = {
+    TRANSACTION: ("recordTransaction", "TransactionEventInput"),
+    LOGIN: ("recordLogin", "LoginEventInput"),
+    BALANCE: ("syncBalance", "BalanceSyncInput"),
+}
+
+
+def _cache_lookups(result: str) -> float:
+    value = REGISTRY.get_sample_value("alerts_activity_profile_cache_total", {"result": result})
+    return value or 0.0
+
+
+@asynccontextmanager
+async def _served(
+    url: str, clock: Clock, **settings: Any
+) -> AsyncIterator[tuple[Api, Database, Ingestor]]:
+    config = Settings(database_url=url, jwt_secret=TEST_SECRET, **settings)
+    db = Database(url, pool_size=5)
+    app = create_app(config, database=db, clock=clock)
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://alerts.test") as client:
+            yield Api(client, config, clock), db, app.state.services.ingestor
+    finally:
+        await db.dispose()
+
+
+async def _customers(api: Api, day: Day) -> None:
+    for customer in day.customers:
+        account = {"accountNumber": customer.account, "mobileUserId": customer.user}
+        body = await api.as_service(UPSERT_ACCOUNT, {"input": {**account, "currency": "MWK"}})
+        assert body["data"]["upsertAccount"]["accepted"], body
+        if customer.settings:
+            body = await api.as_customer(
+                customer.user, UPDATE_SETTINGS, {"a": customer.account, "s": customer.settings}
+            )
+            assert "errors" not in body, body
+
+
+async def _send_one(api: Api, event: DayEvent) -> list[str]:
+    name, input_type = _SINGLE[event.kind]
+    document = (
+        f"mutation($in: {input_type}!) {{ {name}(input: $in) "
+        "{ eventId accepted duplicate error { code message } alerts { id } } }"
+    )
+    body = await api.as_service(document, {"in": event.payload})
+    assert "errors" not in body, body
+    result = body["data"][name]
+    assert result["accepted"] and not result["duplicate"] and result["error"] is None, result
+    return [alert["id"] for alert in result["alerts"]]
+
+
+async def _profiles(db: Database) -> dict[int, str]:
+    async with db.transaction() as session:
+        rows = await session.exec(  # type: ignore[call-overload]
+            sa.text("SELECT id, activity_profile FROM mobile_users ORDER BY id")
+        )
+        return {row[0]: row[1] for row in rows}
+
+
+def _alerts(stored: list[tuple[int, Any]]) -> Counter[Any]:
+    return Counter(alert for _, alert in stored)
+
+
+@pytest.fixture
+def day(clock: Clock) -> Day:
+    base = (clock.now - timedelta(days=3)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return generate_day(base, customers=120)
+
+
+async def test_a_day_one_event_at_a_time_is_judged_and_stored_the_same_with_and_without_it(
+    pg_cluster: PostgresCluster, pg_template: str, clock: Clock, day: Day
+) -> None:
+    expected = expected_alerts(day)
+    assert len(expected) > 100
+    results: dict[str, tuple[Counter[Any], dict[int, str]]] = {}
+    for name, size in (("cached", 10_000), ("uncached", 0)):
+        url = pg_cluster.create_database(f"profile_cache_{name}", template=pg_template)
+        hits = _cache_lookups("hit")
+        async with _served(url, clock, activity_profile_cache_size=size) as (api, db, ingestor):
+            await _customers(api, day)
+            for event in day.events:
+                await _send_one(api, event)
+            stored = await stored_alerts(db)
+            profiles = await _profiles(db)
+            if size:
+                assert ingestor.profiles is not None
+                kept = dict(ingestor.profiles.items())
+                # Every customer's later events took the profile their earlier one left.
+                assert len(kept) == len(day.customers)
+                assert _cache_lookups("hit") - hits >= len(day.events) - 2 * len(day.customers)
+                for user_id, (text, profile) in kept.items():
+                    assert profiles[user_id] == text
+                    assert json_bytes(profile.to_json()).decode() == text
+            else:
+                assert ingestor.profiles is None
+                assert _cache_lookups("hit") == hits
+        actual = [alert for _, alert in stored]
+        assert Counter(actual) == Counter(expected), difference(expected, actual, day)
+        results[name] = (_alerts(stored), profiles)
+    assert results["cached"] == results["uncached"]
+
+
+async def test_two_processes_writing_the_same_customers_never_take_a_stale_profile(
+    pg_cluster: PostgresCluster, pg_template: str, clock: Clock, day: Day
+) -> None:
+    """Each event goes to the other process than the one before: every profile a process
+    kept is stale by the time its customer's next event reaches it, and is decoded from
+    the stored text instead."""
+    url = pg_cluster.create_database("profile_cache_two", template=pg_template)
+    async with (
+        _served(url, clock) as (first, db, _),
+        _served(url, clock) as (second, _, _),
+    ):
+        await _customers(first, day)
+        misses, hits = _cache_lookups("miss"), _cache_lookups("hit")
+        for n, event in enumerate(day.events):
+            await _send_one(second if n % 2 else first, event)
+        assert _cache_lookups("miss") - misses > len(day.customers)
+        # A customer's events that follow each other on one process still hit.
+        assert _cache_lookups("hit") > hits
+        stored = await stored_alerts(db)
+    expected = expected_alerts(day)
+    actual = [alert for _, alert in stored]
+    assert Counter(actual) == Counter(expected), difference(expected, actual, day)
