@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlmodel import col, select
 
+from account_alerts.domain.enums import TransactionType
+from account_alerts.domain.events import TransactionEvent, fingerprint, fingerprint_v1
+from account_alerts.domain.geo import GeoPoint
 from account_alerts.store.alerts import AccountAlert, AlertDelivery, SuspiciousActivity
 from account_alerts.store.audit import AuditEntry
 from account_alerts.store.customers import Account, Device
@@ -141,6 +145,39 @@ async def test_reusing_an_event_id_for_other_content_is_refused(api: Api, db: Da
     await make_account(db, user_id=7, account_number=ACCOUNT)
     event = transaction(ACCOUNT, "80000", day())
     await send(api, RECORD_TRANSACTION, event)
+    body = await api.as_service(RECORD_TRANSACTION, {"input": {**event, "amount": "80001"}})
+    assert error_code(body) == "BAD_USER_INPUT"
+    assert "already used for a different event" in body["errors"][0]["message"]
+
+
+async def test_an_event_stored_with_the_first_fingerprint_format_is_still_told_apart(
+    api: Api, db: Database
+) -> None:
+    """Events recorded before fingerprints were orjson's keep their hex digest: a retry of
+    one is still a duplicate, and other content under its eventId is still refused."""
+    await make_account(db, user_id=7, account_number=ACCOUNT)
+    event = transaction(ACCOUNT, "80000", day(), location=BLANTYRE)
+    first = await send(api, RECORD_TRANSACTION, event)
+    as_stored = TransactionEvent(
+        event_id=event["eventId"],
+        account_number=ACCOUNT,
+        transaction_id=event["transactionId"],
+        transaction_type=TransactionType.DEBIT,
+        amount=Decimal("80000"),
+        currency="MWK",
+        occurred_at=datetime.fromisoformat(event["occurredAt"]),
+        transaction_reference=event["transactionReference"],
+        transaction_description=event["transactionDescription"],
+        ip_address=event["ipAddress"],
+        location=GeoPoint(**BLANTYRE),
+    )
+    async with db.transaction() as session:
+        stored = await session.get(IngestedEvent, event["eventId"])
+        assert stored is not None and stored.fingerprint == fingerprint(as_stored)
+        stored.fingerprint = fingerprint_v1(as_stored)
+    assert len(fingerprint_v1(as_stored)) == 64
+    again = await send(api, RECORD_TRANSACTION, {**event, "amount": "80000.00"})
+    assert again["duplicate"] and again["alerts"] == first["alerts"]
     body = await api.as_service(RECORD_TRANSACTION, {"input": {**event, "amount": "80001"}})
     assert error_code(body) == "BAD_USER_INPUT"
     assert "already used for a different event" in body["errors"][0]["message"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -10,8 +12,10 @@ import pytest
 
 from account_alerts.domain.enums import LoginMethod, TransactionType
 from account_alerts.domain.events import (
+    FINGERPRINT_PREFIX,
     MAX_CLOCK_SKEW,
     BalanceSync,
+    Event,
     EventError,
     LoginEvent,
     TransactionEvent,
@@ -19,6 +23,8 @@ from account_alerts.domain.events import (
     check_login,
     check_transaction,
     fingerprint,
+    fingerprint_v1,
+    same_event,
 )
 from account_alerts.domain.geo import GeoPoint
 
@@ -275,10 +281,22 @@ def test_fingerprint_is_equal_for_identical_events() -> None:
     assert fingerprint(login()) == fingerprint(login())
 
 
-def test_fingerprint_is_a_sha256_hex_digest() -> None:
+def test_fingerprint_is_a_versioned_sha256_digest_that_fits_its_column() -> None:
     digest = fingerprint(transaction())
-    assert len(digest) == 64
-    assert int(digest, 16) >= 0
+    assert digest.startswith(FINGERPRINT_PREFIX) and len(digest) <= 64
+    raw = base64.urlsafe_b64decode(digest.removeprefix(FINGERPRINT_PREFIX) + "=")
+    assert len(raw) == 32
+
+
+@pytest.mark.parametrize("make", [transaction, login])
+def test_a_stored_fingerprint_of_either_format_tells_a_retry_from_a_reuse(
+    make: Callable[..., Event],
+) -> None:
+    event, other = make(), make(occurred_at=datetime(2026, 1, 1, tzinfo=UTC))
+    for stored in (fingerprint(event), fingerprint_v1(event)):
+        assert same_event(stored, event, fingerprint(event))
+        assert not same_event(stored, other, fingerprint(other))
+    assert len(fingerprint_v1(event)) == 64 and int(fingerprint_v1(event), 16) >= 0
 
 
 @pytest.mark.parametrize(
@@ -380,14 +398,17 @@ def test_a_stored_fingerprint_stays_valid() -> None:
         device_id="phone-1",
         location=GeoPoint(-15.78, 35.0, "Blantyre"),
     )
-    assert fingerprint(event) == "cfdfb7eade1bda6564a0a997ec51019bf9c8eb9945f157655a321652207c2572"
+    first = "cfdfb7eade1bda6564a0a997ec51019bf9c8eb9945f157655a321652207c2572"
+    assert fingerprint_v1(event) == first
+    assert same_event(first, event, fingerprint(event))
+    assert fingerprint(event) == "v2:nTfapyboPDl5WkWIvhKvfyHk2go5lyuvmR3Ia-uBO40"
 
 
 _AT = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=timezone(timedelta(hours=2)))
 
 
 @pytest.mark.parametrize(
-    ("event", "digest"),
+    ("event", "first", "digest"),
     [
         (
             TransactionEvent(
@@ -406,6 +427,7 @@ _AT = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=timezone(timedelta(hours=2)))
                 location=GeoPoint(-15.7861, 35.0058, "Blantyre"),
             ),
             "20129372fad4a8758b199829c9e5e18d5e81794d2be6177e500d9fc3ef316a54",
+            "v2:lGxXhmO_HtFRe3ODbMOiQd-iXw5kVfAXXQ4nIUbr7KY",
         ),
         (
             TransactionEvent(
@@ -418,6 +440,7 @@ _AT = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=timezone(timedelta(hours=2)))
                 occurred_at=_AT.astimezone(UTC),
             ),
             "cebfd550579a0baad652a08363bd120fca01d68306dba42695c8f15c05d9f1ba",
+            "v2:zr_VUFeaC6rWUqCDY70SD8oB1oMG26QmlcjxXAXZ8bo",
         ),
         (
             LoginEvent(
@@ -434,6 +457,7 @@ _AT = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=timezone(timedelta(hours=2)))
                 login_method=LoginMethod.BIOMETRIC,
             ),
             "86f0aaeffcff1b68190f20701513da6bb011fa5a87bdb443f3ab8e6d9105b4cc",
+            "v2:IKxJqyozBX1RDBhQduUP6xsJ7cyEADaL-rfyINQfFqw",
         ),
         (
             BalanceSync(
@@ -444,13 +468,17 @@ _AT = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=timezone(timedelta(hours=2)))
                 as_of=_AT,
             ),
             "831f796ee1ca406f0c8bd596a091e3ae38d2a0aef7dd7fbf4219cfc8c20cb7b9",
+            "v2:gx95buHKQG8Mi9WWoJHjrjjSoK733X-_QhnPyMIMt7k",
         ),
     ],
     ids=["transaction", "bare transaction", "sign-in", "balance"],
 )
 def test_a_fingerprint_stays_what_it_was_when_the_event_was_stored(
-    event: TransactionEvent | LoginEvent | BalanceSync, digest: str
+    event: TransactionEvent | LoginEvent | BalanceSync, first: str, digest: str
 ) -> None:
     """A repeat is told from a conflicting reuse by the fingerprint stored with the first
-    event, perhaps by an earlier version: the digest of the same event never changes."""
+    event, perhaps by an earlier version (``first``, the format before the prefix): the
+    digest of the same event in either format never changes."""
+    assert fingerprint_v1(event) == first
     assert fingerprint(event) == digest
+    assert same_event(first, event, digest) and same_event(digest, event, digest)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -9,6 +10,8 @@ from dataclasses import asdict, dataclass, fields, is_dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+
+import orjson
 
 from account_alerts.domain.alert_settings import camel_case
 from account_alerts.domain.enums import LoginMethod, TransactionType
@@ -84,9 +87,38 @@ class LoginEvent:
 Event = TransactionEvent | BalanceSync | LoginEvent
 
 
+# Fingerprints written now start with this; those without it (64 hex digits) were written
+# before and are checked the way they were made (``fingerprint_v1``).
+FINGERPRINT_PREFIX = "v2:"
+
+
 def fingerprint(event: Event) -> str:
     """A digest of everything the event says, to tell a retry from a conflicting reuse.
-    Stored with the event: the same event must always give the same digest."""
+    Stored with the event: the same event must always give the same digest. Amounts are
+    compared by value (10 and 10.00 are the same), times as written (with their offset).
+    The canonical document is orjson's, keys sorted; an event's text fields are short
+    and its numbers plain, so orjson refusing one is a bug, not an input to fall back on."""
+    payload: dict[str, Any] = {"kind": type(event).__name__}
+    for name in _field_names(type(event)):
+        payload[name] = getattr(event, name)
+    canonical = orjson.dumps(
+        payload, option=orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME, default=_canonical
+    )
+    digest = base64.urlsafe_b64encode(hashlib.sha256(canonical).digest()).rstrip(b"=")
+    return FINGERPRINT_PREFIX + digest.decode()
+
+
+def same_event(stored: str, event: Event, digest: str) -> bool:
+    """Whether the fingerprint ``stored`` with an eventId is that of ``event``, whose
+    fingerprint is ``digest``: compared as the stored one was made."""
+    if stored.startswith(FINGERPRINT_PREFIX):
+        return stored == digest
+    return stored == fingerprint_v1(event)
+
+
+def fingerprint_v1(event: Event) -> str:
+    """The fingerprint as it was first written (the standard library's JSON, hex SHA-256),
+    for events stored with it."""
     # Field by field rather than asdict(): the same document without deep-copying it.
     payload: dict[str, Any] = {"kind": type(event).__name__}
     for name in _field_names(type(event)):

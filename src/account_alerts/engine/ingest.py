@@ -205,7 +205,7 @@ class Ingestor:
         # The customer is locked, so no other transaction can be recording this event now.
         seen = batch.recorded.get(event.event_id)
         if seen is not None:
-            return seen.repeat(event.event_id, digest)
+            return seen.repeat(event, digest)
         if isinstance(event, TransactionEvent):
             key = (event.account_number, event.transaction_id)
             if key in batch.transactions:

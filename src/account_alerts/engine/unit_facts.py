@@ -13,7 +13,13 @@ import orjson
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from account_alerts.domain.activity_profile import ActivityProfile
-from account_alerts.domain.events import BalanceSync, Event, LoginEvent, TransactionEvent
+from account_alerts.domain.events import (
+    BalanceSync,
+    Event,
+    LoginEvent,
+    TransactionEvent,
+    same_event,
+)
 from account_alerts.domain.fraud_decision import ALLOW, Decision, RuleSet
 from account_alerts.engine import fraud_live
 from account_alerts.engine.anomaly_scoring import AnomalyScorer
@@ -49,8 +55,9 @@ class Recorded:
     user: MobileUser | None
     decision: Decision | None = None
 
-    def repeat(self, event_id: str, digest: str) -> EventOutcome:
-        if self.fingerprint != digest:
+    def repeat(self, event: Event, digest: str) -> EventOutcome:
+        event_id = event.event_id
+        if not same_event(self.fingerprint, event, digest):
             raise BadUserInput(
                 f"eventId {event_id} was already used for a different event", field="eventId"
             )
