@@ -154,6 +154,9 @@ class Settings(BaseSettings):
     webhook_batch_size: int = Field(default=500, ge=1, le=1000)
     webhook_lease_seconds: int = Field(default=60, ge=5)
     webhook_poll_seconds: float = Field(default=0.5, gt=0)
+    # Under a stream of events every commit wakes the dispatcher; woken again less than
+    # this after a pass that found work, it waits out the rest and takes them together.
+    webhook_wave_interval_ms: float = Field(default=250.0, ge=0, le=1000)
     # How long the previous secret still signs after a rotation (two signatures).
     webhook_rotation_overlap_seconds: int = Field(default=24 * 3600, ge=0)
     # The part of a receiver's answer kept with an attempt.

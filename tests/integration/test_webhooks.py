@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -136,6 +137,56 @@ async def test_an_alert_reaches_subscribed_endpoints_signed_by_the_standard(
     assert attempt["statusCode"] == 200 and attempt["error"] is None
     assert attempt["latencyMs"] > 0
     assert await deliveries(api, other["endpoint"]["id"]) == []
+
+
+async def test_a_lone_event_goes_at_once_and_events_streaming_in_go_out_together(
+    api: Api,
+    db: Database,
+    receiver: WebhookReceiver,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    """The dispatcher's own loop, woken by each new alert: the first event on a quiet
+    dispatcher is sent at once; the events committed within the wave interval after that
+    pass are fanned out and sent together, in one pass."""
+    configured = settings.model_copy(update={"webhook_wave_interval_ms": 1500})
+    dispatcher = WebhookDispatcher(db=db, settings=configured, clock=clock, worker_id="waves")
+    await create(api, receiver.url("core"), ["ALERT_CREATED"])
+    passes: list[int] = []
+    run_once = dispatcher.run_once
+
+    async def counted() -> int:
+        handled = await run_once()
+        if handled:
+            passes.append(handled)
+        return handled
+
+    dispatcher.run_once = counted  # type: ignore[method-assign]
+
+    async def received(count: int) -> float:
+        for _ in range(200):
+            if len(receiver.received("core")) >= count:
+                return time.monotonic()
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"{len(receiver.received('core'))} of {count} webhooks arrived")
+
+    stop = asyncio.Event()
+    loop = asyncio.create_task(dispatcher.run(stop))
+    try:
+        started = time.monotonic()
+        await new_device_alert(api, db, user_id=7)
+        dispatcher.wake.set()
+        first = await received(1) - started
+        for user_id in (8, 9, 10):
+            await new_device_alert(api, db, user_id=user_id)
+            dispatcher.wake.set()
+        await received(4)
+    finally:
+        stop.set()
+        await loop
+    # Alone and at once; then the three together: one pass fans them out, one sends them.
+    assert first < 1.0
+    assert passes[:1] == [2] and sum(passes) == 8 and len(passes) <= 3, passes
 
 
 async def test_the_secret_is_shown_once_and_stored_encrypted(
