@@ -55,6 +55,20 @@ async def send(api: Api, batch: list[DayEvent]) -> list[dict[str, Any]]:
     return results
 
 
+async def set_up_customers(api: Api, day: Day) -> None:
+    """The day's accounts, and each customer's own settings."""
+    for customer in day.customers:
+        account = {"accountNumber": customer.account, "mobileUserId": customer.user}
+        body = await api.as_service(UPSERT_ACCOUNT, {"input": {**account, "currency": "MWK"}})
+        assert body["data"]["upsertAccount"]["accepted"], body
+        if customer.settings:
+            # The customer's own change, with a token signed just now (a fresh sign-in).
+            body = await api.as_customer(
+                customer.user, UPDATE_SETTINGS, {"a": customer.account, "s": customer.settings}
+            )
+            assert "errors" not in body, body
+
+
 async def stored_alerts(db: Database) -> list[tuple[int, Expected]]:
     """Every alert row, as (id, the oracle's tuple)."""
     async with db.session() as session:
@@ -106,16 +120,7 @@ async def test_a_day_of_events_raises_exactly_the_expected_alerts(
     assert all(per_type[alert_type] >= 5 for alert_type in ALERT_TYPES), per_type
     assert len(per_reason) == 3 and min(per_reason.values()) >= 5, per_reason
 
-    for customer in day.customers:
-        account = {"accountNumber": customer.account, "mobileUserId": customer.user}
-        body = await api.as_service(UPSERT_ACCOUNT, {"input": {**account, "currency": "MWK"}})
-        assert body["data"]["upsertAccount"]["accepted"], body
-        if customer.settings:
-            # The customer's own change, with a token signed just now (a fresh sign-in).
-            body = await api.as_customer(
-                customer.user, UPDATE_SETTINGS, {"a": customer.account, "s": customer.settings}
-            )
-            assert "errors" not in body, body
+    await set_up_customers(api, day)
 
     # The live day: in event-time order, consecutive events of a kind sent together.
     live: dict[str, list[str]] = {}
@@ -149,13 +154,7 @@ async def test_a_day_judged_from_the_stored_history_alone_raises_the_same_alerts
     the stored history, and the day's alerts are the oracle's all the same."""
     base = (clock.now - timedelta(days=3)).replace(hour=0, minute=0, second=0, microsecond=0)
     day = generate_day(base, customers=120)
-    for customer in day.customers:
-        account = {"accountNumber": customer.account, "mobileUserId": customer.user}
-        await api.as_service(UPSERT_ACCOUNT, {"input": {**account, "currency": "MWK"}})
-        if customer.settings:
-            await api.as_customer(
-                customer.user, UPDATE_SETTINGS, {"a": customer.account, "s": customer.settings}
-            )
+    await set_up_customers(api, day)
     for batch in in_batches(day.events, 25):
         await send(api, batch)
         async with db.transaction() as session:

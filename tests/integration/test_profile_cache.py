@@ -24,9 +24,8 @@ from account_alerts.store.database import Database
 from account_alerts.store.types import json_bytes
 from tests.conftest import TEST_SECRET, Api, Clock
 from tests.integration.test_known_answer_day import (
-    UPDATE_SETTINGS,
-    UPSERT_ACCOUNT,
     difference,
+    set_up_customers,
     stored_alerts,
 )
 from tests.support.day_of_events import (
@@ -67,18 +66,6 @@ async def _served(
             yield Api(client, config, clock), db, app.state.services.ingestor
     finally:
         await db.dispose()
-
-
-async def _customers(api: Api, day: Day) -> None:
-    for customer in day.customers:
-        account = {"accountNumber": customer.account, "mobileUserId": customer.user}
-        body = await api.as_service(UPSERT_ACCOUNT, {"input": {**account, "currency": "MWK"}})
-        assert body["data"]["upsertAccount"]["accepted"], body
-        if customer.settings:
-            body = await api.as_customer(
-                customer.user, UPDATE_SETTINGS, {"a": customer.account, "s": customer.settings}
-            )
-            assert "errors" not in body, body
 
 
 async def _send_one(api: Api, event: DayEvent) -> list[str]:
@@ -122,7 +109,7 @@ async def test_a_day_one_event_at_a_time_is_judged_and_stored_the_same_with_and_
         url = pg_cluster.create_database(f"profile_cache_{name}", template=pg_template)
         hits = _cache_lookups("hit")
         async with _served(url, clock, activity_profile_cache_size=size) as (api, db, ingestor):
-            await _customers(api, day)
+            await set_up_customers(api, day)
             for event in day.events:
                 await _send_one(api, event)
             stored = await stored_alerts(db)
@@ -156,7 +143,7 @@ async def test_two_processes_writing_the_same_customers_never_take_a_stale_profi
         _served(url, clock) as (first, db, _),
         _served(url, clock) as (second, _, _),
     ):
-        await _customers(first, day)
+        await set_up_customers(first, day)
         misses, hits = _cache_lookups("miss"), _cache_lookups("hit")
         for n, event in enumerate(day.events):
             await _send_one(second if n % 2 else first, event)
