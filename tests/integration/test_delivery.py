@@ -28,6 +28,7 @@ from tests.support.delivery import (
     PHONE,
     PUSH_TOKEN,
     Delivery,
+    count_passes,
     make_delivery,
     reachable_customer,
     sink_lines,
@@ -159,16 +160,7 @@ async def test_a_lone_alert_goes_at_once_and_alerts_streaming_in_go_out_together
     configured = with_providers(settings, sink_file=path, worker_wave_interval_ms=2000)
     delivery = make_delivery(configured, db, clock)
     worker = delivery.worker
-    claims: list[int] = []
-    run_once = worker.run_once
-
-    async def counted() -> int:
-        handled = await run_once()
-        if handled:
-            claims.append(handled)
-        return handled
-
-    worker.run_once = counted  # type: ignore[method-assign]
+    claims = count_passes(worker)
     await make_account(db, user_id=7, account_number=ACCOUNT)
     await reachable_customer(db, 7)
 

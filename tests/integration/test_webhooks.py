@@ -26,7 +26,7 @@ from account_alerts.store.audit import AuditEntry
 from account_alerts.store.database import Database
 from account_alerts.store.tables import WebhookEndpoint, WebhookEvent
 from tests.conftest import TEST_SECRET, Api, Clock, error_code
-from tests.support.delivery import make_delivery, with_providers
+from tests.support.delivery import count_passes, make_delivery, with_providers
 from tests.support.events import RECORD_LOGIN, login
 from tests.support.factories import make_account, make_alert
 from tests.support.webhook_receiver import WebhookReceiver
@@ -152,16 +152,7 @@ async def test_a_lone_event_goes_at_once_and_events_streaming_in_go_out_together
     configured = settings.model_copy(update={"webhook_wave_interval_ms": 1500})
     dispatcher = WebhookDispatcher(db=db, settings=configured, clock=clock, worker_id="waves")
     await create(api, receiver.url("core"), ["ALERT_CREATED"])
-    passes: list[int] = []
-    run_once = dispatcher.run_once
-
-    async def counted() -> int:
-        handled = await run_once()
-        if handled:
-            passes.append(handled)
-        return handled
-
-    dispatcher.run_once = counted  # type: ignore[method-assign]
+    passes = count_passes(dispatcher)
 
     async def received(count: int) -> float:
         for _ in range(200):

@@ -117,3 +117,19 @@ def sink_lines(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def count_passes(loop: Any) -> list[int]:
+    """Wrap a delivery loop's ``run_once`` (the delivery worker's, the webhook
+    dispatcher's): the list it returns gets what each pass that found work handled."""
+    passes: list[int] = []
+    run_once = loop.run_once
+
+    async def counted() -> int:
+        handled: int = await run_once()
+        if handled:
+            passes.append(handled)
+        return handled
+
+    loop.run_once = counted
+    return passes

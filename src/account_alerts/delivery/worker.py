@@ -7,7 +7,6 @@ and sent again (domain.in_doubt)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import os
@@ -30,7 +29,7 @@ from account_alerts.delivery.channels.base import Channel, DeliveryError, Receip
 from account_alerts.delivery.in_doubt import count_in_doubt
 from account_alerts.delivery.rendering import render
 from account_alerts.delivery.send_ledger import SendLedger
-from account_alerts.delivery.waiting import until_any
+from account_alerts.delivery.waiting import rest_of_wave, until_any
 from account_alerts.domain.decisions import SECURITY_ALERTS
 from account_alerts.domain.enums import DeliveryStatus, NotificationChannel
 from account_alerts.domain.fallback import fallback_channel
@@ -142,10 +141,7 @@ class DeliveryWorker:
             # Woken soon after a claim (of any loop) that found deliveries, i.e. alerts
             # streaming in: the next claim waits for the interval to pass, taking every
             # alert committed meanwhile. A quiet worker claims at once.
-            rest = interval - (time.monotonic() - self._last_found)
-            if rest > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=rest)
+            await rest_of_wave(interval, self._last_found, stop)
 
     async def run_once(self) -> int:
         """Claim one batch, send it, record it; the number of deliveries handled."""

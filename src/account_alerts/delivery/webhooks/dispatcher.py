@@ -29,7 +29,7 @@ import sqlalchemy as sa
 
 from account_alerts.config import Settings
 from account_alerts.delivery.breaker import CircuitBreaker
-from account_alerts.delivery.waiting import until_any
+from account_alerts.delivery.waiting import rest_of_wave, until_any
 from account_alerts.delivery.webhooks import destinations, signing
 from account_alerts.delivery.webhooks.secrets import SecretBox, secret_key
 from account_alerts.delivery.webhooks.sender import Answer, WebhookSender
@@ -108,14 +108,7 @@ class WebhookDispatcher:
                 if handled >= self.settings.webhook_batch_size:
                     continue
                 await until_any(pause, self.wake, stop)
-                # Woken soon after a pass that found work, i.e. events streaming in: the
-                # next pass waits for the interval to pass and takes all of them at once
-                # (a pass costs far more than an event in it). A quiet dispatcher goes at
-                # once.
-                rest = interval - (time.monotonic() - last_found)
-                if rest > 0:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), timeout=rest)
+                await rest_of_wave(interval, last_found, stop)
         finally:
             await self.close()
 
