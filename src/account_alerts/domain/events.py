@@ -98,11 +98,10 @@ def fingerprint(event: Event) -> str:
     compared by value (10 and 10.00 are the same), times as written (with their offset).
     The canonical document is orjson's, keys sorted; an event's text fields are short
     and its numbers plain, so orjson refusing one is a bug, not an input to fall back on."""
-    payload: dict[str, Any] = {"kind": type(event).__name__}
-    for name in _field_names(type(event)):
-        payload[name] = getattr(event, name)
     canonical = orjson.dumps(
-        payload, option=orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME, default=_canonical
+        _payload(event),
+        option=orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME,
+        default=_canonical,
     )
     digest = base64.urlsafe_b64encode(hashlib.sha256(canonical).digest()).rstrip(b"=")
     return FINGERPRINT_PREFIX + digest.decode()
@@ -119,13 +118,21 @@ def same_event(stored: str, event: Event, digest: str) -> bool:
 def fingerprint_v1(event: Event) -> str:
     """The fingerprint as it was first written (the standard library's JSON, hex SHA-256),
     for events stored with it."""
-    # Field by field rather than asdict(): the same document without deep-copying it.
-    payload: dict[str, Any] = {"kind": type(event).__name__}
-    for name in _field_names(type(event)):
-        value = getattr(event, name)
-        payload[name] = asdict(value) if _is_nested(type(value)) else value
+    payload = {
+        name: asdict(value) if _is_nested(type(value)) else value
+        for name, value in _payload(event).items()
+    }
     canonical = json.dumps(payload, sort_keys=True, default=_canonical, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _payload(event: Event) -> dict[str, Any]:
+    """Everything the event says, by field, with its kind; field by field rather than
+    asdict(): the same document without deep-copying it."""
+    payload: dict[str, Any] = {"kind": type(event).__name__}
+    for name in _field_names(type(event)):
+        payload[name] = getattr(event, name)
+    return payload
 
 
 # Per class: its fields' names; whether its values are dataclass instances (a place).
