@@ -7,7 +7,8 @@ over HTTP.
 
 On a throwaway PostgreSQL cluster, in one run:
 
-1. customers with MWK accounts, a verified phone and a push token; every customer gets
+1. customers with MWK accounts, a verified phone and a push token, a group of its own for
+   each measured phase of each setup (below) and for the counts; every customer gets
    90 days of history (``--history`` transactions, about 100, and 30% as many sign-ins,
    bench/event_mix.py), loaded through ``recordLogins`` / ``recordTransactions`` (500 per
    call) by a fast setup (``serve --workers 2 --no-worker --no-scheduler``), timed; the
@@ -17,7 +18,7 @@ On a throwaway PostgreSQL cluster, in one run:
    that raise an alert), real-mix batches of 100, the plain debit;
 3. for each of two setups, (a) ``account-alerts serve`` as the README starts it (worker
    and scheduler in the same process) and (b) ``serve --no-worker --no-scheduler`` plus
-   a separate ``account-alerts worker``, each with customers of its own, beside the
+   a separate ``account-alerts worker``, each phase with customers of its own, beside the
    bare-insert baseline (bench/baseline_insert_app.py) measured just before it, same
    bodies: the real mix closed-loop with wrk (maximum rate), open-loop at half of that
    rate (bench/common_openloop.py), the plain debit closed-loop (the cheapest event, a
@@ -99,6 +100,8 @@ TARGET_HALF_LOAD_P99_MS = 25.0
 TARGET_BATCH_EPS = 3000.0
 TARGET_HISTORY_CPU_RATIO = 1.2
 
+# The measured phases of a setup, in order, each with customers of its own.
+PHASES = ("mix", "half", "plain", "batch")
 SETUPS = {
     "serve": "account-alerts serve (API, delivery worker and scheduler in one process)",
     "split": "account-alerts serve --no-worker --no-scheduler, and account-alerts worker",
@@ -601,7 +604,7 @@ def measure_setup(
         runs["mix_half_load"] = open_loop(
             graphql,
             token,
-            bodies["mix"],
+            bodies["half"],
             f"{setup}-h",
             rate=half,
             duration=args.duration,
@@ -611,7 +614,7 @@ def measure_setup(
         runs["baseline_half_load"] = open_loop(
             f"{baseline_url}/insert",
             token,
-            bodies["mix"],
+            bodies["half"],
             f"{setup}-bh",
             rate=half,
             duration=args.duration,
@@ -699,7 +702,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=int, help="seconds per measured run (15; quick 5)")
     parser.add_argument("--warmup", type=int, help="seconds of warm-up before each (3; quick 2)")
     parser.add_argument(
-        "--customers", type=int, help="customers with history, per setup (50; quick 10)"
+        "--customers",
+        type=int,
+        help="customers with history, per phase of each setup (50; quick 10)",
     )
     parser.add_argument(
         "--history",
@@ -752,10 +757,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace, wrk: str, argv: Sequence[str]) -> dict[str, Any]:
     setups = ["split"] if args.split_only else list(SETUPS)
+    # Customers of their own for each phase of each setup, and for the in-process counts:
+    # a phase sends each customer of a group hundreds of events within seconds, so a later
+    # phase would otherwise measure customers with hundreds of transactions in the last
+    # minutes (each kept in their activity profile for 25 hours) rather than customers
+    # with the history the headline names.
     groups: dict[str, list[Customer]] = {}
     first = FIRST_USER_ID
-    for setup in setups:
-        groups[setup] = event_mix.customers(first, args.customers)
+    for name in [f"{setup} {phase}" for setup in setups for phase in PHASES] + ["counts"]:
+        groups[name] = event_mix.customers(first, args.customers)
         first += args.customers
     compare_groups: dict[int, list[Customer]] = {}
     for k, size in enumerate(sorted(args.compare, reverse=True)):
@@ -776,7 +786,7 @@ def run(args: argparse.Namespace, wrk: str, argv: Sequence[str]) -> dict[str, An
         token = service_token(database_url)
 
         now = datetime.now(UTC)
-        plan = [(f"setup {setup}", people, args.history) for setup, people in groups.items()]
+        plan = [(name, people, args.history) for name, people in groups.items()]
         plan += [(f"history {size}", people, size) for size, people in compare_groups.items()]
         history: dict[str, Any] = {}
         with ExitStack() as loading:
@@ -802,14 +812,15 @@ def run(args: argparse.Namespace, wrk: str, argv: Sequence[str]) -> dict[str, An
         history["stored"] = history_settled(dsn)
 
         bodies: dict[str, dict[str, Path]] = {}
-        for setup, people in groups.items():
+        for setup in setups:
             bodies[setup] = {
-                kind: event_mix.write_bodies(
-                    work / f"{setup}-{kind}.bodies",
-                    event_mix.live_bodies(people, live_kind, count, seed=seed),
+                phase: event_mix.write_bodies(
+                    work / f"{setup}-{phase}.bodies",
+                    event_mix.live_bodies(groups[f"{setup} {phase}"], live_kind, count, seed=seed),
                 )
-                for kind, live_kind, count, seed in (
+                for phase, live_kind, count, seed in (
                     ("mix", "mix", MIX_BODIES, 21),
+                    ("half", "mix", MIX_BODIES, 24),
                     ("plain", "plain", MIX_BODIES, 22),
                     ("batch", f"batch-{args.batch_size}", 200, 23),
                 )
@@ -827,7 +838,7 @@ def run(args: argparse.Namespace, wrk: str, argv: Sequence[str]) -> dict[str, An
             print(f"statements per event, in-process ({args.count_events} events each) ...")
             statements = asyncio.run(
                 count_statements(
-                    database_url, dsn, groups[setups[0]], args.count_events, args.batch_size
+                    database_url, dsn, groups["counts"], args.count_events, args.batch_size
                 )
             )
 
@@ -891,7 +902,9 @@ def run(args: argparse.Namespace, wrk: str, argv: Sequence[str]) -> dict[str, An
             "batch_connections": args.batch_connections,
             "batch_size": args.batch_size,
             "wrk_threads": args.threads,
-            "customers_per_setup": args.customers,
+            "customers_per_phase": args.customers,
+            "phases": "each phase of each setup (real mix closed loop, half load, plain "
+            "debit, batches) and the in-process counts have customers of their own",
             "history_transactions_per_customer": args.history,
             "compare_history": args.compare,
             "compare_customers": {str(k): len(v) for k, v in compare_groups.items()},
