@@ -77,6 +77,15 @@ class Ingestor:
                 wait_ms=settings.event_group_wait_ms,
             ),
         )
+        # So do batches of one caller's that arrive together.
+        self.batches: GroupCommit[Actor, Sequence[Event], list[EventOutcome]] = GroupCommit(
+            self._write_batches,
+            GroupLimits(
+                max_group=settings.event_batch_group_max,
+                writers=settings.event_batch_group_writers,
+                wait_ms=0,
+            ),
+        )
 
     async def ingest(self, event: Event, actor: Actor) -> EventOutcome:
         """One event; a refused event raises its ApiError and stores nothing. Judged and
@@ -103,7 +112,7 @@ class Ingestor:
         results: list[EventOutcome | Exception] = []
         for event in events:
             try:
-                results.append((await self.ingest_many([event], actor))[0])
+                results.append((await self._one_batch([event], actor))[0])
             except Exception as exc:
                 results.append(exc)
         return results
@@ -112,7 +121,36 @@ class Ingestor:
         """A batch in one transaction. Every check that can refuse an event runs before it
         writes anything, so a refused event stores nothing and the others go on; the facts
         the rules need are loaded once for the whole batch. Customers are locked in id order
-        up front, so concurrent batches cannot deadlock."""
+        up front, so concurrent batches cannot deadlock. Perhaps in one transaction with
+        other batches of the same caller's that arrived together (engine.group_commit),
+        judged as if they had come one after the other, in arrival order."""
+        return await self.batches.submit(actor, events)
+
+    async def _write_batches(
+        self, actor: Actor, batches: Sequence[Sequence[Event]]
+    ) -> list[list[EventOutcome] | Exception]:
+        """The batches in one transaction; if that fails as a whole, each on its own."""
+        if len(batches) > 1:
+            try:
+                outcomes = await self._attempt([e for batch in batches for e in batch], actor)
+            except Exception:
+                outcomes = None
+            if outcomes is not None:
+                split: list[list[EventOutcome] | Exception] = []
+                start = 0
+                for batch in batches:
+                    split.append(outcomes[start : start + len(batch)])
+                    start += len(batch)
+                return split
+        results: list[list[EventOutcome] | Exception] = []
+        for batch in batches:
+            try:
+                results.append(await self._one_batch(batch, actor))
+            except Exception as exc:
+                results.append(exc)
+        return results
+
+    async def _one_batch(self, events: Sequence[Event], actor: Actor) -> list[EventOutcome]:
         outcomes = await self._attempt(events, actor)
         if outcomes is None:
             # Another request stored the same eventId or transaction at the same moment;
