@@ -8,39 +8,31 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
-from sqlalchemy import event as sa_event
 from sqlmodel import select
 
-from account_alerts.api.app import create_app
 from account_alerts.config import Settings
-from account_alerts.domain.enums import Role
 from account_alerts.engine.ingest import Ingestor
-from account_alerts.store import event_log
 from account_alerts.store.alerts import AccountAlert
 from account_alerts.store.database import Database
 from account_alerts.store.events import IngestedEvent, TransactionRecord
 from tests.conftest import Clock
-from tests.integration.test_event_group_commit import ACCOUNTS, day
+from tests.integration.test_event_group_commit import (
+    ACCOUNTS,
+    Service,
+    _service,
+    day,
+    fail_to_record,
+)
 from tests.support.events import RECORD_TRANSACTIONS, transaction
-from tests.support.factories import make_account
 
 Batch = list[dict[str, Any]]
 
 
-class Service:
+class BatchService(Service):
     """A bank service posting batches at once, and the transactions they took."""
 
-    def __init__(self, client: httpx.AsyncClient, db: Database) -> None:
-        self.client = client
-        self.commits = 0
-        sa_event.listen(db.engine.sync_engine, "commit", self._commit)
-
-    def _commit(self, _conn: Any) -> None:
-        self.commits += 1
-
-    async def post(self, batch: Batch) -> dict[str, Any]:
+    async def post(self, batch: Batch) -> dict[str, Any]:  # type: ignore[override]
         response = await self.client.post(
             "/graphql", json={"query": RECORD_TRANSACTIONS, "variables": {"inputs": batch}}
         )
@@ -48,28 +40,21 @@ class Service:
         body: dict[str, Any] = response.json()
         return body
 
-    async def post_all(self, batches: list[Batch]) -> list[dict[str, Any]]:
+    async def post_all(self, batches: list[Batch]) -> list[dict[str, Any]]:  # type: ignore[override]
         return list(await asyncio.gather(*(self.post(batch) for batch in batches)))
 
 
-async def _service(settings: Settings, db: Database, clock: Clock) -> AsyncIterator[Service]:
-    from account_alerts.api.auth import issue_token
-
-    for number, account in enumerate(ACCOUNTS, start=1):
-        await make_account(db, user_id=number, account_number=account)
-    app = create_app(settings, database=db, clock=clock)
-    token = issue_token(settings, subject="core-banking", role=Role.SERVICE)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://alerts.test",
-        headers={"Authorization": f"Bearer {token}"},
-    ) as client:
-        yield Service(client, db)
+async def _batch_service(
+    settings: Settings, db: Database, clock: Clock
+) -> AsyncIterator[BatchService]:
+    async for made in _service(settings, db, clock, BatchService):
+        assert isinstance(made, BatchService)
+        yield made
 
 
 @pytest.fixture
-async def service(settings: Settings, db: Database, clock: Clock) -> AsyncIterator[Service]:
-    async for made in _service(settings, db, clock):
+async def service(settings: Settings, db: Database, clock: Clock) -> AsyncIterator[BatchService]:
+    async for made in _batch_service(settings, db, clock):
         yield made
 
 
@@ -114,7 +99,7 @@ async def _count(db: Database, table: Any) -> int:
 
 
 async def test_batches_arriving_together_share_transactions_and_keep_their_answers(
-    service: Service, db: Database, settings: Settings
+    service: BatchService, db: Database, settings: Settings
 ) -> None:
     batches = _batches(6, 8)
     results = await service.post_all(batches)
@@ -135,7 +120,7 @@ async def test_batches_arriving_together_share_transactions_and_keep_their_answe
 
 
 async def test_a_later_batch_written_together_sees_the_earlier_ones_events(
-    service: Service, db: Database
+    service: BatchService, db: Database
 ) -> None:
     """In one transaction the batches are judged in arrival order, as if one after the
     other: a repeat of an earlier batch's event is its duplicate (same alerts), the same
@@ -173,16 +158,9 @@ async def test_a_batch_that_fails_fails_alone_when_written_together(
     batches = _batches(4, 4)
     doomed = transaction(ACCOUNTS[2], "10", day(9), event_id="doomed-event")
     batches[3].insert(2, doomed)
-    original = event_log.record
-
-    def record(*args: Any, **kwargs: Any) -> None:
-        if kwargs.get("event_id") == "doomed-event":
-            raise RuntimeError("disk full")
-        original(*args, **kwargs)
-
-    monkeypatch.setattr(event_log, "record", record)
+    fail_to_record(monkeypatch, "doomed-event")
     written = _group_sizes(monkeypatch)
-    async for service in _service(settings, db, clock):
+    async for service in _batch_service(settings, db, clock):
         results = await service.post_all(batches)
     assert sorted(written) == [1, 1, 2]  # the last two batches went together first
     for body in results[:3]:
@@ -198,7 +176,7 @@ async def test_batches_written_together_can_be_switched_off(
     settings: Settings, db: Database, clock: Clock
 ) -> None:
     alone = settings.model_copy(update={"event_batch_group_max": 1})
-    async for service in _service(alone, db, clock):
+    async for service in _batch_service(alone, db, clock):
         batches = _batches(5, 3)
         results = await service.post_all(batches)
         assert service.commits == len(batches)

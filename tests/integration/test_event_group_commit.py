@@ -58,7 +58,9 @@ class Service:
         return list(await asyncio.gather(*(self.post(e) for e in events)))
 
 
-async def _service(settings: Settings, db: Database, clock: Clock) -> AsyncIterator[Service]:
+async def _service(
+    settings: Settings, db: Database, clock: Clock, kind: type[Service] = Service
+) -> AsyncIterator[Service]:
     from account_alerts.api.auth import issue_token
 
     for number, account in enumerate(ACCOUNTS, start=1):
@@ -70,7 +72,7 @@ async def _service(settings: Settings, db: Database, clock: Clock) -> AsyncItera
         base_url="http://alerts.test",
         headers={"Authorization": f"Bearer {token}"},
     ) as client:
-        yield Service(client, db)
+        yield kind(client, db)
 
 
 @pytest.fixture
@@ -79,6 +81,18 @@ async def service(settings: Settings, db: Database, clock: Clock) -> AsyncIterat
     # transaction in flight, so their number is known.
     async for made in _service(settings.model_copy(update={"event_group_wait_ms": 0}), db, clock):
         yield made
+
+
+def fail_to_record(monkeypatch: pytest.MonkeyPatch, event_id: str) -> None:
+    """Recording the event ``event_id`` fails as if the disk were full, every time."""
+    original = event_log.record
+
+    def record(*args: Any, **kwargs: Any) -> None:
+        if kwargs.get("event_id") == event_id:
+            raise RuntimeError("disk full")
+        original(*args, **kwargs)
+
+    monkeypatch.setattr(event_log, "record", record)
 
 
 async def _rows(db: Database) -> dict[str, int]:
@@ -168,14 +182,7 @@ async def test_a_failure_in_a_group_fails_only_its_own_event(
     doomed = transaction(ACCOUNTS[4], "75000", day(3), event_id="doomed-event")
     events = [transaction(ACCOUNTS[i % 4], "75000", day(i / 10)) for i in range(9)]
     events.insert(5, doomed)
-    original = event_log.record
-
-    def record(*args: Any, **kwargs: Any) -> None:
-        if kwargs.get("event_id") == "doomed-event":
-            raise RuntimeError("disk full")
-        original(*args, **kwargs)
-
-    monkeypatch.setattr(event_log, "record", record)
+    fail_to_record(monkeypatch, "doomed-event")
     results = await service.post_all(events)
     for event, body in zip(events, results, strict=True):
         if event is doomed:
