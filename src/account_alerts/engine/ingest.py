@@ -99,23 +99,9 @@ class Ingestor:
     async def _write_group(
         self, actor: Actor, events: Sequence[Event]
     ) -> list[EventOutcome | Exception]:
-        """The events in one transaction; if that fails as a whole (a concurrent writer's
-        conflict, an unexpected error), each again on its own, so that one event's
-        trouble is not its neighbours'."""
-        if len(events) > 1:
-            try:
-                outcomes = await self._attempt(events, actor, optimistic=True)
-            except Exception:
-                outcomes = None
-            if outcomes is not None:
-                return list(outcomes)
-        results: list[EventOutcome | Exception] = []
-        for event in events:
-            try:
-                results.append((await self._one_batch([event], actor))[0])
-            except Exception as exc:
-                results.append(exc)
-        return results
+        """Single events written together: written optimistically, each its own part."""
+        written = await self._together(actor, [[event] for event in events], optimistic=True)
+        return [part if isinstance(part, Exception) else part[0] for part in written]
 
     async def ingest_many(self, events: Sequence[Event], actor: Actor) -> list[EventOutcome]:
         """A batch in one transaction. Every check that can refuse an event runs before it
@@ -129,23 +115,32 @@ class Ingestor:
     async def _write_batches(
         self, actor: Actor, batches: Sequence[Sequence[Event]]
     ) -> list[list[EventOutcome] | Exception]:
-        """The batches in one transaction; if that fails as a whole, each on its own."""
-        if len(batches) > 1:
+        return await self._together(actor, batches, optimistic=False)
+
+    async def _together(
+        self, actor: Actor, parts: Sequence[Sequence[Event]], *, optimistic: bool
+    ) -> list[list[EventOutcome] | Exception]:
+        """The parts (single events, batches) in one transaction, in order; if that fails
+        as a whole (a concurrent writer's conflict, an unexpected error), each part again
+        on its own, so that one part's trouble is not its neighbours'. Each part's
+        outcomes, or the exception it alone raised."""
+        if len(parts) > 1:
             try:
-                outcomes = await self._attempt([e for batch in batches for e in batch], actor)
+                events = [event for part in parts for event in part]
+                outcomes = await self._attempt(events, actor, optimistic=optimistic)
             except Exception:
                 outcomes = None
             if outcomes is not None:
                 split: list[list[EventOutcome] | Exception] = []
                 start = 0
-                for batch in batches:
-                    split.append(outcomes[start : start + len(batch)])
-                    start += len(batch)
+                for part in parts:
+                    split.append(outcomes[start : start + len(part)])
+                    start += len(part)
                 return split
         results: list[list[EventOutcome] | Exception] = []
-        for batch in batches:
+        for part in parts:
             try:
-                results.append(await self._one_batch(batch, actor))
+                results.append(await self._one_batch(part, actor))
             except Exception as exc:
                 results.append(exc)
         return results
