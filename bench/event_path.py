@@ -764,7 +764,8 @@ def run(args: argparse.Namespace, wrk: str, argv: Sequence[str]) -> dict[str, An
     # with the history the headline names.
     groups: dict[str, list[Customer]] = {}
     first = FIRST_USER_ID
-    for name in [f"{setup} {phase}" for setup in setups for phase in PHASES] + ["counts"]:
+    names = [f"{setup} {phase}" for setup in setups for phase in PHASES]
+    for name in names + ([] if args.split_only else ["counts"]):
         groups[name] = event_mix.customers(first, args.customers)
         first += args.customers
     compare_groups: dict[int, list[Customer]] = {}
