@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 
 from account_alerts.domain.activity_profile import (
@@ -152,6 +153,38 @@ def test_recent_transactions_in_a_window_are_the_history_or_unknown(seed: int) -
                 assert pruned is not None and pruned > asked - span
             else:
                 assert answer == expected
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_the_stored_document_is_the_same_whether_its_transactions_are_kept_as_text(
+    seed: int,
+) -> None:
+    """Written back after every transaction (appended, late, same instant, whole days
+    dropped, everything dropped), the profile's stored text with its transactions kept as
+    JSON text is byte for byte the one written from the numbers; also after a round trip
+    through the stored document."""
+    rng = random.Random(seed)
+    profile = ActivityProfile()
+    profile.saw_device("phone-1", START)
+    at = START
+    for n in range(300):
+        roll = rng.random()
+        if roll < 0.05:
+            when = at - timedelta(minutes=rng.randint(1, 60 * 30))  # late
+        elif roll < 0.1:
+            when = at - timedelta(seconds=rng.randint(1, 600))  # a little out of order
+        elif roll < 0.2:
+            when = at
+        elif roll < 0.25:
+            at = when = at + timedelta(hours=rng.randint(20, 60))  # drops some, or all
+        else:
+            at = when = at + timedelta(seconds=rng.randint(1, 900), microseconds=rng.randint(0, 9))
+        profile.saw_transaction(when, rng.choice([float(rng.randint(1, 90_000)), n / 7, 0.1]))
+        kept = orjson.dumps(profile.to_json(fragments=True))
+        assert kept == orjson.dumps(profile.to_json())
+        if n % 40 == 0:
+            profile = ActivityProfile.from_json(orjson.loads(kept))
+    assert profile.transactions.pruned_until is not None
 
 
 @pytest.mark.parametrize("seed", range(10))

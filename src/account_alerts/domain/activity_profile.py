@@ -24,6 +24,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+import orjson
+
 from account_alerts.domain.geo import GeoPoint
 
 # Places not seen for this long are dropped (the usual-places window is 90 days).
@@ -178,11 +180,17 @@ class RecentAmounts:
     microseconds since the epoch in time order (same-instant ones in arrival order), and
     their amounts, as two lists of plain numbers. A customer who pays hundreds of times a
     day costs a search and a slice per question, and the stored document is two arrays of
-    numbers, not hundreds of timestamps to format and parse."""
+    numbers, not hundreds of timestamps to format and parse.
+
+    The two arrays are also kept as JSON text (``encoded``), changed as transactions come
+    and go: the profile is written back after every event, and formatting each of a busy
+    customer's numbers again every time had been most of the cost of writing it."""
 
     times: list[int] = field(default_factory=list)
     amounts: list[float] = field(default_factory=list)
     pruned_until: datetime | None = None
+    # The arrays as ``orjson.dumps`` writes them; None: to be written out whole.
+    _text: tuple[bytearray, bytearray] | None = field(default=None, repr=False, compare=False)
 
     def add(self, at: datetime, amount: float) -> None:
         times, amounts = self.times, self.amounts
@@ -190,14 +198,26 @@ class RecentAmounts:
         if not times or times[-1] <= when:
             times.append(when)
             amounts.append(amount)
+            if self._text is not None:
+                _append(self._text[0], when, first=len(times) == 1)
+                _append(self._text[1], amount, first=len(times) == 1)
         else:  # a late event: in time order, after what arrived at the same instant
             place = bisect.bisect_right(times, when)
+            after = len(times) - place
             times.insert(place, when)
             amounts.insert(place, amount)
+            if self._text is not None and place > 0 and after <= _LATE_IN_TEXT:
+                _insert(self._text[0], when, after=after)
+                _insert(self._text[1], amount, after=after)
+            else:
+                self._text = None
         cutoff = times[-1] - _TRANSACTIONS_KEPT_US
         if times[0] < cutoff:
             gone = bisect.bisect_left(times, cutoff)
             dropped = from_micros(times[gone - 1])
+            if self._text is not None:
+                _drop_first(self._text[0], gone, everything=gone == len(times))
+                _drop_first(self._text[1], gone, everything=gone == len(times))
             del times[:gone], amounts[:gone]
             self.pruned_until = max(filter(None, [self.pruned_until, dropped]))
 
@@ -209,6 +229,43 @@ class RecentAmounts:
         times = self.times
         first = bisect.bisect_right(times, micros(at - span))
         return self.amounts[first : bisect.bisect_right(times, micros(at))]
+
+    def encoded(self) -> tuple[bytes, bytes]:
+        """The times and the amounts as JSON arrays, exactly as ``orjson.dumps`` writes
+        them."""
+        if self._text is None:
+            self._text = bytearray(orjson.dumps(self.times)), bytearray(orjson.dumps(self.amounts))
+        return bytes(self._text[0]), bytes(self._text[1])
+
+
+def _append(array: bytearray, value: float, *, first: bool) -> None:
+    """A value written at the end of a JSON array of numbers."""
+    array[-1:] = (b"" if first else b",") + orjson.dumps(value) + b"]"
+
+
+# A late transaction is put into the arrays' text when it is at most this many from the end
+# (a feed's events a little out of order); otherwise the text is written out again.
+_LATE_IN_TEXT = 64
+
+
+def _insert(array: bytearray, value: float, *, after: int) -> None:
+    """A value put into a JSON array of numbers before its last ``after`` values (at least
+    one, and not all of them)."""
+    at = len(array) - 1
+    for _ in range(after):
+        at = array.rindex(b",", 0, at)
+    array[at:at] = b"," + orjson.dumps(value)
+
+
+def _drop_first(array: bytearray, count: int, *, everything: bool) -> None:
+    """The first ``count`` values taken out of a JSON array of numbers."""
+    if everything:
+        array[:] = b"[]"
+        return
+    cut = 0
+    for _ in range(count):
+        cut = array.index(b",", cut + 1)
+    del array[1 : cut + 1]
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -333,7 +390,17 @@ class ActivityProfile:
 
     # -- stored as a JSON document
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, fragments: bool = False) -> dict[str, Any]:
+        """The stored document; ``fragments``: the transactions' arrays as the JSON text
+        they are kept as (``RecentAmounts.encoded``), for ``orjson.dumps`` to write."""
+        if fragments:
+            times, amounts = self.transactions.encoded()
+            transactions: dict[str, Any] = {
+                "times": orjson.Fragment(times),
+                "amounts": orjson.Fragment(amounts),
+            }
+        else:
+            transactions = {"times": self.transactions.times, "amounts": self.transactions.amounts}
         return {
             "devices": {
                 d: self.stored_devices.get(d)
@@ -346,8 +413,7 @@ class ActivityProfile:
             "failedLoginDetections": _recent_json(self.failed_login_detections),
             "lowBalanceAlerts": {a: _recent_json(r) for a, r in self.low_balance_alerts.items()},
             "transactions": {
-                "times": self.transactions.times,
-                "amounts": self.transactions.amounts,
+                **transactions,
                 "prunedUntil": _iso(self.transactions.pruned_until),
             },
             "lastAmounts": self.last_amounts,

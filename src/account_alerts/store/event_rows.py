@@ -186,10 +186,10 @@ def activity_profile(
     """On the customer's row: the lock's re-read of a row it waited for sees the newest.
     On PostgreSQL, where the document is kept as text, the text stored (written here, so
     that it is known exactly: engine.profile_cache); elsewhere None."""
-    document = profile.to_json()
     if buffer.direct is None:
-        buffer.update(USERS, mobile_user_id, {"activity_profile": document})
+        buffer.update(USERS, mobile_user_id, {"activity_profile": profile.to_json()})
         return None
+    document = profile.to_json(fragments=True)
     # A string in the write's JSON document is stored as its contents, so the stored text
     # is exactly this one (store.row_buffer.RowsDocument).
     text = json_bytes(document).decode()
