@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import orjson
 import pytest
@@ -20,7 +21,10 @@ from account_alerts.domain.activity_profile import (
     from_micros,
     place_key,
 )
+from account_alerts.domain.alert_settings import ThresholdDefaults, default_preferences
+from account_alerts.domain.decisions import Verdict
 from account_alerts.domain.geo import GeoPoint
+from account_alerts.domain.rules.suspicious_activity import unusual_location
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 WINDOW = timedelta(days=90)
@@ -74,6 +78,30 @@ def test_usual_places_are_the_history_in_the_window_or_unknown(seed: int) -> Non
     assert exact > 200
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_at_a_usual_place_only_where_the_check_over_every_usual_place_finds_nothing(
+    seed: int,
+) -> None:
+    """``at_usual_place`` is the unusual-location check's shortcut: wherever it says yes,
+    measuring every usual place finds one within the distance (no detection, nothing
+    skipped); and it says yes for most events at a place seen in the window."""
+    rng = random.Random(seed)
+    prefs = default_preferences(ThresholdDefaults(Decimal(5000), Decimal(50000)))
+    profile = ActivityProfile()
+    seen: list[tuple[datetime, GeoPoint]] = []
+    shortcuts = 0
+    for when, point, login in _history(rng, 150):
+        truth = [p for t, p in seen if when - WINDOW <= t <= when]
+        for asked in (point, GeoPoint(point.latitude + 2, point.longitude)):
+            if profile.at_usual_place(asked, when, WINDOW):
+                shortcuts += 1
+                assert place_key(asked) in _keys(truth)
+                assert unusual_location(asked, truth, prefs) == Verdict()
+        profile.saw_place(point, when, login=login)
+        seen.append((when, point))
+    assert shortcuts > 25
+
+
 def test_places_not_seen_for_half_a_year_are_dropped_and_then_unknown() -> None:
     profile = ActivityProfile()
     profile.saw_place(TOWNS[0], START, login=True)
@@ -116,7 +144,9 @@ def test_a_profile_survives_its_json_document() -> None:
     profile.low_balance_alert("1000000001", START)
     again = ActivityProfile.from_json(profile.to_json())
     assert again == profile
-    assert again.device_first_seen() == {"phone-1": START}
+    assert again.knows_device("phone-1", START)
+    assert not again.knows_device("phone-1", START - timedelta(seconds=1))
+    assert not again.knows_device("phone-2", START + timedelta(days=3))
     assert again.devices["phone-1"].name == "Pixel 8"
 
 

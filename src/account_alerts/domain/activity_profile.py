@@ -309,9 +309,6 @@ class ActivityProfile:
 
     # -- what the checks ask
 
-    def device_first_seen(self) -> dict[str, datetime]:
-        return {device_id: seen.first for device_id, seen in self.devices.items()}
-
     def usual_places(
         self, at: datetime, window: timedelta, *, logins_only: bool = False
     ) -> list[GeoPoint] | None:
@@ -333,6 +330,25 @@ class ActivityProfile:
             if answer:
                 usual.append(_point(key))
         return usual
+
+    def at_usual_place(self, point: GeoPoint, at: datetime, window: timedelta) -> bool:
+        """Whether the point's own place (``place_key``, within a kilometre of it) was seen
+        in the ``window`` up to ``at``, and so is one of ``usual_places``. False when it was
+        not, or only ``usual_places`` can tell."""
+        seen = self.places.get(place_key(point))
+        if seen is None:
+            return False
+        return _usual(seen[FIRST], seen[LAST], micros(at), micros(at - window)) is True
+
+    def knows_device(self, device_id: str | None, at: datetime) -> bool:
+        """Whether the device was first seen at or before ``at`` (the same instant: it
+        arrived earlier)."""
+        seen = self.devices.get(device_id) if device_id is not None else None
+        return seen is not None and seen.first <= at
+
+    def knew_a_device(self, at: datetime) -> bool:
+        """Whether any device was first seen at or before ``at``."""
+        return any(seen.first <= at for seen in self.devices.values())
 
     def low_balance_alerts_around(
         self, account_number: str, at: datetime, span: timedelta

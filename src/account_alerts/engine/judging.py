@@ -217,14 +217,13 @@ class Judging:
                         event.balance_after, event.currency, event.occurred_at, prefs
                     )
                 )
-        seen = self.profile.device_first_seen()
         detections: list[Detection] = []
         collect(
             verdict,
             new_device_transaction(
                 event.device_id,
-                device_known=facts.first_seen_before(seen, event.device_id, event.occurred_at),
-                has_device_history=facts.any_seen_before(seen, event.occurred_at),
+                device_known=self.profile.knows_device(event.device_id, event.occurred_at),
+                has_device_history=self.profile.knew_a_device(event.occurred_at),
                 prefs=prefs,
             ),
             detections,
@@ -281,7 +280,6 @@ class Judging:
         verdict = Verdict()
         detections: list[Detection] = []
         if event.successful:
-            seen = self.profile.device_first_seen()
             earlier_logins = (
                 await self._usual_places(event.occurred_at, logins_only=True)
                 if event.location is not None
@@ -291,7 +289,7 @@ class Judging:
                 login_alert(
                     event,
                     prefs=prefs,
-                    device_known=facts.first_seen_before(seen, event.device_id, event.occurred_at),
+                    device_known=self.profile.knows_device(event.device_id, event.occurred_at),
                     earlier_login_places=earlier_logins,
                 )
             )
@@ -374,6 +372,14 @@ class Judging:
     async def _unusual_location(
         self, location: GeoPoint | None, at: datetime, prefs: AlertPreferences
     ) -> Verdict | Detection:
+        if (
+            location is not None
+            and prefs.alert_unusual_location
+            and self.profile.at_usual_place(location, at, USUAL_LOCATION_WINDOW)
+        ):
+            # Within a kilometre of a usual place, far from unusual: the common case, and
+            # the other places need not be measured.
+            return Verdict()
         places = (
             await self._usual_places(at)
             if location is not None and prefs.alert_unusual_location

@@ -149,13 +149,3 @@ async def alerts_in_window(
     connection = await session.connection()
     values = window_values(mobile_user_id, ending=ending, span=span)
     return int((await connection.execute(ALERTS_IN_WINDOW, values)).scalar_one())
-
-
-# "Before" includes the same instant: a device already stored at ``at`` arrived first, and
-# events stamped to the same second are ordered by arrival.
-def first_seen_before(seen: dict[str, datetime], device_id: str | None, at: datetime) -> bool:
-    return device_id is not None and device_id in seen and seen[device_id] <= at
-
-
-def any_seen_before(seen: dict[str, datetime], at: datetime) -> bool:
-    return any(first <= at for first in seen.values())
