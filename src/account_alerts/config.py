@@ -83,9 +83,10 @@ class Settings(BaseSettings):
     # event_batch_group_writers of its batch transactions are in flight are written together
     # in the next one, up to event_batch_group_max batches (1: each on its own): they
     # would wait for each other's customer locks anyway, and together they lock, read and
-    # write each customer once.
+    # write each customer once. One writer: a second one's batches mostly waited for the
+    # first's locks, and went in smaller groups.
     event_batch_group_max: int = Field(default=4, ge=1, le=32)
-    event_batch_group_writers: int = Field(default=2, ge=1, le=32)
+    event_batch_group_writers: int = Field(default=1, ge=1, le=32)
     # Customers whose activity profile this process keeps as it last wrote it, so that
     # their next event need not decode it again (PostgreSQL; engine.profile_cache). 0: off.
     activity_profile_cache_size: int = Field(default=10_000, ge=0, le=1_000_000)
