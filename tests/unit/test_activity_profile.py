@@ -4,6 +4,7 @@ that only the history can tell."""
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -150,6 +151,26 @@ def test_a_profile_survives_its_json_document() -> None:
     assert again.devices["phone-1"].name == "Pixel 8"
 
 
+def _transaction_times(rng: random.Random, count: int) -> Iterator[datetime]:
+    """Transactions' times in arrival order: mostly minutes apart, some at the same
+    microsecond as the one before, some a little or hours late, now and then a day or two
+    after the one before (the kept ones all dropped)."""
+    at = START
+    for _ in range(count):
+        roll = rng.random()
+        if roll < 0.05:
+            yield at - timedelta(minutes=rng.randint(1, 60 * 30))
+        elif roll < 0.1:
+            yield at - timedelta(seconds=rng.randint(1, 600))
+        elif roll < 0.25:
+            yield at
+        else:
+            hours = rng.randint(20, 60) if roll < 0.3 else 0
+            seconds, micro = rng.randint(1, 900), rng.randint(0, 9)
+            at += timedelta(hours=hours, seconds=seconds, microseconds=micro)
+            yield at
+
+
 @pytest.mark.parametrize("seed", range(20))
 def test_recent_transactions_in_a_window_are_the_history_or_unknown(seed: int) -> None:
     """The count and amounts of (at - span, at] are what the whole history holds, in time
@@ -158,15 +179,7 @@ def test_recent_transactions_in_a_window_are_the_history_or_unknown(seed: int) -
     rng = random.Random(seed)
     history: list[tuple[datetime, float]] = []
     profile = ActivityProfile()
-    at = START
-    for n in range(400):
-        roll = rng.random()
-        if roll < 0.1:
-            when = at - timedelta(minutes=rng.randint(1, 60 * 30))  # late
-        elif roll < 0.3:
-            when = at  # the same microsecond as the one before
-        else:
-            at = when = at + timedelta(seconds=rng.randint(1, 900), microseconds=rng.randint(0, 9))
+    for n, when in enumerate(_transaction_times(rng, 400)):
         amount = float(rng.randint(1, 90_000)) + n / 1000
         history.append((when, amount))
         profile.transactions.add(when, amount)
@@ -196,19 +209,7 @@ def test_the_stored_document_is_the_same_whether_its_transactions_are_kept_as_te
     rng = random.Random(seed)
     profile = ActivityProfile()
     profile.saw_device("phone-1", START)
-    at = START
-    for n in range(300):
-        roll = rng.random()
-        if roll < 0.05:
-            when = at - timedelta(minutes=rng.randint(1, 60 * 30))  # late
-        elif roll < 0.1:
-            when = at - timedelta(seconds=rng.randint(1, 600))  # a little out of order
-        elif roll < 0.2:
-            when = at
-        elif roll < 0.25:
-            at = when = at + timedelta(hours=rng.randint(20, 60))  # drops some, or all
-        else:
-            at = when = at + timedelta(seconds=rng.randint(1, 900), microseconds=rng.randint(0, 9))
+    for n, when in enumerate(_transaction_times(rng, 300)):
         profile.saw_transaction(when, rng.choice([float(rng.randint(1, 90_000)), n / 7, 0.1]))
         kept = orjson.dumps(profile.to_json(fragments=True))
         assert kept == orjson.dumps(profile.to_json())
