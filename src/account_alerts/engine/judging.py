@@ -372,20 +372,13 @@ class Judging:
     async def _unusual_location(
         self, location: GeoPoint | None, at: datetime, prefs: AlertPreferences
     ) -> Verdict | Detection:
-        if (
-            location is not None
-            and prefs.alert_unusual_location
-            and self.profile.at_usual_place(location, at, USUAL_LOCATION_WINDOW)
-        ):
+        if location is None or not prefs.alert_unusual_location:
+            return unusual_location(location, [], prefs)
+        if self.profile.at_usual_place(location, at, USUAL_LOCATION_WINDOW):
             # Within a kilometre of a usual place, far from unusual: the common case, and
             # the other places need not be measured.
             return Verdict()
-        places = (
-            await self._usual_places(at)
-            if location is not None and prefs.alert_unusual_location
-            else []
-        )
-        return unusual_location(location, places, prefs)
+        return unusual_location(location, await self._usual_places(at), prefs)
 
     async def _usual_places(self, at: datetime, *, logins_only: bool = False) -> list[GeoPoint]:
         places = self.profile.usual_places(at, USUAL_LOCATION_WINDOW, logins_only=logins_only)
