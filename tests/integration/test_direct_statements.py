@@ -211,6 +211,49 @@ async def test_a_failed_direct_statement_rolls_back_and_the_connection_is_reused
         assert account is not None and account.balance == Decimal("1234.5600")
 
 
+async def test_profiles_written_as_a_text_array_are_stored_as_the_text_given(
+    pg: Database,
+) -> None:
+    """Profiles (documents kept as text) go as an array beside the other rows' document:
+    each customer's stored text is exactly the text given (what the profile cache keeps),
+    whatever it holds, and a profile given as values is stored as it writes out. The other
+    updates of the same write land too."""
+    await _customer(pg)
+    awkward = ActivityProfile()
+    awkward.saw_device('say "hi" \\ {x}, Zomba — Malaŵi\n😀', WHEN)
+    texts = {41: orjson.dumps(awkward.to_json()).decode(), 42: orjson.dumps({}).decode()}
+    users = MobileUser.__table__  # type: ignore[attr-defined]
+    accounts = Account.__table__  # type: ignore[attr-defined]
+    async with pg.event_transaction() as (session, direct):
+        buffer = RowBuffer(direct)
+        buffer.update(users, 41, {"activity_profile": "stale"})
+        for user, text in texts.items():
+            buffer.update(users, user, {"activity_profile": text})
+        buffer.update(accounts, "4100000001", {"balance": Decimal("7")})
+        await buffer.flush(session)
+        buffer.update(users, 41, {"activity_profile": PROFILE.to_json()})
+        await buffer.flush(session)
+    async with pg.session() as session:
+        stored = dict(
+            (await session.exec(sa.text("SELECT id, activity_profile FROM mobile_users"))).all()
+        )
+        account = await session.get(Account, "4100000001")
+    assert stored == {41: orjson.dumps(PROFILE.to_json()).decode(), 42: texts[42]}
+    assert account is not None and account.balance == Decimal("7.0000")
+
+    async with pg.event_transaction() as (session, direct):
+        buffer = RowBuffer(direct)
+        buffer.update(users, 41, {"activity_profile": texts[41]})
+        await buffer.flush(session)
+    async with pg.session() as session:
+        user = await session.get(MobileUser, 41)
+        text = (
+            await session.exec(sa.text("SELECT activity_profile FROM mobile_users WHERE id = 41"))
+        ).one()[0]
+    assert text == texts[41]
+    assert user is not None and ActivityProfile.from_json(user.activity_profile) == awkward
+
+
 async def test_many_rows_of_awkward_values_written_as_one_document_read_back_as_given(
     pg: Database,
 ) -> None:
