@@ -28,7 +28,7 @@ from account_alerts.store.alerts import AccountAlert, AccountAlertSettingsRow
 from account_alerts.store.audit import AuditEntry
 from account_alerts.store.customers import Account, MobileUser
 from account_alerts.store.database import Database
-from account_alerts.store.event_unit import lock_customers
+from account_alerts.store.event_unit import lock_customers, profile_version
 from account_alerts.store.events import IngestedEvent, TransactionRecord
 from account_alerts.store.new_alerts import NewAlerts
 from account_alerts.store.row_buffer import RowBuffer
@@ -136,6 +136,44 @@ async def test_the_customer_lock_reads_what_the_orm_reads(pg: Database) -> None:
     assert (first.quiet_hours_start, first.quiet_hours_end) == (time(22, 30), time(6, 15))
     assert [row.account_number for row in rows[41]] == ["4100000001", "4100000002"]
     assert 42 not in rows
+
+
+async def test_the_lock_leaves_out_only_the_profiles_whose_stored_version_is_known(
+    pg: Database,
+) -> None:
+    """A profile written in a transaction has that transaction's version; the lock leaves
+    it out when the caller names that version, sends it when the caller names another (a
+    later writer), and names the version either way."""
+    await _customer(pg)
+    text = orjson.dumps(PROFILE.to_json()).decode()
+    users = MobileUser.__table__  # type: ignore[attr-defined]
+    async with pg.event_transaction() as (session, direct):
+        first = await lock_customers(session, direct, _events())
+        buffer = RowBuffer(direct)
+        buffer.update(users, 41, {"activity_profile": text})
+        await buffer.flush(session)
+    assert first.transaction is not None
+    written = profile_version(41, first.transaction, text)
+
+    async def lock(*known: str) -> Any:
+        async with pg.event_transaction() as (session, direct):
+            return await lock_customers(
+                session, direct, _events(), lambda accounts, users: list(known)
+            )
+
+    left_out = await lock(written, "42/1/5")
+    assert left_out.profiles == {41: None, 42: None}
+    assert left_out.versions[41] == written and left_out.versions[42].endswith("/-1")
+    assert left_out.transaction != first.transaction
+    sent = await lock(profile_version(41, str(int(first.transaction) - 1), text))
+    assert sent.profiles == {41: text, 42: None} and sent.versions == left_out.versions
+    # Another transaction writes the row (even the same text): a new version.
+    async with pg.transaction() as session:
+        await session.exec(  # type: ignore[call-overload]
+            sa.text("UPDATE mobile_users SET activity_profile = activity_profile WHERE id = 41")
+        )
+    again = await lock(written)
+    assert again.profiles[41] == text and again.versions[41] != written
 
 
 async def test_rows_written_directly_read_back_as_written(pg: Database) -> None:

@@ -3,39 +3,83 @@
 from __future__ import annotations
 
 from account_alerts.domain.activity_profile import ActivityProfile
-from account_alerts.engine.profile_cache import ProfileCache
+from account_alerts.engine.profile_cache import ProfileCache, Written
 
 
 def _profile(amount: float) -> ActivityProfile:
     return ActivityProfile(last_amounts=[amount])
 
 
+def _written(user: int, text: str, profile: ActivityProfile, *accounts: str) -> Written:
+    return Written(user, text, profile, f"{user}/100/{len(text)}", accounts)
+
+
 def test_a_profile_is_taken_only_with_the_text_it_was_kept_with() -> None:
     cache = ProfileCache(10)
     mine = _profile(1.0)
-    cache.keep([(7, '{"a":1}', mine)])
-    assert cache.take(7, '{"a":1}') is mine
+    cache.keep([_written(7, '{"a":1}', mine)])
+    assert cache.take(7, '{"a":1}', "7/200/7") is mine
     # Taken: out of the cache until its unit keeps it again.
-    assert cache.take(7, '{"a":1}') is None
-    cache.keep([(7, '{"a":1}', mine)])
+    assert cache.take(7, '{"a":1}', "7/100/7") is None
+    cache.keep([_written(7, '{"a":1}', mine)])
     # Another writer stored another text: stale, and dropped.
-    assert cache.take(7, '{"a":2}') is None
-    assert cache.take(7, '{"a":1}') is None
-    assert cache.take(8, '{"a":1}') is None
+    assert cache.take(7, '{"a":2}', "7/300/7") is None
+    assert cache.take(7, '{"a":1}', "7/100/7") is None
+    assert cache.take(8, '{"a":1}', "8/100/7") is None
+
+
+def test_a_profile_not_sent_is_taken_only_at_the_version_it_was_kept_with() -> None:
+    """The lock leaves out the profiles whose versions the cache named: those are taken by
+    version; a profile left out at another version, or a customer with none stored, is
+    not."""
+    cache = ProfileCache(10)
+    mine = _profile(1.0)
+    cache.keep([_written(7, '{"a":1}', mine, "0007")])
+    assert cache.take(7, None, "7/101/7") is None
+    cache.keep([_written(7, '{"a":1}', mine, "0007")])
+    assert cache.take(7, None, "7/100/-1") is None
+    cache.keep([_written(7, '{"a":1}', mine, "0007")])
+    assert cache.take(7, None, None) is None
+    cache.keep([_written(7, '{"a":1}', mine, "0007")])
+    assert cache.take(7, None, "7/100/7") is mine
+
+
+def test_the_versions_known_are_those_of_the_accounts_owners_and_customers_asked() -> None:
+    cache = ProfileCache(10)
+    cache.keep(
+        [
+            _written(7, "seven", _profile(7), "0007", "0077"),
+            _written(8, "eight", _profile(8), "0008"),
+            _written(9, "nine", _profile(9)),
+        ]
+    )
+    assert sorted(cache.known(["0077", "0999"], [9, 10])) == ["7/100/5", "9/100/4"]
+    assert cache.known(["0008"], []) == ["8/100/5"]
+    # Taken: neither the customer nor their accounts are known until kept again.
+    cache.take(7, "seven", None)
+    assert cache.known(["0007", "0077"], [7]) == []
+    # An account now kept with another customer is theirs.
+    cache.keep([_written(9, "nine", _profile(9), "0008")])
+    assert cache.known(["0008"], []) == ["9/100/4"]
 
 
 def test_the_least_recently_written_customers_go_first() -> None:
     cache = ProfileCache(2)
-    cache.keep([(1, "one", _profile(1)), (2, "two", _profile(2))])
-    cache.keep([(1, "one again", _profile(1.5))])
-    cache.keep([(3, "three", _profile(3))])
+    cache.keep([_written(1, "one", _profile(1), "0001"), _written(2, "two", _profile(2))])
+    cache.keep([_written(1, "one again", _profile(1.5), "0001")])
+    cache.keep([_written(3, "three", _profile(3))])
     assert [user for user, _ in cache.items()] == [1, 3]
-    assert cache.take(2, "two") is None
-    taken = cache.take(1, "one again")
+    assert cache.take(2, "two", None) is None
+    assert cache.known(["0001"], []) == ["1/100/9"]
+    taken = cache.take(1, "one again", None)
     assert taken is not None and taken.last_amounts == [1.5]
+    cache.keep([_written(4, "four", _profile(4)), _written(5, "five", _profile(5))])
+    assert [user for user, _ in cache.items()] == [4, 5]
+    assert cache.known(["0001"], [3]) == []
 
 
 def test_size_zero_keeps_nothing() -> None:
     cache = ProfileCache(0)
-    cache.keep([(1, "one", _profile(1))])
-    assert len(cache) == 0 and cache.take(1, "one") is None
+    cache.keep([_written(1, "one", _profile(1), "0001")])
+    assert len(cache) == 0 and cache.take(1, "one", "1/100/3") is None
+    assert cache.known(["0001"], [1]) == []

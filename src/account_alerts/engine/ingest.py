@@ -185,7 +185,7 @@ class Ingestor:
         outcomes: list[EventOutcome] = []
         rules = await self.rule_sets.current()
         await self.anomaly.refresh_if_due(now)
-        written: list[tuple[int, str, ActivityProfile]] = []
+        stored: list[tuple[int, str, ActivityProfile]] = []
         async with event_unit(self.db) as unit:
             batch = await UnitFacts.load(
                 unit,
@@ -205,9 +205,9 @@ class Ingestor:
             for user_id, profile in batch.profiles.items():
                 text = event_rows.activity_profile(unit.buffer, user_id, profile)
                 if text is not None:
-                    written.append((user_id, text, profile))
+                    stored.append((user_id, text, profile))
         if self.profiles is not None:
-            self.profiles.keep(written)  # committed
+            self.profiles.keep(batch.written(stored))  # committed
         return outcomes
 
     def _arrival(self, now: datetime) -> datetime:

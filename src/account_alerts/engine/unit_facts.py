@@ -4,7 +4,7 @@ the events among them already recorded, the cross-customer counts of the rules."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,12 +23,17 @@ from account_alerts.domain.events import (
 from account_alerts.domain.fraud_decision import ALLOW, Decision, RuleSet
 from account_alerts.engine import fraud_live
 from account_alerts.engine.anomaly_scoring import AnomalyScorer
-from account_alerts.engine.profile_cache import ProfileCache
+from account_alerts.engine.profile_cache import ProfileCache, Written
 from account_alerts.errors import ApiError, BadUserInput, NotFound
 from account_alerts.store import activity_profiles, event_log, event_rows
 from account_alerts.store.alerts import AccountAlert, AccountAlertSettingsRow
 from account_alerts.store.customers import Account, MobileUser
-from account_alerts.store.event_unit import EventUnit
+from account_alerts.store.event_unit import (
+    EventUnit,
+    none_stored,
+    profile_version,
+    stored_profile,
+)
 
 
 @dataclass
@@ -85,7 +90,10 @@ class UnitFacts:
     crowds: fraud_live.UnitCrowds
     # The customers' activity profiles as stored (store.event_unit.Locked).
     stored_profiles: dict[int, str | dict[str, Any] | None] = field(default_factory=dict)
-    # Profiles this process wrote, by the text it stored (None: none kept).
+    # PostgreSQL: the versions of the stored profiles, and the unit's transaction id.
+    profile_versions: dict[int, str] = field(default_factory=dict)
+    transaction: str | None = None
+    # Profiles this process wrote, with the text it stored (None: none kept).
     cache: ProfileCache | None = None
     # The customers' activity profiles in use by this batch.
     profiles: dict[int, ActivityProfile] = field(default_factory=dict)
@@ -103,7 +111,7 @@ class UnitFacts:
     ) -> UnitFacts:
         """``look_up_repeats=False`` skips looking for eventIds and transactions stored
         before: the caller relies on their unique keys to refuse a repeat instead."""
-        locked = await unit.lock_customers(events)
+        locked = await unit.lock_customers(events, cache.known if cache is not None else None)
         accounts, users = locked.accounts, locked.users
         session = unit.session
         stored = (
@@ -159,6 +167,8 @@ class UnitFacts:
             transactions,
             crowds,
             stored_profiles=locked.profiles,
+            profile_versions=locked.versions,
+            transaction=locked.transaction,
             cache=cache,
         )
 
@@ -179,6 +189,12 @@ class UnitFacts:
         profile = self.profiles.get(user_id)
         if profile is None:
             profile = self._stored_profile(user_id)
+            if profile is None and self._left_out(user_id):
+                # The lock left it out for a version this process had kept, and no longer
+                # has (a unit of the customer's that took it before this lock failed).
+                self.stored_profiles[user_id] = await stored_profile(unit, user_id)
+                del self.profile_versions[user_id]
+                profile = self._stored_profile(user_id)
             if profile is None:
                 # A customer whose events predate profiles (or this format of them), or a
                 # new one: from the history.
@@ -188,14 +204,45 @@ class UnitFacts:
 
     def _stored_profile(self, user_id: int) -> ActivityProfile | None:
         document = self.stored_profiles.get(user_id)
-        if isinstance(document, str):  # PostgreSQL: the text as stored
-            kept = self.cache.take(user_id, document) if self.cache is not None else None
+        version = self.profile_versions.get(user_id)
+        if self.cache is not None and version is not None:  # PostgreSQL
+            kept = self.cache.take(
+                user_id, document if isinstance(document, str) else None, version
+            )
             if kept is not None:
                 return kept
+        if isinstance(document, str):  # PostgreSQL: the text as stored
             document = orjson.loads(document)
         if document is not None and ActivityProfile.is_current(document):
             return ActivityProfile.from_json(document)
         return None
+
+    def _left_out(self, user_id: int) -> bool:
+        version = self.profile_versions.get(user_id)
+        return (
+            self.stored_profiles.get(user_id) is None
+            and version is not None
+            and not none_stored(version)
+        )
+
+    def written(self, stored: Iterable[tuple[int, str, ActivityProfile]]) -> list[Written]:
+        """Profiles this unit stores (customer, text, profile), as the cache keeps them once
+        the unit commits (none where the unit has no transaction id: not PostgreSQL)."""
+        if self.transaction is None:
+            return []
+        accounts: dict[int, list[str]] = {}
+        for number, account in self.accounts.items():
+            accounts.setdefault(account.mobile_user_id, []).append(number)
+        return [
+            Written(
+                user_id,
+                text,
+                profile,
+                profile_version(user_id, self.transaction, text),
+                tuple(accounts.get(user_id, ())),
+            )
+            for user_id, text, profile in stored
+        ]
 
     async def user_of(self, session: AsyncSession, event: Event, now: datetime) -> MobileUser:
         if not isinstance(event, LoginEvent):

@@ -5,7 +5,7 @@ announced once it has committed (store.announcements, through the Database)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,8 +44,8 @@ class EventUnit:
         await self.buffer.flush(self.session)
         return self.session
 
-    async def lock_customers(self, events: Sequence[Event]) -> Locked:
-        return await lock_customers(self.session, self.direct, events)
+    async def lock_customers(self, events: Sequence[Event], known: Known | None = None) -> Locked:
+        return await lock_customers(self.session, self.direct, events, known)
 
 
 @dataclass
@@ -60,6 +60,29 @@ class Locked:
     # Per customer, their alert settings rows in id order.
     settings: dict[int, list[AccountAlertSettingsRow]] = field(default_factory=dict)
     profiles: dict[int, str | dict[str, Any] | None] = field(default_factory=dict)
+    # PostgreSQL: per customer, the version of their stored profile (profile_version); the
+    # profile itself is None where it was one of the versions ``known`` to the caller.
+    versions: dict[int, str] = field(default_factory=dict)
+    # PostgreSQL: the id of this transaction, which the profiles it writes are stored with.
+    transaction: str | None = None
+
+
+# Given the account numbers and customers about to be locked, the versions of their
+# profiles the caller already has (profile_version): those are not sent again.
+Known = Callable[[Sequence[str], Sequence[int]], list[str]]
+
+
+def profile_version(mobile_user_id: int, transaction: str, text: str) -> str:
+    """A stored profile's version: the customer, the transaction that last wrote their row
+    (PostgreSQL's ``xmin``, which no other transaction can give a row version) and the
+    profile's length in bytes. A process that stored ``text`` in ``transaction`` and sees
+    this version again knows the stored profile is still ``text`` without reading it."""
+    return f"{mobile_user_id}/{transaction}/{len(text.encode())}"
+
+
+def none_stored(version: str) -> bool:
+    """Whether a version the lock read is that of a customer with no profile stored."""
+    return version.endswith("/-1")
 
 
 @asynccontextmanager
@@ -91,6 +114,29 @@ PROFILE = USERS.c.activity_profile
 _PROFILE_AT = list(USERS.c).index(PROFILE)
 
 
+# profile_version, as the lock reads it (the length without decompressing the profile).
+_VERSION = sa.func.concat_ws(
+    sa.literal_column("'/'"),
+    USERS.c.id,
+    sa.literal_column(f"{USERS.name}.xmin"),
+    sa.func.coalesce(
+        sa.func.octet_length(sa.type_coerce(PROFILE, sa.Text())), sa.literal_column("-1")
+    ),
+)
+
+
+def _unless_known(version: Any, profile: Any) -> Any:
+    known = sa.bindparam("known", type_=postgresql.ARRAY(sa.Text()))
+    return sa.case((version == sa.any_(known), sa.null()), else_=profile)
+
+
+_PROFILE_UNLESS_KNOWN = _unless_known(_VERSION, sa.type_coerce(PROFILE, sa.Text())).label(
+    PROFILE.name
+)
+# The 32-bit transaction id a row version this transaction writes has as its xmin.
+_TRANSACTION = sa.literal_column("pg_current_xact_id()::xid::text", sa.Text())
+
+
 def _lock_statement(by_account: bool, *, as_array: bool) -> sa.Select[Any]:
     """``as_array``: the keys as one array parameter and the activity profile as its text
     (PostgreSQL, one statement for any number of keys); otherwise an expanding IN list."""
@@ -107,12 +153,11 @@ def _lock_statement(by_account: bool, *, as_array: bool) -> sa.Select[Any]:
         else with_settings
     )
     users = [
-        sa.type_coerce(column, sa.Text()).label(column.name)
-        if column is PROFILE and as_array
-        else column
-        for column in USERS.c
+        _PROFILE_UNLESS_KNOWN if column is PROFILE and as_array else column for column in USERS.c
     ]
     columns = [*(ACCOUNTS.c if by_account else []), *users, *SETTINGS.c]
+    if as_array:
+        columns += [_VERSION.label("profile_version"), _TRANSACTION.label("transaction")]
     return (
         sa.select(*columns)
         .select_from(source)
@@ -120,6 +165,18 @@ def _lock_statement(by_account: bool, *, as_array: bool) -> sa.Select[Any]:
         .order_by(USERS.c.id, SETTINGS.c.id)
         .with_for_update(of=USERS, key_share=True)
     )
+
+
+_PROFILE_TEXT = sa.select(sa.type_coerce(PROFILE, sa.Text())).where(
+    USERS.c.id == sa.bindparam("user_id", type_=USERS.c.id.type)
+)
+
+
+async def stored_profile(unit: EventUnit, mobile_user_id: int) -> str | None:
+    """A locked customer's profile as stored (PostgreSQL), for one the lock left out."""
+    assert unit.direct is not None
+    rows = await unit.direct.rows(_PROFILE_TEXT, {"user_id": mobile_user_id})
+    return rows[0][0] if rows else None
 
 
 _LOCKS = {
@@ -130,11 +187,16 @@ _LOCKS = {
 
 
 async def lock_customers(
-    session: AsyncSession, direct: Direct | None, events: Sequence[Event]
+    session: AsyncSession,
+    direct: Direct | None,
+    events: Sequence[Event],
+    known: Known | None = None,
 ) -> Locked:
     """Load and lock the events' customers (and accounts) in id order: concurrent batches
     cannot deadlock, and no other event of theirs is judged until this one commits. Their
-    alert settings rows and activity profiles come in the same statement."""
+    alert settings rows and activity profiles come in the same statement, on PostgreSQL
+    without the profiles whose versions are ``known`` (a profile of tens of kilobytes
+    costs more to read and send than the rest of the customer's rows)."""
     account_numbers = sorted(
         {e.account_number for e in events if isinstance(e, (TransactionEvent, BalanceSync))}
     )
@@ -144,9 +206,14 @@ async def lock_customers(
     # Per customer, their settings rows by id (a customer comes once per account).
     settings: dict[int, dict[int, AccountAlertSettingsRow]] = {}
 
+    versions = locked.versions
+    parameters: dict[str, Any] = {}
+    if direct is not None:
+        parameters["known"] = known(account_numbers, login_users) if known is not None else []
+
     async def lock(by_account: bool, keys: Sequence[Any]) -> Sequence[Sequence[Any]]:
         statement = _LOCKS[(by_account, direct is not None)]
-        return await rows_of(session, direct, statement, {"keys": list(keys)})
+        return await rows_of(session, direct, statement, {**parameters, "keys": list(keys)})
 
     def keep(row: Sequence[Any]) -> None:
         user_id = row[0]
@@ -154,6 +221,8 @@ async def lock_customers(
             user = list(row[: _USERS.width])
             profiles[user_id], user[_PROFILE_AT] = user[_PROFILE_AT], None
             users[user_id] = _USERS.make(user)
+            if direct is not None:
+                versions[user_id], locked.transaction = row[-2], row[-1]
         mine = settings.setdefault(user_id, {})
         values = row[_USERS.width : _USERS.width + _SETTINGS.width]
         settings_id = values[0]
