@@ -331,14 +331,10 @@ def _update(
 ) -> sa.Update:
     """Set ``columns`` on the row whose primary key is the parameter ``{prefix}key`` (with
     ``by``: whose columns ``by`` are the parameters ``{prefix}key0``…)."""
-    if by:
-        where = [
-            table.c[name] == sa.bindparam(f"{prefix}key{n}", type_=table.c[name].type)
-            for n, name in enumerate(by)
-        ]
-    else:
-        [key_column] = table.primary_key.columns
-        where = [key_column == sa.bindparam(f"{prefix}key", type_=key_column.type)]
+    where = [
+        column == sa.bindparam(f"{prefix}{name}", type_=column.type)
+        for name, column in _key_columns(table, by)
+    ]
     return (
         sa.update(table)
         .where(*where)
