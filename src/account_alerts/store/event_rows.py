@@ -190,8 +190,8 @@ def activity_profile(
         buffer.update(USERS, mobile_user_id, {"activity_profile": profile.to_json()})
         return None
     document = profile.to_json(fragments=True)
-    # A string in the write's JSON document is stored as its contents, so the stored text
-    # is exactly this one (store.row_buffer.RowsDocument).
+    # A profile given as text is stored as that text (store.row_buffer sends it in a text
+    # array, _update_documents), so the stored text is exactly this one.
     text = json_bytes(document).decode()
     buffer.update(USERS, mobile_user_id, {"activity_profile": text})
     return text
