@@ -30,9 +30,10 @@ from pydantic import SecretStr
 from query_alerts import JWT_SECRET, PAGE, QUERY
 from sqlalchemy import event
 
-from account_alerts.api.app import create_app, tune_garbage_collector
+from account_alerts.api.app import create_app
 from account_alerts.api.auth import issue_token
 from account_alerts.config import Environment, Settings
+from account_alerts.gc_tuning import tune_garbage_collector
 from account_alerts.store.database import Database
 
 

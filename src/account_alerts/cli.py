@@ -106,6 +106,7 @@ def cmd_worker(_: argparse.Namespace) -> int:
     from account_alerts.delivery.webhooks.dispatcher import WebhookDispatcher
     from account_alerts.delivery.worker import DeliveryWorker
     from account_alerts.domain.enums import NotificationChannel
+    from account_alerts.gc_tuning import tune_garbage_collector
     from account_alerts.store.database import Database
 
     settings = _settings()
@@ -135,6 +136,7 @@ def cmd_worker(_: argparse.Namespace) -> int:
             tasks.append(
                 asyncio.create_task(listen_for_alerts(settings.database_url, broker, stop))
             )
+        tune_garbage_collector()
         logger.info("delivery worker %s started", worker.worker_id)
         tasks.append(asyncio.create_task(dispatcher.run(stop)))
         try:
@@ -263,6 +265,7 @@ def cmd_run_job(args: argparse.Namespace) -> int:
 
 
 def cmd_scheduler(_: argparse.Namespace) -> int:
+    from account_alerts.gc_tuning import tune_garbage_collector
     from account_alerts.scheduling import build_scheduler
     from account_alerts.store.database import Database
 
@@ -276,6 +279,7 @@ def cmd_scheduler(_: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
+        tune_garbage_collector()
         scheduler.start()
         logger.info("scheduler started: %s", ", ".join(job.id for job in scheduler.get_jobs()))
         try:
