@@ -22,9 +22,11 @@ from account_alerts.api.app import create_app
 from account_alerts.config import Settings
 from account_alerts.delivery.webhooks.dispatcher import WebhookDispatcher
 from account_alerts.domain.enums import AlertType
+from account_alerts.domain.webhooks import WebhookEventType
 from account_alerts.store.audit import AuditEntry
 from account_alerts.store.database import Database
 from account_alerts.store.tables import WebhookEndpoint, WebhookEvent
+from account_alerts.store.webhook_outbox import EVENTS, undispatched
 from tests.conftest import TEST_SECRET, Api, Clock, error_code
 from tests.support.delivery import count_passes, make_delivery, with_providers
 from tests.support.events import RECORD_LOGIN, login
@@ -477,6 +479,61 @@ async def test_events_wait_in_the_outbox_for_endpoints_subscribed_when_fanned_ou
     assert request.webhook_id == event.message_id
     assert request.body.decode() == event.body
     request.verified(created["secret"])
+
+
+async def test_a_poll_for_new_events_reads_only_those_waiting(db: Database) -> None:
+    """However many events went out before, the dispatcher's poll reads the few still to
+    fan out, through the index of those alone, even while the table's statistics are
+    those of a backlog: PostgreSQL, told that most events wait, had read every event
+    through the primary key and filtered out the dispatched ones."""
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "message_id": f"msg_{n}",
+            "event_type": WebhookEventType.ALERT_CREATED,
+            "body": "{}",
+            "occurred_at": now,
+        }
+        for n in range(5_003)
+    ]
+    async with db.transaction() as session:
+        connection = await session.connection()
+        await connection.execute(sa.insert(EVENTS), rows)
+        if db.is_postgresql:
+            await connection.exec_driver_sql("ANALYZE webhook_events")  # during the backlog
+    async with db.transaction() as session:
+        oldest = sa.select(EVENTS.c.id).order_by(EVENTS.c.id).limit(5_000).scalar_subquery()
+        await (await session.connection()).execute(
+            sa.update(EVENTS).where(EVENTS.c.id.in_(oldest)).values(dispatched_at=now)
+        )
+    async with db.transaction() as session:
+        connection = await session.connection()
+        statement = undispatched(500, skip_locked=db.is_postgresql).compile(
+            dialect=connection.dialect, compile_kwargs={"literal_binds": True}
+        )
+        if db.is_postgresql:
+            explain = f"EXPLAIN (ANALYZE, FORMAT JSON) {statement}"
+            [[[plan]]] = (await connection.exec_driver_sql(explain)).all()
+            nodes = list(_plan_nodes(plan["Plan"]))
+            assert plan["Plan"]["Actual Rows"] == 3
+            assert sum(node.get("Rows Removed by Filter", 0) for node in nodes) == 0
+            used = {node.get("Index Name") for node in nodes}
+        else:
+            explain = f"EXPLAIN QUERY PLAN {statement}"
+            details = [row[-1] for row in (await connection.exec_driver_sql(explain)).all()]
+            used = {word for detail in details for word in str(detail).split()}
+        assert "idx_webhook_events_undispatched" in used
+        waiting = (await connection.execute(undispatched(500, skip_locked=False))).all()
+        newest = sa.select(EVENTS.c.id).order_by(EVENTS.c.id.desc()).limit(3)
+        assert [event_id for event_id, _ in waiting] == sorted(
+            (await connection.execute(newest)).scalars()
+        )
+
+
+def _plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield node
+    for child in node.get("Plans", []):
+        yield from _plan_nodes(child)
 
 
 async def test_a_customer_delivery_that_fails_is_announced(

@@ -29,17 +29,23 @@ DELIVERIES = table_of(WebhookDelivery)
 ATTEMPTS = table_of(WebhookAttempt)
 
 
-async def fan_out(session: AsyncSession, *, now: datetime, limit: int) -> int:
-    """Give up to ``limit`` new events a delivery to each endpoint enabled and subscribed
-    to their type now; the number of events taken up."""
+def undispatched(limit: int, *, skip_locked: bool) -> sa.Select[Any]:
+    """The oldest ``limit`` events not yet fanned out (``skip_locked``: but those another
+    dispatcher is taking up, PostgreSQL). Read through the index of the undispatched
+    alone, so a poll costs the same however many events went out before."""
     due = (
         sa.select(EVENTS.c.id, EVENTS.c.event_type)
         .where(EVENTS.c.dispatched_at.is_(None))
         .order_by(EVENTS.c.id)
         .limit(limit)
     )
-    if on_postgresql(session):
-        due = due.with_for_update(skip_locked=True)
+    return due.with_for_update(skip_locked=True) if skip_locked else due
+
+
+async def fan_out(session: AsyncSession, *, now: datetime, limit: int) -> int:
+    """Give up to ``limit`` new events a delivery to each endpoint enabled and subscribed
+    to their type now; the number of events taken up."""
+    due = undispatched(limit, skip_locked=on_postgresql(session))
     connection = await session.connection()
     events = (await connection.execute(due)).all()
     if not events:

@@ -35,7 +35,15 @@ class WebhookEvent(SQLModel, table=True):
     out to the endpoints subscribed when the dispatcher takes it up."""
 
     __tablename__ = "webhook_events"
-    __table_args__ = (sa.Index("idx_webhook_events_undispatched", "dispatched_at", "id"),)
+    # The events still to fan out, in id order, whatever the number dispatched before.
+    __table_args__ = (
+        sa.Index(
+            "idx_webhook_events_undispatched",
+            "id",
+            postgresql_where=sa.text("dispatched_at IS NULL"),
+            sqlite_where=sa.text("dispatched_at IS NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     # The webhook-id header: the same on every try and replay to every endpoint.
