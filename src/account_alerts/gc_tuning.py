@@ -3,9 +3,8 @@ the scheduler's.
 
 A full collection walks every object the collector tracks. What a process builds as it
 starts (modules, the GraphQL schema, the models, the providers' clients, compiled
-statements) lives as long as the process, and a delivery worker left to walk it all
-paused about 95 ms a time (168 000 objects) where the server, which froze it, paused
-about 25 ms."""
+statements) lives as long as the process. A delivery worker left to walk it all paused
+91-94 ms at each full collection (168 000 objects); frozen, 7 ms (12 000)."""
 
 from __future__ import annotations
 
