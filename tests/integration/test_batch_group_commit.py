@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlmodel import select
 
 from account_alerts.config import Settings
@@ -182,3 +183,35 @@ async def test_batches_written_together_can_be_switched_off(
         assert service.commits == len(batches)
         for body in results:
             assert all(a["accepted"] for a in _answers(body))
+
+
+def _unit_metrics(text: str) -> dict[tuple[str, str], float]:
+    """The units-of-work samples of a /metrics page: (sample name, phase) -> value."""
+    found: dict[tuple[str, str], float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name.startswith("alerts_event_unit"):
+            for sample in family.samples:
+                found[(sample.name, sample.labels.get("phase", ""))] = sample.value
+    return found
+
+
+async def test_metrics_report_each_unit_of_work_its_events_and_its_phases(
+    service: BatchService,
+) -> None:
+    before = _unit_metrics((await service.client.get("/metrics")).text)
+    batches = _batches(6, 8)
+    results = await service.post_all(batches)
+    assert all(answer["accepted"] for body in results for answer in _answers(body))
+    after = _unit_metrics((await service.client.get("/metrics")).text)
+
+    def grew(name: str, phase: str = "") -> float:
+        return after[(name, phase)] - before.get((name, phase), 0.0)
+
+    # One unit per transaction the batches took, holding the 48 events between them.
+    units = service.commits
+    assert 1 < units < len(batches)
+    assert grew("alerts_event_unit_events_count") == units
+    assert grew("alerts_event_unit_events_sum") == 48
+    for phase in ("lock", "judge", "write"):
+        assert grew("alerts_event_unit_seconds_count", phase) == units
+        assert grew("alerts_event_unit_seconds_sum", phase) > 0

@@ -36,6 +36,7 @@ from account_alerts.engine.group_commit import GroupCommit, GroupLimits
 from account_alerts.engine.judging import Judging
 from account_alerts.engine.profile_cache import ProfileCache
 from account_alerts.engine.unit_facts import EventOutcome, Recorded, UnitFacts
+from account_alerts.engine.unit_metrics import UnitTimer
 from account_alerts.errors import ApiError, BadUserInput
 from account_alerts.store import event_log, event_rows
 from account_alerts.store.database import Database
@@ -186,6 +187,7 @@ class Ingestor:
         rules = await self.rule_sets.current()
         await self.anomaly.refresh_if_due(now)
         stored: list[tuple[int, str, ActivityProfile]] = []
+        timer = UnitTimer()
         async with event_unit(self.db) as unit:
             batch = await UnitFacts.load(
                 unit,
@@ -195,6 +197,7 @@ class Ingestor:
                 look_up_repeats=not optimistic,
                 cache=self.profiles,
             )
+            timer.mark()
             for index, event in enumerate(events):
                 if unit.alerts is not None:
                     unit.alerts.events_left = len(events) - index - 1
@@ -206,6 +209,8 @@ class Ingestor:
                 text = event_rows.activity_profile(unit.buffer, user_id, profile)
                 if text is not None:
                     stored.append((user_id, text, profile))
+            timer.mark()
+        timer.committed(len(events))
         if self.profiles is not None:
             self.profiles.keep(batch.written(stored))  # committed
         return outcomes
