@@ -239,7 +239,8 @@ async def test_an_action_that_does_not_fit_the_alert_is_refused(api: Api, db: Da
 
 async def test_another_customers_alert_is_not_found(api: Api, db: Database) -> None:
     ids = await seed_history(db)
-    for alert_id in (str(ids["other"]), "999999", "not-a-number"):
+    # "²" and "١٢" are digits to str.isdigit, and no id of ours; nor are 19 digits.
+    for alert_id in (str(ids["other"]), "999999", "not-a-number", "²", "١٢", "9" * 19):
         body = await api.as_customer(7, ACK, {"id": alert_id, "action": "DISMISSED"})
         assert error_code(body) == "NOT_FOUND", body
     async with db.session() as session:

@@ -212,6 +212,7 @@ async def test_switches_that_cannot_be_made_change_nothing(
     assert error_code(await api.as_admin(ACTIVATE, {"m": one})) == "BAD_USER_INPUT"
     assert error_code(await api.as_admin(ACTIVATE, {"m": "999"})) == "NOT_FOUND"
     assert error_code(await api.as_admin(ACTIVATE, {"m": "x"})) == "NOT_FOUND"
+    assert error_code(await api.as_admin(ACTIVATE, {"m": "²"})) == "NOT_FOUND"
     assert error_code(await api.as_customer(7, ACTIVATE, {"m": two})) == "FORBIDDEN"
     async with db.transaction() as session:
         await session.exec(  # type: ignore[call-overload]

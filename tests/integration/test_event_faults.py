@@ -44,6 +44,29 @@ async def counts(db: Database) -> dict[str, int]:
         return {t.__tablename__: len((await session.exec(select(t))).all()) for t in tables}
 
 
+async def test_a_value_error_of_the_servers_own_is_no_bad_input_and_shows_nothing(
+    api: Api, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ValueError raised by the server's own code (a bug), not by reading the request, is
+    an internal error: the bank's service is not told its event was wrong, and Python's
+    message does not reach it."""
+    await make_account(db, user_id=7, account_number=ACCOUNT)
+    before = await counts(db)
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise ValueError("zip() argument 2 is longer than argument 1")
+
+    monkeypatch.setattr(event_log, "record", broken)
+    body = await api.as_service(RECORD_TRANSACTION, {"input": transaction(ACCOUNT, "10", day())})
+    assert error_code(body) == "INTERNAL_SERVER_ERROR"
+    assert "zip()" not in str(body)
+    assert await counts(db) == before
+    # A value GraphQL itself cannot read is still the caller's bad input.
+    bad = {**transaction(ACCOUNT, "10", day(1)), "occurredAt": "yesterday"}
+    body = await api.as_service(RECORD_TRANSACTION, {"input": bad})
+    assert error_code(body) == "BAD_USER_INPUT"
+
+
 async def test_a_failure_half_way_leaves_nothing_behind(
     api: Api, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:

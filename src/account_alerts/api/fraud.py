@@ -18,7 +18,7 @@ from account_alerts.domain.fraud_features import FEATURES, EventKind
 from account_alerts.domain.risk_score import BASE
 from account_alerts.engine import fraud_rules
 from account_alerts.errors import BadUserInput, NotFound
-from account_alerts.store.base import row_by_id
+from account_alerts.store.base import row_by_id, row_key
 from account_alerts.store.fraud_stats import VersionStats, built_in_stats, version_stats
 from account_alerts.store.fraud_tables import Backtest, FraudRule, FraudRuleVersion, FraudSnooze
 
@@ -379,7 +379,8 @@ class FraudQuery:
 
     @strawberry.field(permission_classes=[IsAdmin])
     async def fraud_rule(self, info: Info, id: strawberry.ID) -> FraudRuleView:
-        found = await _rules(info, int(id)) if str(id).isdigit() else []
+        key = row_key(str(id))
+        found = await _rules(info, key) if key is not None else []
         if not found:
             raise NotFound(f"no fraud rule {id}", field="id")
         return found[0]
@@ -407,8 +408,9 @@ class FraudQuery:
         if active_only:
             query = query.where(col(FraudSnooze.until) > now, col(FraudSnooze.lifted_at).is_(None))
         if rule_id is not None:
+            rule_key = row_key(str(rule_id))
             query = query.where(
-                col(FraudSnooze.rule_id) == int(rule_id) if str(rule_id).isdigit() else False
+                col(FraudSnooze.rule_id) == rule_key if rule_key is not None else False
             )
         async with info.context.db.session() as session:
             rows = (await session.exec(query)).all()
@@ -421,16 +423,17 @@ class FraudQuery:
     @strawberry.field(permission_classes=[IsAdmin], description="Newest first.")
     async def backtests(self, info: Info, version_id: strawberry.ID) -> list[BacktestView]:
         await info.context.services.backtests.sweep()
+        version_key = row_key(str(version_id))
         async with info.context.db.session() as session:
             rows = (
                 (
                     await session.exec(
                         select(Backtest)
-                        .where(col(Backtest.version_id) == int(version_id))
+                        .where(col(Backtest.version_id) == version_key)
                         .order_by(col(Backtest.id).desc())
                     )
                 ).all()
-                if str(version_id).isdigit()
+                if version_key is not None
                 else []
             )
         return [BacktestView.build(r) for r in rows]

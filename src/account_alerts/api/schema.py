@@ -62,7 +62,13 @@ Subscription = merge_types("Subscription", (CustomerSubscription,))
 def _is_expected(error: GraphQLError) -> bool:
     original = error.original_error
     # No original error: the request itself was malformed (syntax, validation, variables).
-    return original is None or isinstance(original, (ApiError, GraphQLError, ValueError))
+    # A ValueError is the caller's only where GraphQL raised it reading the request (a
+    # scalar's parsing: no field's path); in a resolver it is a fault of the server's.
+    return (
+        original is None
+        or isinstance(original, (ApiError, GraphQLError))
+        or (isinstance(original, ValueError) and not error.path)
+    )
 
 
 def _with_error_codes(result: Any, document: DocumentNode | None) -> None:

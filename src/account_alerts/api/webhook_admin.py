@@ -13,6 +13,7 @@ from account_alerts.domain.webhooks import WebhookDeliveryStatus, WebhookEventTy
 from account_alerts.engine import webhook_endpoints as engine
 from account_alerts.errors import BadUserInput, NotFound
 from account_alerts.store import webhook_endpoints as store
+from account_alerts.store.base import row_key
 from account_alerts.store.webhook_tables import WebhookDelivery as DeliveryRow
 from account_alerts.store.webhook_tables import WebhookEndpoint as EndpointRow
 
@@ -141,13 +142,14 @@ class WebhookQuery:
             raise BadUserInput(f"limit must be between 1 and {MAX_PAGE}", field="limit")
         if offset < 0:
             raise BadUserInput("offset cannot be negative", field="offset")
-        if not str(endpoint_id).isdigit():
+        key = row_key(str(endpoint_id))
+        if key is None:
             raise NotFound(f"no webhook endpoint {endpoint_id}")
         async with info.context.db.session() as session:
-            if await session.get(EndpointRow, int(endpoint_id)) is None:
+            if await session.get(EndpointRow, key) is None:
                 raise NotFound(f"no webhook endpoint {endpoint_id}")
             views, total = await store.deliveries(
-                session, endpoint_id=int(endpoint_id), status=status, limit=limit, offset=offset
+                session, endpoint_id=key, status=status, limit=limit, offset=offset
             )
             attempts = await store.attempts(session, [v.id for v in views])
         return WebhookDeliveryPage(

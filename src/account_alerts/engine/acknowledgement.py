@@ -12,6 +12,7 @@ from account_alerts.engine.resolution import lock_user
 from account_alerts.errors import BadUserInput, NotFound
 from account_alerts.store import audit_trail
 from account_alerts.store.alert_history import owned_alert
+from account_alerts.store.base import row_key
 from account_alerts.store.cases import open_case
 from account_alerts.store.database import Database
 
@@ -28,11 +29,12 @@ async def acknowledge_alert(
 ) -> bool:
     """A fraud report locks the customer and opens a review case for the risk team, in
     the same transaction as the answer."""
-    if not alert_id.isdigit():
+    key = row_key(alert_id)
+    if key is None:
         raise NotFound(f"no alert {alert_id} among your alerts")
     async with db.transaction() as session:
         alert = await owned_alert(
-            session, alert_id=int(alert_id), mobile_user_id=mobile_user_id, for_update=True
+            session, alert_id=key, mobile_user_id=mobile_user_id, for_update=True
         )
         if alert is None:
             raise NotFound(f"no alert {alert_id} among your alerts")

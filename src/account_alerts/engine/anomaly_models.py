@@ -15,6 +15,7 @@ from account_alerts.engine.actor import Actor
 from account_alerts.errors import BadUserInput, NotFound
 from account_alerts.store import audit_trail
 from account_alerts.store.anomaly_models import AnomalyModelRecord, load_model
+from account_alerts.store.base import row_key
 from account_alerts.store.database import Database
 
 ACTIVE, SHADOW, INACTIVE = (
@@ -36,14 +37,15 @@ async def switch_model(
     INACTIVE (a model whose bytes fail their checksum is refused); or take it out of its
     place (INACTIVE): with no ACTIVE model no transaction is scored and the feature
     reads null."""
-    if not model_id.isdigit():
+    key = row_key(model_id)
+    if key is None:
         raise NotFound(f"no anomaly model {model_id}", field="modelId")
     async with db.transaction() as session:
         # Switches queue behind each other (models are few): each then reads the places
         # as the one before it left them.
         await session.exec(select(AnomalyModelRecord.id).with_for_update())
         in_place = await _models_in_place(session)
-        target = await session.get(AnomalyModelRecord, int(model_id))
+        target = await session.get(AnomalyModelRecord, key)
         if target is None:
             raise NotFound(f"no anomaly model {model_id}", field="modelId")
         if target.status is to:

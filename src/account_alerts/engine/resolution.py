@@ -13,6 +13,7 @@ from account_alerts.engine.actor import Actor
 from account_alerts.errors import BadUserInput, NotFound
 from account_alerts.store import audit_trail
 from account_alerts.store.alerts import SuspiciousActivity
+from account_alerts.store.base import row_key
 from account_alerts.store.customers import Account, MobileUser
 from account_alerts.store.database import Database
 from account_alerts.store.webhook_events import emit
@@ -33,13 +34,14 @@ async def resolve_suspicious_activity(
     access; ACCOUNT_LOCKED locks the account involved (the customer, for a sign-in)."""
     if notes is not None and len(notes) > MAX_NOTES:
         raise BadUserInput(f"notes may be at most {MAX_NOTES} characters", field="notes")
-    if not entry_id.isdigit():
+    key = row_key(entry_id)
+    if key is None:
         raise NotFound(f"no suspicious-activity entry {entry_id}")
     async with db.transaction() as session:
         entry = (
             await session.exec(
                 select(SuspiciousActivity)
-                .where(col(SuspiciousActivity.id) == int(entry_id))
+                .where(col(SuspiciousActivity.id) == key)
                 .with_for_update()
             )
         ).first()

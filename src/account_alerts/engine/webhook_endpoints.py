@@ -13,6 +13,7 @@ from account_alerts.domain.webhooks import WebhookDeliveryStatus, WebhookEventTy
 from account_alerts.engine.actor import Actor
 from account_alerts.errors import BadUserInput, NotFound, ServiceUnavailable
 from account_alerts.store import webhook_endpoints as store
+from account_alerts.store.base import row_key
 from account_alerts.store.database import Database
 from account_alerts.store.webhook_tables import WebhookDelivery, WebhookEndpoint
 
@@ -90,9 +91,10 @@ async def create_endpoint(
 
 
 def _endpoint_id(value: str) -> int:
-    if not value.isdigit():
+    key = row_key(value)
+    if key is None:
         raise NotFound(f"no webhook endpoint {value}")
-    return int(value)
+    return key
 
 
 async def rotate_secret(
@@ -164,10 +166,11 @@ async def replay_delivery(
 ) -> WebhookDelivery:
     """Send a delivery that ended (FAILED, or DELIVERED and wanted again) once more, with
     the same webhook-id, on a fresh retry schedule."""
-    if not delivery_id.isdigit():
+    key = row_key(delivery_id)
+    if key is None:
         raise NotFound(f"no webhook delivery {delivery_id}")
     async with db.transaction() as session:
-        delivery = await store.locked_delivery(session, int(delivery_id))
+        delivery = await store.locked_delivery(session, key)
         if delivery is None or delivery.id is None:
             raise NotFound(f"no webhook delivery {delivery_id}")
         if delivery.status is WebhookDeliveryStatus.PENDING:

@@ -72,14 +72,24 @@ def columns_of(table: sa.Table, shape: type) -> list[sa.Column[Any]]:
     return [table.c[field.name] for field in fields(shape)]
 
 
+def row_key(text_id: str) -> int | None:
+    """The integer primary key an id names as GraphQL or a URL gives it (decimal ASCII
+    digits, within a 64-bit key), or None: no row has any other. ``str.isdigit`` alone
+    also takes digits such as "²", which ``int`` refuses."""
+    if text_id.isascii() and text_id.isdigit() and len(text_id) <= 18:
+        return int(text_id)
+    return None
+
+
 async def row_by_id(
     session: AsyncSession, model: type[Row], text_id: str, *, lock: bool = False
 ) -> Row | None:
     """The row whose integer primary key is ``text_id`` (an id as GraphQL or a URL gives
     it), or None when there is none or the text is not a number."""
-    if not text_id.isdigit():
+    key = row_key(text_id)
+    if key is None:
         return None
-    return await session.get(model, int(text_id), with_for_update=lock)
+    return await session.get(model, key, with_for_update=lock)
 
 
 def utcnow() -> datetime:
