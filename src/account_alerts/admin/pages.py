@@ -29,6 +29,7 @@ from account_alerts.domain.cases import CaseOutcome
 from account_alerts.engine import cases as case_flow
 from account_alerts.engine.customer_views import customer_overview
 from account_alerts.errors import ApiError, BadUserInput
+from account_alerts.store.base import row_key
 from account_alerts.store.case_queries import (
     one_case,
     queue_page,
@@ -317,7 +318,8 @@ class Console:
 
     async def customer(self, request: Request, staff: StaffSession) -> Response:
         raw = request.path_params["user_id"]
-        if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        mobile_user_id = row_key(raw)
+        if mobile_user_id is None:
             return self.render(
                 request, "missing.html", {"what": "that customer"}, staff=staff, status_code=404
             )
@@ -327,7 +329,7 @@ class Console:
                 self.db,
                 self.services.settings,
                 actor=staff.actor,
-                mobile_user_id=int(raw),
+                mobile_user_id=mobile_user_id,
                 now=now,
             )
         except ApiError:

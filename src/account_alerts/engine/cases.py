@@ -19,6 +19,7 @@ from account_alerts.engine.actor import Actor
 from account_alerts.engine.resolution import unlock_user
 from account_alerts.errors import BadUserInput, Conflict, NotFound
 from account_alerts.store import team_notifications
+from account_alerts.store.base import row_key
 from account_alerts.store.cases import (
     ReviewCase,
     record_acknowledged,
@@ -34,9 +35,10 @@ MAX_STAFF_ID = 64
 
 def case_key(case_id: str) -> int:
     """A case id as the database keys it; anything else is no case of ours."""
-    if not case_id.isascii() or not case_id.isdigit() or len(case_id) > 18:
+    key = row_key(case_id)
+    if key is None:
         raise NotFound(f"no review case {case_id}")
-    return int(case_id)
+    return key
 
 
 @asynccontextmanager
