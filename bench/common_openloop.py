@@ -14,8 +14,12 @@ could be sent, so a stalled server shows up in the latency instead of slowing th
 schedule (no coordinated omission). The client is a few lines of HTTP/1.1 over asyncio
 streams, cheap enough not to compete with the server for the CPU.
 
-The output file holds every request as [due (s after start), latency (ms), ok], the wall
-clock of the start, and the generator's own lag behind the schedule."""
+With ``--warmup S`` it first sends at the same rate for S seconds, on the same schedule and
+connections, and records none of it: the measured requests find the connections open and
+the server's caches warm, as wrk's warm-up leaves them (wrk2 likewise leaves its first
+seconds out). The output file holds every measured request as [due (s after the measured
+start), latency (ms), ok], the wall clock of the measured start, and the generator's own
+lag behind the schedule."""
 
 from __future__ import annotations
 
@@ -139,6 +143,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     pool = _Pool(host, port, args.max_connections)
     rng = random.Random(args.seed)
     total = int(args.rate * args.duration)
+    warm = int(args.rate * args.warmup)
     records: list[list[float] | None] = [None] * total
     loop = asyncio.get_running_loop()
     # Not loop.time(): uvloop's clock has millisecond resolution and is cached per turn.
@@ -182,21 +187,23 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             status, body = await asyncio.wait_for(exchange(payload), args.timeout)
             ok = _ok(status, body)
-            if not ok and len(errors) < 5:
+            if not ok and len(errors) < 5 and i >= warm:
                 errors.append(f"HTTP {status}: {body[:300].decode(errors='replace')}")
         except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
-            if len(errors) < 5:
+            if len(errors) < 5 and i >= warm:
                 errors.append(f"{type(exc).__name__} after {clock() - due:.1f} s")
-        records[i] = [round(due - start, 6), round((clock() - due) * 1000, 3), int(ok)]
+        if i >= warm:
+            records[i - warm] = [round(due - start, 6), round((clock() - due) * 1000, 3), int(ok)]
 
     if args.start_at:
         await asyncio.sleep(max(0.0, args.start_at - time.time()))
-    start = clock() + 0.05
+    # The measured part starts ``warm`` requests after the first is due.
+    start = clock() + 0.05 + warm / args.rate
     wall_start = time.time() + (start - clock())
     tasks = []
     max_lag = 0.0
-    for i in range(total):
-        due = start + i / args.rate
+    for i in range(warm + total):
+        due = start + (i - warm) / args.rate
         payload = request(i)
         delay = due - clock()
         if delay > 0:
@@ -225,7 +232,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--url", required=True)
     parser.add_argument("--token", required=True)
     parser.add_argument("--rate", type=float, required=True, help="requests per second")
-    parser.add_argument("--duration", type=float, required=True, help="seconds")
+    parser.add_argument("--duration", type=float, required=True, help="seconds measured")
+    parser.add_argument(
+        "--warmup", type=float, default=0.0, help="seconds sent first, at the rate, unrecorded"
+    )
     parser.add_argument("--bodies", type=Path, required=True, help="request templates")
     parser.add_argument("--tag", required=True, help="makes this run's eventIds unique")
     parser.add_argument("--max-connections", type=int, default=64)
@@ -265,10 +275,12 @@ def start(
     bodies: Path | None = None,
     start_at: float = 0.0,
     max_connections: int = 64,
+    warmup: float = 0.0,
 ) -> subprocess.Popen[bytes]:
     """The generator as a child process; wait for it, then read ``output``. It sends
     ``bodies``, or else events of ``kind`` (bench/event_mix.py's ``live_bodies``) over the
-    first ``accounts`` customers."""
+    first ``accounts`` customers; ``warmup`` seconds of them first, unrecorded (its
+    measured part starts ``warmup`` seconds after ``start_at``)."""
     if bodies is None:
         people = customers(FIRST_USER_ID, accounts)
         count = min(BODIES, max(1, int(rate * duration)))
@@ -280,6 +292,7 @@ def start(
         f"--token={token}",
         f"--rate={rate}",
         f"--duration={duration}",
+        f"--warmup={warmup}",
         f"--bodies={bodies}",
         f"--tag={tag}",
         f"--start-at={start_at}",

@@ -344,14 +344,31 @@ def history_settled(dsn: str) -> dict[str, int]:
     return {**counts, "deliveries_marked_sent": deliveries, "alerts_marked_sent": alerts}
 
 
+def database_settled(dsn: str) -> None:
+    """Vacuum, analyse and checkpoint, as pgbench vacuums before each run: the autovacuum
+    pass and the checkpoint an earlier run's writes call for (1-3 s of PostgreSQL's CPU
+    each, on the tables that run filled) are that run's, and would otherwise fall inside
+    the next one, on the same two cores."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+        conn.execute("CHECKPOINT")
+
+
 # -- load --------------------------------------------------------------------------------
 
 
 class Cpu:
-    """CPU seconds of the parties of a measurement, read from /proc."""
+    """CPU seconds of the parties of a measurement, read from /proc. With ``dsn``, each
+    measured run starts on a settled database (``database_settled``)."""
 
-    def __init__(self, servers: dict[str, Server], pg_pid: int) -> None:
-        self.servers, self.pg_pid = servers, pg_pid
+    def __init__(self, servers: dict[str, Server], pg_pid: int, dsn: str | None = None) -> None:
+        self.servers, self.pg_pid, self.dsn = servers, pg_pid, dsn
+
+    def ready(self) -> None:
+        """Before a measured run: the database settled, then the servers idle."""
+        if self.dsn is not None:
+            database_settled(self.dsn)
+        self.settle()
 
     def sample(self) -> dict[str, float]:
         return {
@@ -414,7 +431,7 @@ def wrk_run(
             threads=threads,
             duration=warmup,
         )
-    cpu.settle()
+    cpu.ready()
     before = cpu.sample()
     figures, output = run_wrk_script(
         wrk,
@@ -447,15 +464,28 @@ def open_loop(
     duration: float,
     work: Path,
     cpu: Cpu,
+    warmup: float,
 ) -> dict[str, Any]:
+    """``warmup`` seconds at the rate, then ``duration`` measured, on the same connections;
+    the CPU counted is the measured part's."""
     output = work / f"{tag}.json"
-    cpu.settle()
-    before = cpu.sample()
+    cpu.ready()
+    start_at = time.time() + 1.0  # the generator's process starting
     process = common_openloop.start(
-        url=url, token=token, rate=rate, duration=duration, tag=tag, output=output, bodies=bodies
+        url=url,
+        token=token,
+        rate=rate,
+        duration=duration,
+        tag=tag,
+        output=output,
+        bodies=bodies,
+        start_at=start_at,
+        warmup=warmup,
     )
     try:
-        raw = common_openloop.finish(process, output, timeout=duration + 60)
+        time.sleep(max(0.0, start_at + warmup - time.time()))
+        before = cpu.sample()
+        raw = common_openloop.finish(process, output, timeout=duration + warmup + 60)
     finally:
         common_openloop.stop(process)
     cpu.settle(timeout=5)  # the events still in flight at the end are part of the run
@@ -520,6 +550,7 @@ def compare_history(
     duration: float,
     work: Path,
     cpu: Cpu,
+    warmup: float,
 ) -> dict[str, Any]:
     """Server CPU per real-mix event for each history size: open loop at one rate, the
     groups taking turns twice (ABAB) so drift in the machine's load falls on both."""
@@ -536,6 +567,7 @@ def compare_history(
                     duration=duration / 2,
                     work=work,
                     cpu=cpu,
+                    warmup=warmup,
                 )
             )
     result: dict[str, Any] = {"rate": rate, "duration_s_per_group": duration}
@@ -565,12 +597,13 @@ def measure_setup(
     baseline: Server,
     bodies: dict[str, Path],
     pg_pid: int,
+    dsn: str,
     work: Path,
     compare: dict[int, Path] | None,
 ) -> dict[str, Any]:
     common = {"token": token, "threads": args.threads, "warmup": args.warmup}
     runs: dict[str, Any] = {}
-    base_cpu = Cpu({"server": baseline}, pg_pid)
+    base_cpu = Cpu({"server": baseline}, pg_pid, dsn)
     print(f"  {setup}: baseline insert  c={args.connections} {args.warmup}+{args.duration} s")
     runs["baseline_insert"] = wrk_run(
         wrk,
@@ -585,7 +618,7 @@ def measure_setup(
     )
     with ExitStack() as stack:
         servers, url = start_setup(stack, setup, database_url, work, args.server_processes)
-        cpu = Cpu(servers, pg_pid)
+        cpu = Cpu(servers, pg_pid, dsn)
         graphql = f"{url}/graphql"
         print(f"  {setup}: real mix, single c={args.connections} {args.warmup}+{args.duration} s")
         runs["mix_single"] = wrk_run(
@@ -610,6 +643,7 @@ def measure_setup(
             duration=args.duration,
             work=work,
             cpu=cpu,
+            warmup=args.warmup,
         )
         runs["baseline_half_load"] = open_loop(
             f"{baseline_url}/insert",
@@ -620,6 +654,7 @@ def measure_setup(
             duration=args.duration,
             work=work,
             cpu=base_cpu,
+            warmup=args.warmup,
         )
         print(f"  {setup}: plain debit     c={args.connections} {args.warmup}+{args.duration} s")
         runs["plain_single"] = wrk_run(
@@ -664,6 +699,7 @@ def measure_setup(
                 duration=args.duration,
                 work=work,
                 cpu=cpu,
+                warmup=args.warmup,
             )
     result["figures"] = setup_figures(runs)
     return result
@@ -883,6 +919,7 @@ def run(args: argparse.Namespace, wrk: str, argv: Sequence[str]) -> dict[str, An
                 baseline=baseline,
                 bodies=bodies[setup],
                 pg_pid=pg_pid,
+                dsn=dsn,
                 work=work,
                 compare=compare_bodies if setup == "split" and compare_bodies else None,
             )
