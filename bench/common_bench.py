@@ -76,11 +76,11 @@ def bench_settings(database_url: str, **overrides: Any) -> Settings:
     )
 
 
-def service_token(database_url: str, hours: float = 6) -> str:
+def service_token(database_url: str, hours: float = 6, subject: str = "core-banking") -> str:
     """A bank-service bearer token, as the services' auth issues it."""
     return issue_token(
         bench_settings(database_url),
-        subject="core-banking",
+        subject=subject,
         role=Role.SERVICE,
         lifetime=timedelta(hours=hours),
     )

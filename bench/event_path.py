@@ -408,10 +408,10 @@ class Cpu:
 def wrk_run(
     wrk: str,
     url: str,
-    bodies: Path,
+    bodies: Path | Sequence[Path],
     tag: str,
     *,
-    token: str,
+    token: str | Sequence[str],
     cpu: Cpu,
     connections: int,
     threads: int,
@@ -419,8 +419,13 @@ def wrk_run(
     warmup: int,
     items_per_request: int,
 ) -> dict[str, Any]:
-    """Warm up, then one measured wrk run with the CPU each party used."""
+    """Warm up, then one measured wrk run with the CPU each party used. Several ``bodies``
+    and ``token``: wrk's thread n sends the n-th (bench/wrk/record_transaction.lua)."""
     path = "/" + url.split("/", 3)[3]
+    if not isinstance(bodies, Path):
+        bodies = Path(",".join(str(b) for b in bodies))
+    if not isinstance(token, str):
+        token = ",".join(token)
     if warmup > 0:
         run_wrk_script(
             wrk,
@@ -596,6 +601,7 @@ def measure_setup(
     baseline_url: str,
     baseline: Server,
     bodies: dict[str, Path],
+    own: tuple[list[Path], list[str]],
     pg_pid: int,
     dsn: str,
     work: Path,
@@ -684,6 +690,28 @@ def measure_setup(
             items_per_request=args.batch_size,
             **common,
         )
+        # Secondary line: the same batches from callers (services) whose customers do not
+        # overlap, one connection each. No unit waits for another's customer locks, so the
+        # units of different callers are judged and written side by side: what the
+        # headline's shared customers cost.
+        own_bodies, own_tokens = own
+        print(
+            f"  {setup}: real mix, batches of {args.batch_size}, {len(own_bodies)} callers with "
+            f"customers of their own {args.warmup}+{batch_duration} s"
+        )
+        runs["mix_batch_own_customers"] = wrk_run(
+            wrk,
+            graphql,
+            own_bodies,
+            f"{setup}-o",
+            token=own_tokens,
+            cpu=cpu,
+            connections=len(own_bodies),
+            threads=len(own_bodies),
+            duration=batch_duration,
+            warmup=args.warmup,
+            items_per_request=args.batch_size,
+        )
         result: dict[str, Any] = {"description": SETUPS[setup], "runs": runs}
         if compare is not None:
             sizes = " vs ".join(str(size) for size in compare)
@@ -717,6 +745,7 @@ def setup_figures(runs: dict[str, Any]) -> dict[str, Any]:
         "mix_half_load_p99_ms": half.get("p99"),
         "baseline_half_load_p99_ms": runs["baseline_half_load"]["latency_ms"].get("p99"),
         "mix_batch_events_per_s": runs["mix_batch"]["items_per_s"],
+        "mix_batch_own_customers_events_per_s": runs["mix_batch_own_customers"]["items_per_s"],
         "plain_single_events_per_s": runs["plain_single"]["rps"],
         "plain_single_vs_baseline": ratio(runs["plain_single"]["rps"], base["rps"]),
         "server_cpu_ms_per_mix_event": single["cpu_ms_per_event"]["server"],
@@ -801,6 +830,7 @@ def run(args: argparse.Namespace, wrk: str, argv: Sequence[str]) -> dict[str, An
     groups: dict[str, list[Customer]] = {}
     first = FIRST_USER_ID
     names = [f"{setup} {phase}" for setup in setups for phase in PHASES]
+    names += [f"{setup} own {n}" for setup in setups for n in range(args.batch_connections)]
     for name in names + ([] if args.split_only else ["counts"]):
         groups[name] = event_mix.customers(first, args.customers)
         first += args.customers
@@ -821,6 +851,11 @@ def run(args: argparse.Namespace, wrk: str, argv: Sequence[str]) -> dict[str, An
         pg_pid = postmaster_pid(cluster.datadir)
         postgresql = server_version(cluster)
         token = service_token(database_url)
+        # The callers of the batch line whose customers are their own: services of their own.
+        own_tokens = [
+            service_token(database_url, subject=f"core-banking-{n + 1}")
+            for n in range(args.batch_connections)
+        ]
 
         now = datetime.now(UTC)
         plan = [(name, people, args.history) for name, people in groups.items()]
@@ -849,6 +884,7 @@ def run(args: argparse.Namespace, wrk: str, argv: Sequence[str]) -> dict[str, An
         history["stored"] = history_settled(dsn)
 
         bodies: dict[str, dict[str, Path]] = {}
+        own: dict[str, list[Path]] = {}
         for setup in setups:
             bodies[setup] = {
                 phase: event_mix.write_bodies(
@@ -862,6 +898,15 @@ def run(args: argparse.Namespace, wrk: str, argv: Sequence[str]) -> dict[str, An
                     ("batch", f"batch-{args.batch_size}", 200, 23),
                 )
             }
+            own[setup] = [
+                event_mix.write_bodies(
+                    work / f"{setup}-own-{n}.bodies",
+                    event_mix.live_bodies(
+                        groups[f"{setup} own {n}"], f"batch-{args.batch_size}", 200, seed=40 + n
+                    ),
+                )
+                for n in range(args.batch_connections)
+            ]
         compare_bodies = {
             size: event_mix.write_bodies(
                 work / f"history-{size}.bodies",
@@ -918,6 +963,7 @@ def run(args: argparse.Namespace, wrk: str, argv: Sequence[str]) -> dict[str, An
                 baseline_url=baseline_url,
                 baseline=baseline,
                 bodies=bodies[setup],
+                own=(own[setup], own_tokens),
                 pg_pid=pg_pid,
                 dsn=dsn,
                 work=work,
@@ -979,6 +1025,9 @@ def ratios(results: dict[str, Any]) -> dict[str, Any]:
         )
         out[f"{setup}: half-load p99 / bare insert's"] = ratio(
             f["mix_half_load_p99_ms"] or 0, f["baseline_half_load_p99_ms"] or 0, 2
+        )
+        out[f"{setup}: batches, callers' own customers / shared"] = ratio(
+            f["mix_batch_own_customers_events_per_s"], f["mix_batch_events_per_s"], 2
         )
         if "history_comparison" in result:
             out[f"{setup}: server CPU per event, history {history_label(result)}"] = history_ratio(
@@ -1067,7 +1116,7 @@ def print_table(report: dict[str, Any]) -> None:
         print()
         print(f"setup {setup}: {result['description']}")
         header = (
-            f"  {'run':<20} {'conns':>5} {'req/s':>8} {'events/s':>9} {'p50 ms':>8} "
+            f"  {'run':<24} {'conns':>5} {'req/s':>8} {'events/s':>9} {'p50 ms':>8} "
             f"{'p99 ms':>8} {'bad':>5} {'srv ms/ev':>9} {'srv CPU':>7} {'pg CPU':>7}"
         )
         print(header)
@@ -1083,7 +1132,7 @@ def print_table(report: dict[str, Any]) -> None:
                 head = f"{'open':>5} {r['rate']:>8.1f} {r['ok'] / r['duration_s']:>9.1f}"
                 bad = r["errors"]
             print(
-                f"  {name:<20} {head} {lat.get('p50', 0):>8.2f} {lat.get('p99', 0):>8.2f} "
+                f"  {name:<24} {head} {lat.get('p50', 0):>8.2f} {lat.get('p99', 0):>8.2f} "
                 f"{bad:>5} {per_event:>9.3f} {cpu['server']:>6.0f}% {cpu['postgresql']:>6.0f}%"
             )
         comparison = result.get("history_comparison")

@@ -10,6 +10,10 @@
 -- increase). Each thread starts at its own place in the file and goes round it. The same
 -- bodies can be posted to the bare-insert baseline (PATH /insert).
 --
+-- TOKEN and BODIES_FILE may each be a comma-separated list: thread n then sends the n-th
+-- (counting round), so that with one connection a thread each, each connection is a
+-- caller of its own with customers of its own.
+--
 -- Every response is checked: a status other than 200, a GraphQL "errors" key or an item
 -- not accepted is counted as bad. The last line, "WRK_JSON {...}", carries the figures in
 -- the format of bench/wrk/request.lua, latencies in microseconds.
@@ -23,8 +27,17 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
+local function nth(list, n)
+  local items = {}
+  for item in string.gmatch(list, "[^,]+") do
+    table.insert(items, item)
+  end
+  return items[n % #items + 1]
+end
+
 function init(args)
-  path, token, bodies_file, tag = args[1], args[2], args[3], args[4]
+  path, tag = args[1], args[4]
+  token, bodies_file = nth(args[2], tid), nth(args[3], tid)
   bodies = {}
   for line in io.lines(bodies_file) do
     if line ~= "" then
