@@ -422,8 +422,7 @@ def wrk_run(
     """Warm up, then one measured wrk run with the CPU each party used. Several ``bodies``
     and ``token``: wrk's thread n sends the n-th (bench/wrk/record_transaction.lua)."""
     path = "/" + url.split("/", 3)[3]
-    if not isinstance(bodies, Path):
-        bodies = Path(",".join(str(b) for b in bodies))
+    files = str(bodies) if isinstance(bodies, Path) else ",".join(str(b) for b in bodies)
     if not isinstance(token, str):
         token = ",".join(token)
     if warmup > 0:
@@ -431,7 +430,7 @@ def wrk_run(
             wrk,
             url,
             WRK_SCRIPT,
-            [path, token, str(bodies), tag + "w"],
+            [path, token, files, tag + "w"],
             connections=connections,
             threads=threads,
             duration=warmup,
@@ -442,7 +441,7 @@ def wrk_run(
         wrk,
         url,
         WRK_SCRIPT,
-        [path, token, str(bodies), tag],
+        [path, token, files, tag],
         connections=connections,
         threads=threads,
         duration=duration,
