@@ -266,6 +266,7 @@ class Ingestor:
             now=now,
             event_id=event.event_id,
             arrival=self._arrival(now),
+            preferences=batch.preferences,
         )
         decision = None
         if isinstance(event, BalanceSync):

@@ -6,7 +6,7 @@ and writes their outcome into the event's unit of work."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -70,6 +70,9 @@ class Judging:
     # When its rows say it arrived: ``now``, or a microsecond after the event before it in
     # this process, so that created_at orders transactions and sign-ins by arrival.
     arrival: datetime
+    # The preferences worked out so far in the unit, by customer and account number
+    # (engine.unit_facts.UnitFacts.preferences).
+    preferences: dict[tuple[int, str], AlertPreferences] = field(default_factory=dict)
     # The transaction's anomaly scores (ACTIVE model, SHADOW model), once decided.
     anomaly_scores: tuple[float | None, float | None] = (None, None)
 
@@ -78,14 +81,18 @@ class Judging:
         return self.unit.session
 
     def prefs(self) -> AlertPreferences:
-        if self.account is None:
-            defaults = self.settings.thresholds_for(self.settings.default_currency)
-            assert defaults is not None
-            account_number = ""
-        else:
-            defaults = thresholds_for(self.settings, self.account)
-            account_number = self.account.account_number
-        return effective_preferences(account_number, self.rows, defaults)[0]
+        account_number = self.account.account_number if self.account is not None else ""
+        key = (self.user.id, account_number)
+        prefs = self.preferences.get(key)
+        if prefs is None:
+            if self.account is None:
+                defaults = self.settings.thresholds_for(self.settings.default_currency)
+                assert defaults is not None
+            else:
+                defaults = thresholds_for(self.settings, self.account)
+            prefs = effective_preferences(account_number, self.rows, defaults)[0]
+            self.preferences[key] = prefs
+        return prefs
 
     @property
     def user_id(self) -> int:

@@ -13,6 +13,7 @@ import orjson
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from account_alerts.domain.activity_profile import ActivityProfile
+from account_alerts.domain.alert_settings import AlertPreferences
 from account_alerts.domain.events import (
     BalanceSync,
     Event,
@@ -97,6 +98,9 @@ class UnitFacts:
     cache: ProfileCache | None = None
     # The customers' activity profiles in use by this batch.
     profiles: dict[int, ActivityProfile] = field(default_factory=dict)
+    # Each customer's alert preferences for an account ("": their sign-ins), worked out
+    # once per unit: no event changes a customer's settings.
+    preferences: dict[tuple[int, str], AlertPreferences] = field(default_factory=dict)
 
     @classmethod
     async def load(
