@@ -5,6 +5,7 @@ from the stored history."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -75,7 +76,8 @@ def history_reads(db: Database) -> Iterator[list[str]]:
         # The rate limit counts the alerts of the hour before: bounded by the limit itself.
         if text.startswith("select count(*) as count_1 from account_alerts"):
             return
-        if text.startswith("select") and any(t in text for t in HISTORY_TABLES):
+        # (A profile's own parts, profile_transactions, are not history.)
+        if text.startswith("select") and any(re.search(rf"\b{t}\b", text) for t in HISTORY_TABLES):
             reads.append(statement)
 
     sa_event.listen(db.engine.sync_engine, "before_cursor_execute", seen)

@@ -26,7 +26,7 @@ from account_alerts.domain.geo import GeoPoint
 from account_alerts.store import audit_trail, event_log
 from account_alerts.store.alerts import AccountAlert, AccountAlertSettingsRow
 from account_alerts.store.audit import AuditEntry
-from account_alerts.store.customers import Account, MobileUser
+from account_alerts.store.customers import Account, MobileUser, ProfileTransactions
 from account_alerts.store.database import Database
 from account_alerts.store.event_unit import lock_customers, profile_version
 from account_alerts.store.events import IngestedEvent, TransactionRecord
@@ -219,7 +219,36 @@ async def test_rows_written_directly_read_back_as_written(pg: Database) -> None:
     assert account is not None and account.balance == Decimal("99.5000")
     assert account.balance_as_of == WHEN
     assert user is not None and user.activity_profile == PROFILE.to_json()
-    assert ActivityProfile.from_json(user.activity_profile) == PROFILE
+    assert ActivityProfile.from_json(user.activity_profile, []) == PROFILE
+
+
+async def test_a_write_deletes_the_rows_stored_before_it_not_those_it_inserts(
+    db: Database,
+) -> None:
+    """A customer's transactions' parts replaced in one write (store.event_rows): the
+    parts stored before go, the one the same write inserts stays (the ORM's statements on
+    SQLite, one combined statement on PostgreSQL)."""
+    await _customer(db)
+    await make_account(db, user_id=43, account_number="4300000001")
+    parts = ProfileTransactions.__table__  # type: ignore[attr-defined]
+    for n in range(3):
+        async with db.event_transaction() as (session, direct):
+            buffer = RowBuffer(direct)
+            if n > 0:
+                buffer.delete(parts, "mobile_user_id", 41)
+            for user in (41, 43):
+                buffer.add(parts, {"mobile_user_id": user, "times": f"[{n}]", "amounts": "[1.5]"})
+            await buffer.flush(session)
+    async with db.session() as session:
+        rows = (
+            await session.exec(select(ProfileTransactions).order_by(col(ProfileTransactions.id)))
+        ).all()
+    assert [(row.mobile_user_id, row.times) for row in rows] == [
+        (43, "[0]"),
+        (43, "[1]"),
+        (41, "[2]"),
+        (43, "[2]"),
+    ]
 
 
 async def test_a_failed_direct_statement_rolls_back_and_the_connection_is_reused(
@@ -289,7 +318,7 @@ async def test_profiles_written_as_a_text_array_are_stored_as_the_text_given(
             await session.exec(sa.text("SELECT activity_profile FROM mobile_users WHERE id = 41"))
         ).one()[0]
     assert text == texts[41]
-    assert user is not None and ActivityProfile.from_json(user.activity_profile) == awkward
+    assert user is not None and ActivityProfile.from_json(user.activity_profile, []) == awkward
 
 
 async def test_many_rows_of_awkward_values_written_as_one_document_read_back_as_given(

@@ -15,8 +15,12 @@ from account_alerts.domain.activity_profile import (
     FAILURES_KEPT,
     LAST,
     PLACES_KEPT,
+    REWRITE_AFTER_PARTS,
+    TRANSACTIONS_KEPT,
     ActivityProfile,
+    Part,
     Recent,
+    RecentAmounts,
     _cell,
     _decimal_cell,
     from_micros,
@@ -30,6 +34,36 @@ from account_alerts.domain.rules.suspicious_activity import unusual_location
 START = datetime(2026, 1, 1, tzinfo=UTC)
 WINDOW = timedelta(days=90)
 TOWNS = [GeoPoint(-15.7861, 35.0058), GeoPoint(-13.9626, 33.7741), GeoPoint(-11.4656, 34.0207)]
+
+
+class _Stored:
+    """A customer's profile as the database keeps it: the document, and the parts of their
+    transactions that each write-back adds to or replaces (store.event_rows), through JSON
+    as stored."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[bytes, bytes]] = []
+        self.document = b"null"
+        self.replaced = 0
+
+    def write(self, profile: ActivityProfile) -> None:
+        write = profile.transactions.to_store()
+        if write is not None:
+            if write.replace:
+                self.parts = []
+                self.replaced += 1
+            if write.times:
+                self.parts.append((orjson.dumps(write.times), orjson.dumps(write.amounts)))
+            profile.transactions.stored(write)
+        self.document = orjson.dumps(profile.to_json())
+
+    def read(self) -> ActivityProfile:
+        parts: list[Part] = [(orjson.loads(t), orjson.loads(a)) for t, a in self.parts]
+        return ActivityProfile.from_json(orjson.loads(self.document), parts)
+
+    def round_trip(self, profile: ActivityProfile) -> ActivityProfile:
+        self.write(profile)
+        return self.read()
 
 
 def _keys(places: list[GeoPoint]) -> set[str]:
@@ -143,7 +177,8 @@ def test_a_profile_survives_its_json_document() -> None:
         profile.failed_login(START + timedelta(minutes=minutes))
     profile.failed_logins_detected(START)
     profile.low_balance_alert("1000000001", START)
-    again = ActivityProfile.from_json(profile.to_json())
+    profile.saw_transaction(START, 120.5)
+    again = _Stored().round_trip(profile)
     assert again == profile
     assert again.knows_device("phone-1", START)
     assert not again.knows_device("phone-1", START - timedelta(seconds=1))
@@ -179,12 +214,15 @@ def test_recent_transactions_in_a_window_are_the_history_or_unknown(seed: int) -
     rng = random.Random(seed)
     history: list[tuple[datetime, float]] = []
     profile = ActivityProfile()
+    stored = _Stored()
     for n, when in enumerate(_transaction_times(rng, 400)):
         amount = float(rng.randint(1, 90_000)) + n / 1000
         history.append((when, amount))
         profile.transactions.add(when, amount)
+        if rng.random() < 0.3:  # the end of a unit of work
+            stored.write(profile)
         if n % 50 == 0:
-            profile = ActivityProfile.from_json(profile.to_json())
+            profile = stored.round_trip(profile)
         asked = when + timedelta(seconds=rng.choice([-30, 0, 0, 45]))
         for span in (timedelta(hours=1), timedelta(hours=24)):
             answer = profile.transactions.within(asked, span)
@@ -199,23 +237,72 @@ def test_recent_transactions_in_a_window_are_the_history_or_unknown(seed: int) -
 
 
 @pytest.mark.parametrize("seed", range(10))
-def test_the_stored_document_is_the_same_whether_its_transactions_are_kept_as_text(
-    seed: int,
-) -> None:
-    """Written back after every transaction (appended, late, same instant, whole days
-    dropped, everything dropped), the profile's stored text with its transactions kept as
-    JSON text is byte for byte the one written from the numbers; also after a round trip
-    through the stored document."""
+def test_transactions_stored_in_parts_read_back_as_they_were(seed: int) -> None:
+    """Written back after units of a few transactions (appended, late, same instant, whole
+    days dropped), the stored parts read back as the transactions kept, in
+    the same order, with the same answer on what was dropped; the parts never pile up
+    beyond the rewrite, and a unit stores what it saw, not the whole day again."""
     rng = random.Random(seed)
     profile = ActivityProfile()
-    profile.saw_device("phone-1", START)
-    for n, when in enumerate(_transaction_times(rng, 300)):
-        profile.saw_transaction(when, rng.choice([float(rng.randint(1, 90_000)), n / 7, 0.1]))
-        kept = orjson.dumps(profile.to_json(fragments=True))
-        assert kept == orjson.dumps(profile.to_json())
-        if n % 40 == 0:
-            profile = ActivityProfile.from_json(orjson.loads(kept))
+    stored = _Stored()
+    came = 0
+    for when in _transaction_times(rng, 1500):
+        profile.saw_transaction(when, rng.choice([float(rng.randint(1, 90_000)), 0.1, 1 / 7]))
+        came += 1
+        if rng.random() < 0.2:
+            before, replaced = len(stored.parts), stored.replaced
+            stored.write(profile)
+            assert len(stored.parts) <= REWRITE_AFTER_PARTS + 1
+            if stored.replaced == replaced:  # added what came, not everything again
+                assert len(stored.parts) == before + 1
+                assert len(orjson.loads(stored.parts[-1][0])) == came
+            came = 0
+            again = stored.read()
+            assert again.transactions == profile.transactions
+            assert again.transactions.parts == len(stored.parts)
+            if rng.random() < 0.2:
+                profile = again
+    assert stored.replaced > 1
     assert profile.transactions.pruned_until is not None
+
+
+def test_read_back_the_parts_keep_only_the_last_day_of_what_they_hold() -> None:
+    """Parts written before the newest transaction made older ones drop are read without
+    them; same-instant transactions keep the order they arrived in across parts."""
+    day = int(TRANSACTIONS_KEPT.total_seconds() * 1_000_000)
+    base = 1_800_000_000_000_000
+    parts: list[Part] = [([base, base + 10], [1.0, 2.0]), ([base + 10, base + day + 5], [3.0, 4.0])]
+    read = RecentAmounts.from_parts(parts, None)
+    assert read.times == [base + 10, base + 10, base + day + 5]
+    assert read.amounts == [2.0, 3.0, 4.0]
+    assert read.parts == 2
+
+
+def test_a_profile_with_its_transactions_in_the_document_moves_them_to_parts() -> None:
+    """A profile stored before its transactions went to parts (format 4) reads them from
+    the document, and its first write-back stores them all as one part."""
+    profile = ActivityProfile()
+    for minutes in range(5):
+        profile.saw_transaction(START + timedelta(minutes=minutes), 10.0 + minutes)
+    document = profile.to_json()
+    older = {
+        **document,
+        "format": 4,
+        "transactions": {
+            "times": profile.transactions.times,
+            "amounts": profile.transactions.amounts,
+            "prunedUntil": None,
+        },
+    }
+    assert ActivityProfile.is_current(older) and not ActivityProfile.has_parts(older)
+    read = ActivityProfile.from_json(older)
+    assert read.transactions == profile.transactions
+    stored = _Stored()
+    stored.write(read)
+    assert stored.replaced == 1 and len(stored.parts) == 1
+    assert stored.read() == profile
+    with pytest.raises(ValueError, match="parts"):
+        ActivityProfile.from_json(document)
 
 
 @pytest.mark.parametrize("seed", range(10))
@@ -243,7 +330,7 @@ def test_places_are_dropped_exactly_when_one_falls_half_a_year_behind(seed: int)
         assert {k: from_micros(s[LAST]) for k, s in profile.places.items()} == kept
         assert profile.places_pruned_until == pruned_until
         if rng.random() < 0.05:
-            profile = ActivityProfile.from_json(profile.to_json())
+            profile = _Stored().round_trip(profile)
 
 
 def test_place_cells_round_exactly_as_decimal_does() -> None:
@@ -277,6 +364,7 @@ def test_a_profile_stored_with_its_places_times_as_text_reads_as_it_was_written(
     older = {
         **document,
         "format": 3,
+        "transactions": {"times": [], "amounts": [], "prunedUntil": None},
         "places": {
             key: [None if t is None else from_micros(t).isoformat() for t in times]
             for key, times in document["places"].items()

@@ -5,8 +5,10 @@ It holds the devices they have used (and when first), the places they have been 
 decimals, about a kilometre, with the first and last time seen, overall and by successful
 sign-in), their recent failed sign-ins and failed-sign-in detections, their accounts'
 recent low-balance alerts, and their recent transactions (time and amount) with the amounts
-of the last few, for the fraud rules' windows and a customer's typical amount. Its size
-follows how many devices and places a customer has, not how many events.
+of the last few, for the fraud rules' windows and a customer's typical amount. Its
+document's size follows how many devices and places a customer has, not how many events;
+the last day's transactions are stored apart, in parts that each write-back adds to
+(``RecentAmounts``), so that what a unit writes follows what it saw.
 
 Every answer is exact, or None: an event far older than what the profile still keeps (a
 late or replayed feed) may need a place or a sign-in that was pruned, and then the caller
@@ -24,8 +26,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-import orjson
-
 from account_alerts.domain.geo import GeoPoint
 
 # Places not seen for this long are dropped (the usual-places window is 90 days).
@@ -39,9 +39,11 @@ TRANSACTIONS_KEPT = timedelta(hours=25)
 # A customer's typical amount: the median of their last this-many transactions.
 TYPICAL_OF = 30
 # The document's shape; a stored profile of another format is rebuilt from the history,
-# except the one before (places' times as text), which is converted as it is read.
-FORMAT = 4
-_PREVIOUS_FORMAT = 3
+# except the two before, which are converted as they are read: 4 (the transactions in the
+# document) and 3 (those, and the places' times as text).
+FORMAT = 5
+_PLACES_AS_TEXT = 3
+_OLDER_FORMATS = (4, _PLACES_AS_TEXT)
 
 _CENT = Decimal("0.01")
 _MICRO = Decimal("0.000001")
@@ -174,50 +176,63 @@ class Recent:
         return [t for t in self.times if at - span < t < at + span]
 
 
+# A customer's transactions are stored apart from the profile's document, in parts (one
+# row each, store.profile_transactions): each write-back adds the transactions that came
+# since the last as one part, and once there are this many parts, the next one replaces
+# them all with the transactions kept. Writing a busy customer's whole day of transactions
+# back with every unit had cost in proportion to that day (tens of kilobytes each time).
+REWRITE_AFTER_PARTS = 32
+
+
+@dataclass(frozen=True)
+class TransactionsWrite:
+    """What a write-back does to a customer's stored transactions: adds (times, amounts)
+    as one more part or, with ``replace``, makes them the only part (none if empty)."""
+
+    replace: bool
+    times: list[int]
+    amounts: list[float]
+
+
+# A stored part: its times and amounts, in the order they arrived.
+Part = tuple[list[int], list[float]]
+
+
 @dataclass
 class RecentAmounts:
     """Transactions kept for ``TRANSACTIONS_KEPT`` after the newest: their times, as
     microseconds since the epoch in time order (same-instant ones in arrival order), and
     their amounts, as two lists of plain numbers. A customer who pays hundreds of times a
-    day costs a search and a slice per question, and the stored document is two arrays of
-    numbers, not hundreds of timestamps to format and parse.
+    day costs a search and a slice per question.
 
-    The two arrays are also kept as JSON text (``encoded``), changed as transactions come
-    and go: the profile is written back after every event, and formatting each of a busy
-    customer's numbers again every time had been most of the cost of writing it."""
+    They are stored in parts (``REWRITE_AFTER_PARTS``): ``parts`` is how many hold the
+    stored ones, None when the stored parts are not these (a profile built from the history
+    or read from an older document), which the next write-back replaces."""
 
     times: list[int] = field(default_factory=list)
     amounts: list[float] = field(default_factory=list)
     pruned_until: datetime | None = None
-    # The arrays as ``orjson.dumps`` writes them; None: to be written out whole.
-    _text: tuple[bytearray, bytearray] | None = field(default=None, repr=False, compare=False)
+    parts: int | None = field(default=None, compare=False)
+    # The transactions added since the last write-back, in arrival order.
+    _new_times: list[int] = field(default_factory=list, repr=False, compare=False)
+    _new_amounts: list[float] = field(default_factory=list, repr=False, compare=False)
 
     def add(self, at: datetime, amount: float) -> None:
         times, amounts = self.times, self.amounts
         when = micros(at)
+        self._new_times.append(when)
+        self._new_amounts.append(amount)
         if not times or times[-1] <= when:
             times.append(when)
             amounts.append(amount)
-            if self._text is not None:
-                _append(self._text[0], when, first=len(times) == 1)
-                _append(self._text[1], amount, first=len(times) == 1)
         else:  # a late event: in time order, after what arrived at the same instant
             place = bisect.bisect_right(times, when)
-            after = len(times) - place
             times.insert(place, when)
             amounts.insert(place, amount)
-            if self._text is not None and place > 0 and after <= _LATE_IN_TEXT:
-                _insert(self._text[0], when, after=after)
-                _insert(self._text[1], amount, after=after)
-            else:
-                self._text = None
         cutoff = times[-1] - _TRANSACTIONS_KEPT_US
         if times[0] < cutoff:
             gone = bisect.bisect_left(times, cutoff)
             dropped = from_micros(times[gone - 1])
-            if self._text is not None:
-                _drop_first(self._text[0], gone, everything=gone == len(times))
-                _drop_first(self._text[1], gone, everything=gone == len(times))
             del times[:gone], amounts[:gone]
             self.pruned_until = max(filter(None, [self.pruned_until, dropped]))
 
@@ -230,42 +245,47 @@ class RecentAmounts:
         first = bisect.bisect_right(times, micros(at - span))
         return self.amounts[first : bisect.bisect_right(times, micros(at))]
 
-    def encoded(self) -> tuple[bytes, bytes]:
-        """The times and the amounts as JSON arrays, exactly as ``orjson.dumps`` writes
-        them."""
-        if self._text is None:
-            self._text = bytearray(orjson.dumps(self.times)), bytearray(orjson.dumps(self.amounts))
-        return bytes(self._text[0]), bytes(self._text[1])
+    # -- stored in parts
+
+    def to_store(self) -> TransactionsWrite | None:
+        """What the write-back does to the stored parts; None: nothing (none came)."""
+        new = bool(self._new_times)
+        if self.parts is None or (new and self.parts >= REWRITE_AFTER_PARTS):
+            return TransactionsWrite(True, list(self.times), list(self.amounts))
+        if not new:
+            return None
+        return TransactionsWrite(False, list(self._new_times), list(self._new_amounts))
+
+    def stored(self, write: TransactionsWrite) -> None:
+        """``write`` (from ``to_store``) is in the unit's rows."""
+        self._new_times, self._new_amounts = [], []
+        if write.replace:
+            self.parts = 1 if write.times else 0
+        else:
+            assert self.parts is not None
+            self.parts += 1
+
+    @classmethod
+    def from_parts(cls, parts: Iterable[Part], pruned_until: datetime | None) -> RecentAmounts:
+        """The transactions kept, from the stored parts in the order they were written:
+        in time order, same-instant ones in the order they arrived (a stable sort of the
+        parts one after the other), without those dropped since."""
+        pairs: list[tuple[int, float]] = []
+        count = 0
+        for times, amounts in parts:
+            pairs.extend(zip(times, amounts, strict=True))
+            count += 1
+        pairs.sort(key=_time_of)
+        if pairs:
+            cutoff = pairs[-1][0] - _TRANSACTIONS_KEPT_US
+            del pairs[: bisect.bisect_left(pairs, cutoff, key=_time_of)]
+        return cls(
+            [when for when, _ in pairs], [amount for _, amount in pairs], pruned_until, count
+        )
 
 
-def _append(array: bytearray, value: float, *, first: bool) -> None:
-    """A value written at the end of a JSON array of numbers."""
-    array[-1:] = (b"" if first else b",") + orjson.dumps(value) + b"]"
-
-
-# A late transaction is put into the arrays' text when it is at most this many from the end
-# (a feed's events a little out of order); otherwise the text is written out again.
-_LATE_IN_TEXT = 64
-
-
-def _insert(array: bytearray, value: float, *, after: int) -> None:
-    """A value put into a JSON array of numbers before its last ``after`` values (at least
-    one, and not all of them)."""
-    at = len(array) - 1
-    for _ in range(after):
-        at = array.rindex(b",", 0, at)
-    array[at:at] = b"," + orjson.dumps(value)
-
-
-def _drop_first(array: bytearray, count: int, *, everything: bool) -> None:
-    """The first ``count`` values taken out of a JSON array of numbers."""
-    if everything:
-        array[:] = b"[]"
-        return
-    cut = 0
-    for _ in range(count):
-        cut = array.index(b",", cut + 1)
-    del array[1 : cut + 1]
+def _time_of(pair: tuple[int, float]) -> int:
+    return pair[0]
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -299,8 +319,8 @@ class ActivityProfile:
     transactions: RecentAmounts = field(default_factory=RecentAmounts)
     # The amounts of the last TYPICAL_OF transactions, in arrival order.
     last_amounts: list[float] = field(default_factory=list)
-    # The stored document's entries of the devices no event has changed since it was read:
-    # written back as they are.
+    # The document's entries of the devices no event has changed since it was read or
+    # last written: written back as they are.
     stored_devices: dict[str, list[Any]] = field(default_factory=dict, repr=False, compare=False)
     # The newest sighting of any place, and a time before which no place can be due to be
     # dropped (``saw_place``), in microseconds; None: not worked out yet.
@@ -406,47 +426,50 @@ class ActivityProfile:
 
     # -- stored as a JSON document
 
-    def to_json(self, *, fragments: bool = False) -> dict[str, Any]:
-        """The stored document; ``fragments``: the transactions' arrays as the JSON text
-        they are kept as (``RecentAmounts.encoded``), for ``orjson.dumps`` to write."""
-        if fragments:
-            times, amounts = self.transactions.encoded()
-            transactions: dict[str, Any] = {
-                "times": orjson.Fragment(times),
-                "amounts": orjson.Fragment(amounts),
-            }
-        else:
-            transactions = {"times": self.transactions.times, "amounts": self.transactions.amounts}
+    def to_json(self) -> dict[str, Any]:
+        """The stored document, without the transactions' times and amounts (stored in
+        parts: ``RecentAmounts.to_store``)."""
         return {
-            "devices": {
-                d: self.stored_devices.get(d)
-                or [_iso(s.first), _iso(s.last), s.name, s.model, s.os]
-                for d, s in self.devices.items()
-            },
+            "devices": self._device_entries(),
             "places": self.places,
             "placesPrunedUntil": _iso(self.places_pruned_until),
             "failedLogins": _recent_json(self.failed_logins),
             "failedLoginDetections": _recent_json(self.failed_login_detections),
             "lowBalanceAlerts": {a: _recent_json(r) for a, r in self.low_balance_alerts.items()},
-            "transactions": {
-                **transactions,
-                "prunedUntil": _iso(self.transactions.pruned_until),
-            },
+            "transactions": {"prunedUntil": _iso(self.transactions.pruned_until)},
             "lastAmounts": self.last_amounts,
             "format": FORMAT,
         }
 
+    def _device_entries(self) -> dict[str, list[Any]]:
+        """The devices as the document holds them; an entry written out once is kept for
+        the next time, until an event changes that device (``saw_device``)."""
+        entries = self.stored_devices
+        for device_id, seen in self.devices.items():
+            if device_id not in entries:
+                first, last = _iso(seen.first), _iso(seen.last)
+                entries[device_id] = [first, last, seen.name, seen.model, seen.os]
+        return {device_id: entries[device_id] for device_id in self.devices}
+
     @staticmethod
     def is_current(document: dict[str, Any]) -> bool:
         """Whether a stored document can be read (else: rebuild from history)."""
-        return document.get("format") in (FORMAT, _PREVIOUS_FORMAT)
+        return document.get("format") in (FORMAT, *_OLDER_FORMATS)
+
+    @staticmethod
+    def has_parts(document: dict[str, Any]) -> bool:
+        """Whether the document's transactions are in stored parts (this format), not in
+        the document (the formats before)."""
+        return document.get("format") == FORMAT
 
     @classmethod
-    def from_json(cls, document: dict[str, Any]) -> ActivityProfile:
-        if document["format"] == FORMAT:
-            places: dict[str, Sightings] = document["places"]
-        else:  # the places' times as text
-            places = {
+    def from_json(
+        cls, document: dict[str, Any], parts: Iterable[Part] | None = None
+    ) -> ActivityProfile:
+        """The profile of a stored document and (``has_parts``) its transactions' stored
+        parts, in the order they were written."""
+        if document["format"] == _PLACES_AS_TEXT:
+            places: dict[str, Sightings] = {
                 key: [
                     micros(_time(first)),
                     micros(_time(last)),
@@ -455,6 +478,18 @@ class ActivityProfile:
                 ]
                 for key, (first, last, first_login, last_login) in document["places"].items()
             }
+        else:
+            places = document["places"]
+        stored = document["transactions"]
+        pruned_until = _maybe_time(stored["prunedUntil"])
+        if cls.has_parts(document):
+            if parts is None:
+                raise ValueError("a profile of this format is read with its transactions' parts")
+            transactions = RecentAmounts.from_parts(parts, pruned_until)
+        else:  # in the document: stored in parts by the next write-back
+            transactions = RecentAmounts(
+                list(stored["times"]), list(map(float, stored["amounts"])), pruned_until
+            )
         return cls(
             devices={
                 d: Seen(_time(first), _time(last), *names)
@@ -465,11 +500,7 @@ class ActivityProfile:
             failed_logins=_recent(document["failedLogins"]),
             failed_login_detections=_recent(document["failedLoginDetections"]),
             low_balance_alerts={a: _recent(r) for a, r in document["lowBalanceAlerts"].items()},
-            transactions=RecentAmounts(
-                list(document["transactions"]["times"]),
-                list(map(float, document["transactions"]["amounts"])),
-                _maybe_time(document["transactions"]["prunedUntil"]),
-            ),
+            transactions=transactions,
             last_amounts=[float(amount) for amount in document["lastAmounts"]],
             stored_devices=dict(document["devices"]),
         )

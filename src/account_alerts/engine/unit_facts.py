@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from account_alerts.domain.activity_profile import ActivityProfile
+from account_alerts.domain.activity_profile import ActivityProfile, Part
 from account_alerts.domain.alert_settings import AlertPreferences
 from account_alerts.domain.events import (
     BalanceSync,
@@ -34,6 +34,7 @@ from account_alerts.store.event_unit import (
     none_stored,
     profile_version,
     stored_profile,
+    stored_transactions,
 )
 
 
@@ -89,8 +90,10 @@ class UnitFacts:
     transactions: set[tuple[str, str]]
     # The cross-customer counts of its events (asked with the rest).
     crowds: fraud_live.UnitCrowds
-    # The customers' activity profiles as stored (store.event_unit.Locked).
+    # The customers' activity profiles as stored (store.event_unit.Locked), and the stored
+    # parts of their recent transactions (those with a profile that came).
     stored_profiles: dict[int, str | dict[str, Any] | None] = field(default_factory=dict)
+    stored_parts: dict[int, list[Part]] = field(default_factory=dict)
     # PostgreSQL: the versions of the stored profiles, and the unit's transaction id.
     profile_versions: dict[int, str] = field(default_factory=dict)
     transaction: str | None = None
@@ -118,6 +121,9 @@ class UnitFacts:
         locked = await unit.lock_customers(events, cache.known if cache is not None else None)
         accounts, users = locked.accounts, locked.users
         session = unit.session
+        parts = await stored_transactions(
+            unit, [user for user, document in locked.profiles.items() if document is not None]
+        )
         stored = (
             await event_log.find_many(session, unit.direct, (e.event_id for e in events))
             if look_up_repeats
@@ -171,6 +177,7 @@ class UnitFacts:
             transactions,
             crowds,
             stored_profiles=locked.profiles,
+            stored_parts=parts,
             profile_versions=locked.versions,
             transaction=locked.transaction,
             cache=cache,
@@ -197,6 +204,7 @@ class UnitFacts:
                 # The lock left it out for a version this process had kept, and no longer
                 # has (a unit of the customer's that took it before this lock failed).
                 self.stored_profiles[user_id] = await stored_profile(unit, user_id)
+                self.stored_parts.update(await stored_transactions(unit, [user_id]))
                 del self.profile_versions[user_id]
                 profile = self._stored_profile(user_id)
             if profile is None:
@@ -218,7 +226,7 @@ class UnitFacts:
         if isinstance(document, str):  # PostgreSQL: the text as stored
             document = orjson.loads(document)
         if document is not None and ActivityProfile.is_current(document):
-            return ActivityProfile.from_json(document)
+            return ActivityProfile.from_json(document, self.stored_parts.get(user_id, []))
         return None
 
     def _left_out(self, user_id: int) -> bool:

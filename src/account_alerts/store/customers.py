@@ -33,6 +33,22 @@ class MobileUser(SQLModel, table=True):
     updated_at: datetime = when(now=True)
 
 
+class ProfileTransactions(SQLModel, table=True):
+    """One part of a customer's recent transactions as their activity profile keeps them
+    (domain.activity_profile.RecentAmounts): their times (microseconds since the epoch) and
+    amounts as JSON arrays, in the order they arrived. A unit of work adds the ones it saw as
+    a part, with the profile's document; after a few dozen parts one replaces them all."""
+
+    __tablename__ = "profile_transactions"
+
+    id: int | None = Field(
+        default=None, primary_key=True, sa_type=sa.BigInteger().with_variant(sa.Integer, "sqlite")
+    )
+    mobile_user_id: int = user_fk(index=True)
+    times: str = Field(sa_type=sa.Text)
+    amounts: str = Field(sa_type=sa.Text)
+
+
 class Account(SQLModel, table=True):
     __tablename__ = "accounts"
 

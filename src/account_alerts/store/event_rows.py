@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -15,7 +16,7 @@ from account_alerts.domain.activity_profile import ActivityProfile, Seen
 from account_alerts.domain.events import BalanceSync, LoginEvent, TransactionEvent
 from account_alerts.domain.geo import GeoPoint
 from account_alerts.store.base import new_row, table_of
-from account_alerts.store.customers import Account, Device, MobileUser
+from account_alerts.store.customers import Account, Device, MobileUser, ProfileTransactions
 from account_alerts.store.direct import rows_of
 from account_alerts.store.events import BalanceSnapshot, LoginAttempt, TransactionRecord
 from account_alerts.store.row_buffer import RowBuffer
@@ -24,6 +25,7 @@ from account_alerts.store.types import json_bytes
 ACCOUNTS = table_of(Account)
 DEVICES = table_of(Device)
 USERS = table_of(MobileUser)
+PROFILE_TRANSACTIONS = table_of(ProfileTransactions)
 TRANSACTIONS = table_of(TransactionRecord)
 SNAPSHOTS = table_of(BalanceSnapshot)
 LOGINS = table_of(LoginAttempt)
@@ -184,12 +186,29 @@ def activity_profile(
     buffer: RowBuffer, mobile_user_id: int, profile: ActivityProfile
 ) -> str | None:
     """On the customer's row: the lock's re-read of a row it waited for sees the newest.
-    On PostgreSQL, where the document is kept as text, the text stored (written here, so
-    that it is known exactly: engine.profile_cache); elsewhere None."""
+    The transactions that came since it was last written go in a part of their own
+    (domain.activity_profile.RecentAmounts.to_store). On PostgreSQL, where the document is
+    kept as text, the text stored (written here, so that it is known exactly:
+    engine.profile_cache); elsewhere None."""
+    transactions = profile.transactions
+    write = transactions.to_store()
+    if write is not None:
+        if write.replace:
+            buffer.delete(PROFILE_TRANSACTIONS, "mobile_user_id", mobile_user_id)
+        if write.times:
+            buffer.add(
+                PROFILE_TRANSACTIONS,
+                {
+                    "mobile_user_id": mobile_user_id,
+                    "times": orjson.dumps(write.times).decode(),
+                    "amounts": orjson.dumps(write.amounts).decode(),
+                },
+            )
+        transactions.stored(write)
+    document = profile.to_json()
     if buffer.direct is None:
-        buffer.update(USERS, mobile_user_id, {"activity_profile": profile.to_json()})
+        buffer.update(USERS, mobile_user_id, {"activity_profile": document})
         return None
-    document = profile.to_json(fragments=True)
     # A profile given as text is stored as that text (store.row_buffer sends it in a text
     # array, _update_documents), so the stored text is exactly this one.
     text = json_bytes(document).decode()

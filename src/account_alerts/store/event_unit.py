@@ -5,19 +5,21 @@ announced once it has committed (store.announcements, through the Database)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from account_alerts.domain.activity_profile import Part
 from account_alerts.domain.events import BalanceSync, Event, LoginEvent, TransactionEvent
 from account_alerts.store.alerts import AccountAlertSettingsRow
 from account_alerts.store.base import table_of
-from account_alerts.store.customers import Account, MobileUser
+from account_alerts.store.customers import Account, MobileUser, ProfileTransactions
 from account_alerts.store.database import Database
 from account_alerts.store.direct import INTEGRITY_ERRORS, Direct, Entities, rows_of
 from account_alerts.store.new_alerts import NewAlerts
@@ -177,6 +179,41 @@ async def stored_profile(unit: EventUnit, mobile_user_id: int) -> str | None:
     assert unit.direct is not None
     rows = await unit.direct.rows(_PROFILE_TEXT, {"user_id": mobile_user_id})
     return rows[0][0] if rows else None
+
+
+_PARTS = table_of(ProfileTransactions)
+
+
+def _parts_statement(*, as_array: bool) -> sa.Select[Any]:
+    customer = _PARTS.c.mobile_user_id
+    keys = (
+        customer == sa.any_(sa.bindparam("keys", type_=postgresql.ARRAY(customer.type)))
+        if as_array
+        else customer.in_(sa.bindparam("keys", expanding=True))
+    )
+    return (
+        sa.select(customer, _PARTS.c.times, _PARTS.c.amounts)
+        .where(keys)
+        .order_by(customer, _PARTS.c.id)
+    )
+
+
+_PARTS_OF = {as_array: _parts_statement(as_array=as_array) for as_array in (True, False)}
+
+
+async def stored_transactions(
+    unit: EventUnit, mobile_user_ids: Collection[int]
+) -> dict[int, list[Part]]:
+    """The stored parts of locked customers' recent transactions (their activity
+    profiles'), each customer's in the order they were written."""
+    parts: dict[int, list[Part]] = {}
+    if not mobile_user_ids:
+        return parts
+    statement = _PARTS_OF[unit.direct is not None]
+    rows = await rows_of(unit.session, unit.direct, statement, {"keys": sorted(mobile_user_ids)})
+    for mobile_user_id, times, amounts in rows:
+        parts.setdefault(mobile_user_id, []).append((orjson.loads(times), orjson.loads(amounts)))
+    return parts
 
 
 _LOCKS = {

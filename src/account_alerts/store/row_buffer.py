@@ -36,6 +36,8 @@ class RowBuffer:
         self._updates: dict[_UpdateShape, dict[Any, dict[str, Any]]] = {}
         # Rows added with a key and not written yet, by (table, key): their updates.
         self._keyed: dict[tuple[sa.Table, Any], dict[str, Any]] = {}
+        # (table, column) -> the values whose rows are deleted.
+        self._deletes: dict[tuple[sa.Table, str], list[Any]] = {}
 
     def add(self, table: sa.Table, row: dict[str, Any], *, key: Any = None) -> None:
         """``key``: the row's key as ``update`` would name it; an update of the row before
@@ -62,10 +64,15 @@ class RowBuffer:
             return
         self._updates.setdefault((table, tuple(sorted(values)), by), {})[key] = values
 
+    def delete(self, table: sa.Table, column: str, value: Any) -> None:
+        """Delete the rows of ``table`` whose ``column`` holds ``value``: those stored before
+        the write that deletes them, not the rows that write inserts."""
+        self._deletes.setdefault((table, column), []).append(value)
+
     async def flush(self, session: AsyncSession) -> None:
-        """Write what is buffered: each table's inserts in the order they were added, and
-        the updates."""
-        if not self._rows and not self._updates:
+        """Write what is buffered: the deletes, each table's inserts in the order they
+        were added, and the updates."""
+        if not self._rows and not self._updates and not self._deletes:
             return
         # ORM objects added before these rows (a customer first seen in this batch) must
         # exist before rows that refer to them.
@@ -73,6 +80,7 @@ class RowBuffer:
             await session.flush()
         pending, self._rows = self._rows, {}
         updates, self._updates = self._updates, {}
+        deletes, self._deletes = self._deletes, {}
         self._keyed = {}
         direct = self.direct
         if direct is not None:
@@ -111,9 +119,16 @@ class RowBuffer:
                     _document(values, convert, **_keys(key, by)) for key, values in by_key.items()
                 ]
                 shape.append(("update", table, columns, by))
+            for (table, column), values in sorted(
+                deletes.items(), key=lambda item: (item[0][0].name, item[0][1])
+            ):
+                parameters[f"w{len(shape)}_keys"] = values
+                shape.append(("delete", table, (column,)))
             await direct.execute(_combined(tuple(shape)), parameters)
             return
         connection = await session.connection()
+        for (table, column), values in deletes.items():
+            await connection.execute(sa.delete(table).where(table.c[column].in_(values)))
         for table, rows in pending.items():
             await connection.execute(sa.insert(table), rows)
         for (table, columns, by), by_key in updates.items():
@@ -325,6 +340,16 @@ def _key_columns(table: sa.Table, by: tuple[str, ...]) -> list[tuple[str, sa.Col
     return [("key", key_column)]
 
 
+def _delete_rows(table: sa.Table, columns: tuple[str, ...], prefix: str) -> sa.Delete:
+    """Delete the rows whose column ``columns[0]`` holds one of the array ``{prefix}keys``.
+    As a part of the combined statement it sees the table as it was before the statement,
+    so it deletes none of the rows the statement inserts."""
+    [name] = columns
+    column = table.c[name]
+    keys = sa.bindparam(f"{prefix}keys", type_=ColumnValues(column.type))
+    return sa.delete(table).where(column == sa.any_(keys))
+
+
 @functools.lru_cache(maxsize=64)
 def _update(
     table: sa.Table, columns: tuple[str, ...], prefix: str, by: tuple[str, ...] = ()
@@ -344,12 +369,13 @@ def _update(
 
 @functools.lru_cache(maxsize=256)
 def _combined(shape: tuple[tuple[Any, ...], ...]) -> Any:
-    """``shape``: ("insert", table, columns), and ("update" or "documents", table, columns,
-    key columns)."""
+    """``shape``: ("insert", table, columns), ("update" or "documents", table, columns,
+    key columns) and ("delete", table, (column,))."""
     build: dict[str, Callable[..., Any]] = {
         "insert": _insert_rows,
         "update": _update_rows,
         "documents": _update_documents,
+        "delete": _delete_rows,
     }
     parts: list[Any] = [
         build[kind](table, columns, f"w{n}_", *rest)
