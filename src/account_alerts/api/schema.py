@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +24,7 @@ from account_alerts.api.documents import DocumentChecks, stand_in
 from account_alerts.api.error_fields import input_field
 from account_alerts.api.execution import LeafFieldsExecutionContext
 from account_alerts.api.fraud import FraudMutation, FraudQuery
-from account_alerts.api.scalars import DecimalScalar
+from account_alerts.api.scalars import DateTimeScalar, DecimalScalar
 from account_alerts.api.service import ServiceMutation, ServiceQuery
 from account_alerts.api.webhook_admin import WebhookMutation, WebhookQuery
 from account_alerts.config import Settings
@@ -166,7 +167,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         execution_context_class=(
             LeafFieldsExecutionContext if settings.graphql_short_path else None
         ),
-        scalar_overrides={Decimal: DecimalScalar},
+        scalar_overrides={Decimal: DecimalScalar, datetime: DateTimeScalar},
     )
 
 
