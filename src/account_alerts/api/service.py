@@ -43,10 +43,15 @@ async def _results(info: Info, outcomes: Sequence[EventOutcome]) -> list[EventRe
         async with info.context.db.session() as session:
             found = await session.exec(select(AccountAlert).where(col(AccountAlert.id).in_(wanted)))
             rows.update({row.id: row for row in found.all() if row.id is not None})
-    views = [
-        await AccountAlertView.many(info, [rows[i] for i in outcome.alert_ids if i in rows])
-        for outcome in outcomes
-    ]
+    # One call for the whole batch's alerts (their deliveries in one load), then each
+    # event's own, in order.
+    parts = [[rows[i] for i in outcome.alert_ids if i in rows] for outcome in outcomes]
+    every = await AccountAlertView.many(info, [row for part in parts for row in part])
+    views = []
+    start = 0
+    for part in parts:
+        views.append(every[start : start + len(part)])
+        start += len(part)
     results = []
     for index, outcome in enumerate(outcomes):
         error = outcome.error
