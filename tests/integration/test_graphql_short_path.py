@@ -34,6 +34,7 @@ from tests.support.events import (
     LILONGWE,
     RECORD_LOGIN,
     RECORD_TRANSACTION,
+    RECORD_TRANSACTIONS,
     SYNC_BALANCE,
     balance,
     login,
@@ -456,3 +457,56 @@ async def test_the_risk_teams_log_answers_alike(
     assert "errors" not in body
     reasons = {item["suspicionReason"] for item in body["data"]["suspiciousActivities"]["items"]}
     assert "MULTIPLE_FAILED_ATTEMPTS" in reasons
+
+
+async def test_a_batchs_results_answer_alike_and_take_the_short_path(
+    both: BothPaths,
+    api: Api,
+    db: Database,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch's hundred results are the value of its root field's resolver: completed in
+    one call when their selection is plain, with the same answer, refused items and alerts
+    (their details and deliveries) included."""
+    await seed_every_alert_type(api, db, settings)
+    at = api.clock.now - timedelta(minutes=5)
+    batch = [
+        transaction(
+            ACCOUNT, "60000.00", at, balance_after="100.00", device="phone-9", location=LILONGWE
+        ),
+        transaction("9999999999", "10.00", at),
+        transaction(ACCOUNT, "5.00", at, device="phone-1", location=BLANTYRE),
+    ]
+    first = (await api.as_service(RECORD_TRANSACTIONS, {"inputs": batch}))["data"]
+    before = await handbacks(api)
+    # Sent again to both: every event a repeat with its alerts read back, the unknown
+    # account's refused again.
+    body = await both.ask(RECORD_TRANSACTIONS, {"inputs": batch}, role=Role.SERVICE)
+    results = body["data"]["recordTransactions"]
+    assert [(r["accepted"], r["duplicate"]) for r in results] == [
+        (True, True),
+        (False, False),
+        (True, True),
+    ]
+    assert results[1]["error"]["code"] == "NOT_FOUND"
+    assert {alert["alertType"] for alert in results[0]["alerts"]} == {
+        "LARGE_TRANSACTION",
+        "SUSPICIOUS_ACTIVITY",
+    }
+    assert [r["alerts"] for r in results] == [r["alerts"] for r in first["recordTransactions"]]
+    assert await handbacks(api) == before
+
+    # No result's fields went through the executor's loop, one result at a time: the
+    # whole list was completed by one call.
+    executed: list[str] = []
+    loop = LeafFieldsExecutionContext.execute_fields
+
+    def counting(self: Any, parent_type: Any, *args: Any) -> Any:
+        executed.append(parent_type.name)
+        return loop(self, parent_type, *args)
+
+    monkeypatch.setattr(LeafFieldsExecutionContext, "execute_fields", counting)
+    again = await api.as_service(RECORD_TRANSACTIONS, {"inputs": batch})
+    assert again == body
+    assert executed == []

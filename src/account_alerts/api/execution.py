@@ -13,7 +13,9 @@ field's type. This context takes two short cuts where that general way comes to
 - a *plain subtree* (a field whose whole selection below it is plain: objects, lists,
   unions of Strawberry types and plain leaves, with no directives, no arguments and no
   resolvers anywhere in it) is completed by a completer compiled once per field of a
-  document and kept across requests, one Python call per value.
+  document and kept across requests, one Python call per value; so is the value a root
+  field's resolver returned (a batch's hundred results, a history page) when the
+  selection below it is plain.
 
 Both hand anything unusual — null on a non-null field, an error as a value, an
 awaitable, a value of a class the scalar is not known to take as it is — back to
@@ -24,7 +26,8 @@ errors and their paths and locations are exactly what graphql-core gives. Any ot
 exception on a short path is a bug of its own and is reported as an error.
 
 This reads graphql-core 3.3.2's executor internals (the loop of
-``ExecutionContext.execute_fields``, ``collect_subfields``, ``FieldDetails``, ``Path``)
+``ExecutionContext.execute_fields``, ``complete_value``'s arguments, ``collect_subfields``,
+``FieldDetails``, ``Path``)
 and Strawberry's resolver markers: both are pinned exactly in pyproject.toml, and
 ``ALERTS_GRAPHQL_SHORT_PATH=false`` leaves every field to graphql-core.
 """
@@ -52,6 +55,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLResolveInfo,
     GraphQLScalarType,
     GraphQLString,
     GraphQLUnionType,
@@ -166,6 +170,28 @@ class LeafFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
         return get_results()
 
+    def complete_value(
+        self,
+        return_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        info: GraphQLResolveInfo[Any],
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        # A root field's resolved value (a batch's results, a page) whose whole selection
+        # is plain: completed in one call, as a plain subtree is.
+        if path.prev is None:
+            plan = self._resolved_plan(info.parent_type, field_details_list)
+            if plan is not None:
+                try:
+                    return plan[1](result)
+                except _NotPlain:
+                    HANDBACKS.labels(f"{info.parent_type.name}.{info.field_name}").inc()
+        return super().complete_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
+
     # -- plain leaves ------------------------------------------------------------------
 
     def _leaf_plan(self, parent_type: GraphQLObjectType, field_name: str) -> Plan:
@@ -218,6 +244,35 @@ class LeafFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         _SUBTREE_PLANS[key] = (nodes, plan)
         return plan
 
+    def _resolved_plan(
+        self, parent_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> Plan:
+        """For a field whose resolver gave its value: a plan for the value when the field
+        returns objects (or lists of them) with a plain selection."""
+        nodes = tuple(details.node for details in field_details_list)
+        key = ("resolved", parent_type, self.middleware_manager is None, *map(id, nodes))
+        cached = _SUBTREE_PLANS.get(key)
+        if cached is not None and all(a is b for a, b in zip(cached[0], nodes, strict=True)):
+            return cached[1]
+        plan: Plan = None
+        field_def = self.schema.get_field(parent_type, nodes[0].name.value)
+        if field_def is not None and self._plain_selection_below(field_details_list):
+            inner: Any = field_def.type
+            while isinstance(inner, (GraphQLNonNull, GraphQLList)):
+                inner = inner.of_type
+            if isinstance(inner, (GraphQLObjectType, GraphQLUnionType)):
+                try:
+                    complete = self._completer(
+                        field_def.type, field_details_list, _declared_class(field_def)
+                    )
+                    plan = _identity, complete
+                except _NotPlain:
+                    plan = None
+        if len(_SUBTREE_PLANS) >= _SUBTREE_PLANS_MAX:
+            _SUBTREE_PLANS.clear()
+        _SUBTREE_PLANS[key] = (nodes, plan)
+        return plan
+
     def _compile_subtree(
         self, parent_type: GraphQLObjectType, field_details_list: FieldDetailsList
     ) -> Plan:
@@ -242,6 +297,17 @@ class LeafFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
             if node.selection_set is not None and not self._plain_selection_set(
                 node.selection_set, set()
             ):
+                return False
+        return True
+
+    def _plain_selection_below(self, field_details_list: FieldDetailsList) -> bool:
+        """``_plain_selection`` below fields that were executed already: their own
+        arguments went to their resolver, their own directives let them run."""
+        for details in field_details_list:
+            if details.defer_usage is not None or details.fragment_variable_values:
+                return False
+            selection_set = details.node.selection_set
+            if selection_set is None or not self._plain_selection_set(selection_set, set()):
                 return False
         return True
 
