@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from account_alerts.api.app import create_app
 from account_alerts.config import Settings
 from account_alerts.delivery.metrics import REGISTRY
+from account_alerts.engine import unit_facts
 from account_alerts.engine.ingest import Ingestor
 from account_alerts.store.database import Database
 from account_alerts.store.types import json_bytes
@@ -110,7 +111,11 @@ def day(clock: Clock) -> Day:
 
 
 async def test_a_day_one_event_at_a_time_is_judged_and_stored_the_same_with_and_without_it(
-    pg_cluster: PostgresCluster, pg_template: str, clock: Clock, day: Day
+    pg_cluster: PostgresCluster,
+    pg_template: str,
+    clock: Clock,
+    day: Day,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     expected = expected_alerts(day)
     assert len(expected) > 100
@@ -129,6 +134,7 @@ async def test_a_day_one_event_at_a_time_is_judged_and_stored_the_same_with_and_
                 assert _cache_lookups("hit") == hits
                 results[name] = (_alerts(await stored_alerts(db)), await _profiles(db))
                 continue
+            parts_read = _count_parts_read(monkeypatch)
             for event in day.events:
                 await _send_one(api, event)
             stored = await stored_alerts(db)
@@ -139,6 +145,9 @@ async def test_a_day_one_event_at_a_time_is_judged_and_stored_the_same_with_and_
                 # Every customer's later events took the profile their earlier one left.
                 assert len(kept) == len(day.customers)
                 assert _cache_lookups("hit") - hits >= len(day.events) - 2 * len(day.customers)
+                # Every profile came from the cache, a sign-in's included: none was read
+                # with its transactions' parts.
+                assert parts_read == []
                 versions = await _row_versions(db)
                 for user_id, item in kept.items():
                     assert profiles[user_id] == item.text
@@ -152,6 +161,19 @@ async def test_a_day_one_event_at_a_time_is_judged_and_stored_the_same_with_and_
         assert Counter(actual) == Counter(expected), difference(expected, actual, day)
         results[name] = (_alerts(stored), profiles)
     assert results["cached"] == results["uncached"] == results["forgetful"]
+
+
+def _count_parts_read(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The customers whose transactions' parts units read (with their profile)."""
+    asked: list[int] = []
+    read = unit_facts.stored_transactions
+
+    async def counting(unit: Any, mobile_user_ids: Sequence[int]) -> Any:
+        asked.extend(mobile_user_ids)
+        return await read(unit, mobile_user_ids)
+
+    monkeypatch.setattr(unit_facts, "stored_transactions", counting)
+    return asked
 
 
 def _forget_after_naming(ingestor: Ingestor) -> None:

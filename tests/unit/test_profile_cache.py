@@ -83,3 +83,29 @@ def test_size_zero_keeps_nothing() -> None:
     cache.keep([_written(1, "one", _profile(1), "0001")])
     assert len(cache) == 0 and cache.take(1, "one", "1/100/3") is None
     assert cache.known(["0001"], [1]) == []
+
+
+def test_a_customers_accounts_stay_known_through_a_unit_of_sign_ins() -> None:
+    """A unit of sign-ins names no account: kept after it, the customer's profile is still
+    found by the accounts their transactions name, so the lock need not send it."""
+    cache = ProfileCache(10)
+    cache.keep([_written(7, "seven", _profile(7), "0007")])
+    assert cache.take(7, None, "7/100/5") is not None
+    cache.keep([_written(7, "signed in", _profile(7))])  # sign-ins only: no account
+    assert cache.known(["0007"], []) == ["7/100/9"]
+    # Evicted, the customer and their accounts are forgotten.
+    small = ProfileCache(1)
+    small.keep([_written(7, "seven", _profile(7), "0007")])
+    small.keep([_written(8, "eight", _profile(8), "0008")])
+    assert small.known(["0007", "0008"], [7]) == ["8/100/5"]
+    assert "0007" not in small._owners
+
+
+def test_a_profile_that_comes_anyway_is_held_only_with_the_text_kept() -> None:
+    """The lock sends a profile whose version it was not told (an account the cache did
+    not know): the cache holds it only if the text is the one it kept."""
+    cache = ProfileCache(10)
+    cache.keep([_written(7, "seven", _profile(7), "0007")])
+    assert cache.holds(7, "seven")
+    assert not cache.holds(7, "other")
+    assert not cache.holds(8, "seven")

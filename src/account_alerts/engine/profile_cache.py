@@ -54,8 +54,11 @@ class ProfileCache:
     def __init__(self, size: int) -> None:
         self.size = size
         self._kept: OrderedDict[int, Written] = OrderedDict()
-        # The accounts of the customers kept.
+        # The accounts of the customers kept (and taken, until kept again), by account and
+        # by customer: a unit of sign-ins names no account, and the customer's accounts
+        # stay known through it.
         self._owners: dict[str, int] = {}
+        self._accounts: dict[int, tuple[str, ...]] = {}
 
     def __len__(self) -> int:
         return len(self._kept)
@@ -71,6 +74,12 @@ class ProfileCache:
         users.update(mobile_user_ids)
         kept = self._kept
         return [kept[user].version for user in users if user in kept]
+
+    def holds(self, mobile_user_id: int, stored: str) -> bool:
+        """Whether ``take`` would give the kept profile for this stored text (the caller
+        then needs nothing else of the stored profile)."""
+        kept = self._kept.get(mobile_user_id)
+        return kept is not None and kept.text == stored
 
     def take(
         self, mobile_user_id: int, stored: str | None, version: str | None
@@ -93,19 +102,26 @@ class ProfileCache:
         them afterwards."""
         if self.size <= 0:
             return
-        kept, owners = self._kept, self._owners
+        kept, owners, accounts = self._kept, self._owners, self._accounts
         for item in written:
-            self._forget(item.mobile_user_id)
-            kept[item.mobile_user_id] = item
+            user = item.mobile_user_id
+            self._forget(user)
+            known = accounts.get(user, ())
+            accounts[user] = known + tuple(n for n in item.accounts if n not in known)
             for number in item.accounts:
-                owners[number] = item.mobile_user_id
+                owners[number] = user
+            kept[user] = item
         while len(kept) > self.size:
-            self._forget(next(iter(kept)))
+            self._evict(next(iter(kept)))
 
     def _forget(self, mobile_user_id: int) -> Written | None:
-        item = self._kept.pop(mobile_user_id, None)
-        if item is not None:
-            for number in item.accounts:
-                if self._owners.get(number) == mobile_user_id:
-                    del self._owners[number]
-        return item
+        """The customer's kept profile out of the cache; their accounts stay known for
+        when a unit keeps it again (a version named for another customer's row, should an
+        account have changed hands, never matches that row)."""
+        return self._kept.pop(mobile_user_id, None)
+
+    def _evict(self, mobile_user_id: int) -> None:
+        self._kept.pop(mobile_user_id, None)
+        for number in self._accounts.pop(mobile_user_id, ()):
+            if self._owners.get(number) == mobile_user_id:
+                del self._owners[number]

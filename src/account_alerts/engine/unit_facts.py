@@ -121,8 +121,17 @@ class UnitFacts:
         locked = await unit.lock_customers(events, cache.known if cache is not None else None)
         accounts, users = locked.accounts, locked.users
         session = unit.session
+        # The parts of the profiles that came, unless this process kept that profile.
         parts = await stored_transactions(
-            unit, [user for user, document in locked.profiles.items() if document is not None]
+            unit,
+            [
+                user
+                for user, document in locked.profiles.items()
+                if document is not None
+                and not (
+                    cache is not None and isinstance(document, str) and cache.holds(user, document)
+                )
+            ],
         )
         stored = (
             await event_log.find_many(session, unit.direct, (e.event_id for e in events))
