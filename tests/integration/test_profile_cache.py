@@ -120,7 +120,8 @@ async def test_a_day_one_event_at_a_time_is_judged_and_stored_the_same_with_and_
     expected = expected_alerts(day)
     assert len(expected) > 100
     results: dict[str, tuple[Counter[Any], dict[int, str]]] = {}
-    for name, size in (("cached", 10_000), ("uncached", 0), ("forgetful", 10_000)):
+    variants = (("cached", 10_000), ("uncached", 0), ("forgetful", 10_000), ("evicted", 10_000))
+    for name, size in variants:
         url = pg_cluster.create_database(f"profile_cache_{name}", template=pg_template)
         hits = _cache_lookups("hit")
         async with _served(url, clock, activity_profile_cache_size=size) as (api, db, ingestor):
@@ -132,6 +133,17 @@ async def test_a_day_one_event_at_a_time_is_judged_and_stored_the_same_with_and_
                 for event in day.events:
                     await _send_one(api, event)
                 assert _cache_lookups("hit") == hits
+                results[name] = (_alerts(await stored_alerts(db)), await _profiles(db))
+                continue
+            if name == "evicted":
+                # Every profile comes with the lock and looks like the one kept, so its
+                # parts are left unread; by the time the unit takes it, it is gone (other
+                # units' profiles pushed it out): the parts are read then.
+                _evict_after_loading(ingestor)
+                parts_read = _count_parts_read(monkeypatch)
+                for event in day.events:
+                    await _send_one(api, event)
+                assert parts_read  # read when taken, not at the lock
                 results[name] = (_alerts(await stored_alerts(db)), await _profiles(db))
                 continue
             parts_read = _count_parts_read(monkeypatch)
@@ -161,6 +173,7 @@ async def test_a_day_one_event_at_a_time_is_judged_and_stored_the_same_with_and_
         assert Counter(actual) == Counter(expected), difference(expected, actual, day)
         results[name] = (_alerts(stored), profiles)
     assert results["cached"] == results["uncached"] == results["forgetful"]
+    assert results["evicted"] == results["cached"]
 
 
 def _count_parts_read(monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -174,6 +187,29 @@ def _count_parts_read(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(unit_facts, "stored_transactions", counting)
     return asked
+
+
+def _evict_after_loading(ingestor: Ingestor) -> None:
+    cache = ingestor.profiles
+    assert cache is not None
+    take = cache.take
+
+    def known(accounts: Sequence[str], users: Sequence[int]) -> list[str]:
+        return []  # the lock sends every profile
+
+    asked: Counter[int] = Counter()
+
+    def holds(user: int, stored: str) -> bool:
+        asked[user] += 1
+        return asked[user] % 2 == 1  # at the lock, yes; when the unit takes it, gone
+
+    def taken(user: int, stored: str | None, version: str | None) -> Any:
+        take(user, stored, version)
+        return None  # evicted meanwhile
+
+    cache.known = known  # type: ignore[method-assign]
+    cache.holds = holds  # type: ignore[method-assign]
+    cache.take = taken  # type: ignore[method-assign]
 
 
 def _forget_after_naming(ingestor: Ingestor) -> None:

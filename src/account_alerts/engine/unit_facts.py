@@ -208,6 +208,15 @@ class UnitFacts:
     async def profile_of(self, unit: EventUnit, user_id: int) -> ActivityProfile:
         profile = self.profiles.get(user_id)
         if profile is None:
+            document = self.stored_profiles.get(user_id)
+            if (
+                isinstance(document, str)
+                and user_id not in self.stored_parts
+                and not (self.cache is not None and self.cache.holds(user_id, document))
+            ):
+                # Its parts were left unread for the profile this process kept, which has
+                # left the cache since (evicted by other units' profiles): read them now.
+                self.stored_parts.update(await stored_transactions(unit, [user_id]))
             profile = self._stored_profile(user_id)
             if profile is None and self._left_out(user_id):
                 # The lock left it out for a version this process had kept, and no longer
@@ -235,7 +244,7 @@ class UnitFacts:
         if isinstance(document, str):  # PostgreSQL: the text as stored
             document = orjson.loads(document)
         if document is not None and ActivityProfile.is_current(document):
-            return ActivityProfile.from_json(document, self.stored_parts.get(user_id, []))
+            return ActivityProfile.from_json(document, self.stored_parts.get(user_id))
         return None
 
     def _left_out(self, user_id: int) -> bool:

@@ -205,9 +205,9 @@ async def stored_transactions(
     unit: EventUnit, mobile_user_ids: Collection[int]
 ) -> dict[int, list[Part]]:
     """The stored parts of locked customers' recent transactions (their activity
-    profiles'), each customer's in the order they were written."""
-    parts: dict[int, list[Part]] = {}
-    if not mobile_user_ids:
+    profiles'), each customer's in the order they were written (none: an empty list)."""
+    parts: dict[int, list[Part]] = {user: [] for user in mobile_user_ids}
+    if not parts:
         return parts
     statement = _PARTS_OF[unit.direct is not None]
     rows = await rows_of(unit.session, unit.direct, statement, {"keys": sorted(mobile_user_ids)})
