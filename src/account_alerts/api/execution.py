@@ -230,13 +230,29 @@ class LeafFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def _subtree_plan(
         self, parent_type: GraphQLObjectType, field_details_list: FieldDetailsList
     ) -> Plan:
+        return self._kept_plan("subtree", parent_type, field_details_list, self._compile_subtree)
+
+    def _resolved_plan(
+        self, parent_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> Plan:
+        return self._kept_plan("resolved", parent_type, field_details_list, self._compile_resolved)
+
+    def _kept_plan(
+        self,
+        kind: str,
+        parent_type: GraphQLObjectType,
+        field_details_list: FieldDetailsList,
+        compile_plan: Callable[[GraphQLObjectType, FieldDetailsList], Plan],
+    ) -> Plan:
+        """The plan of this kind for these fields of a document, compiled once and kept
+        across requests (None where they are not plain)."""
         nodes = tuple(details.node for details in field_details_list)
-        key = (parent_type, self.middleware_manager is None, *map(id, nodes))
+        key = (kind, parent_type, self.middleware_manager is None, *map(id, nodes))
         cached = _SUBTREE_PLANS.get(key)
         if cached is not None and all(a is b for a, b in zip(cached[0], nodes, strict=True)):
             return cached[1]
         try:
-            plan = self._compile_subtree(parent_type, field_details_list)
+            plan = compile_plan(parent_type, field_details_list)
         except _NotPlain:
             plan = None
         if len(_SUBTREE_PLANS) >= _SUBTREE_PLANS_MAX:
@@ -244,34 +260,21 @@ class LeafFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         _SUBTREE_PLANS[key] = (nodes, plan)
         return plan
 
-    def _resolved_plan(
+    def _compile_resolved(
         self, parent_type: GraphQLObjectType, field_details_list: FieldDetailsList
     ) -> Plan:
         """For a field whose resolver gave its value: a plan for the value when the field
         returns objects (or lists of them) with a plain selection."""
-        nodes = tuple(details.node for details in field_details_list)
-        key = ("resolved", parent_type, self.middleware_manager is None, *map(id, nodes))
-        cached = _SUBTREE_PLANS.get(key)
-        if cached is not None and all(a is b for a, b in zip(cached[0], nodes, strict=True)):
-            return cached[1]
-        plan: Plan = None
-        field_def = self.schema.get_field(parent_type, nodes[0].name.value)
-        if field_def is not None and self._plain_selection_below(field_details_list):
-            inner: Any = field_def.type
-            while isinstance(inner, (GraphQLNonNull, GraphQLList)):
-                inner = inner.of_type
-            if isinstance(inner, (GraphQLObjectType, GraphQLUnionType)):
-                try:
-                    complete = self._completer(
-                        field_def.type, field_details_list, _declared_class(field_def)
-                    )
-                    plan = _identity, complete
-                except _NotPlain:
-                    plan = None
-        if len(_SUBTREE_PLANS) >= _SUBTREE_PLANS_MAX:
-            _SUBTREE_PLANS.clear()
-        _SUBTREE_PLANS[key] = (nodes, plan)
-        return plan
+        field_def = self.schema.get_field(parent_type, field_details_list[0].node.name.value)
+        if field_def is None or not self._plain_selection_below(field_details_list):
+            return None
+        inner: Any = field_def.type
+        while isinstance(inner, (GraphQLNonNull, GraphQLList)):
+            inner = inner.of_type
+        if not isinstance(inner, (GraphQLObjectType, GraphQLUnionType)):
+            return None
+        complete = self._completer(field_def.type, field_details_list, _declared_class(field_def))
+        return _identity, complete
 
     def _compile_subtree(
         self, parent_type: GraphQLObjectType, field_details_list: FieldDetailsList
@@ -288,17 +291,10 @@ class LeafFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def _plain_selection(self, field_details_list: FieldDetailsList) -> bool:
         """No directives (@skip, @include, @defer: they depend on the variables), no
         arguments and no fragment variables anywhere below these fields."""
-        for details in field_details_list:
-            if details.defer_usage is not None or details.fragment_variable_values:
-                return False
-            node = details.node
-            if node.directives or node.arguments:
-                return False
-            if node.selection_set is not None and not self._plain_selection_set(
-                node.selection_set, set()
-            ):
-                return False
-        return True
+        return all(
+            not details.node.directives and not details.node.arguments
+            for details in field_details_list
+        ) and self._plain_selection_below(field_details_list)
 
     def _plain_selection_below(self, field_details_list: FieldDetailsList) -> bool:
         """``_plain_selection`` below fields that were executed already: their own
@@ -307,7 +303,7 @@ class LeafFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
             if details.defer_usage is not None or details.fragment_variable_values:
                 return False
             selection_set = details.node.selection_set
-            if selection_set is None or not self._plain_selection_set(selection_set, set()):
+            if selection_set is not None and not self._plain_selection_set(selection_set, set()):
                 return False
         return True
 

@@ -127,10 +127,7 @@ class UnitFacts:
             [
                 user
                 for user, document in locked.profiles.items()
-                if document is not None
-                and not (
-                    cache is not None and isinstance(document, str) and cache.holds(user, document)
-                )
+                if _parts_wanted(cache, user, document)
             ],
         )
         stored = (
@@ -208,11 +205,8 @@ class UnitFacts:
     async def profile_of(self, unit: EventUnit, user_id: int) -> ActivityProfile:
         profile = self.profiles.get(user_id)
         if profile is None:
-            document = self.stored_profiles.get(user_id)
-            if (
-                isinstance(document, str)
-                and user_id not in self.stored_parts
-                and not (self.cache is not None and self.cache.holds(user_id, document))
+            if user_id not in self.stored_parts and _parts_wanted(
+                self.cache, user_id, self.stored_profiles.get(user_id)
             ):
                 # Its parts were left unread for the profile this process kept, which has
                 # left the cache since (evicted by other units' profiles): read them now.
@@ -285,6 +279,16 @@ class UnitFacts:
             await session.flush()
             self.users[user.id] = user
         return user
+
+
+def _parts_wanted(
+    cache: ProfileCache | None, user_id: int, document: str | dict[str, Any] | None
+) -> bool:
+    """Whether a stored profile that came with the lock needs its transactions' parts:
+    it is not the one this process kept (``ProfileCache.holds``)."""
+    if document is None:
+        return False
+    return not (cache is not None and isinstance(document, str) and cache.holds(user_id, document))
 
 
 def _customers(events: Sequence[Event], accounts: dict[str, Account]) -> list[tuple[Event, int]]:

@@ -139,15 +139,18 @@ _PROFILE_UNLESS_KNOWN = _unless_known(_VERSION, sa.type_coerce(PROFILE, sa.Text(
 _TRANSACTION = sa.literal_column("pg_current_xact_id()::xid::text", sa.Text())
 
 
+def _among_keys(column: sa.Column[Any], *, as_array: bool) -> sa.ColumnElement[bool]:
+    """``column`` among the parameter ``keys``: one array (PostgreSQL, one statement for
+    any number of keys), or an expanding IN list."""
+    if as_array:
+        return column == sa.any_(sa.bindparam("keys", type_=postgresql.ARRAY(column.type)))
+    return column.in_(sa.bindparam("keys", expanding=True))
+
+
 def _lock_statement(by_account: bool, *, as_array: bool) -> sa.Select[Any]:
     """``as_array``: the keys as one array parameter and the activity profile as its text
     (PostgreSQL, one statement for any number of keys); otherwise an expanding IN list."""
-    key = ACCOUNTS.c.account_number if by_account else USERS.c.id
-    keys = (
-        key == sa.any_(sa.bindparam("keys", type_=postgresql.ARRAY(key.type)))
-        if as_array
-        else key.in_(sa.bindparam("keys", expanding=True))
-    )
+    keys = _among_keys(ACCOUNTS.c.account_number if by_account else USERS.c.id, as_array=as_array)
     with_settings = USERS.outerjoin(SETTINGS, SETTINGS.c.mobile_user_id == USERS.c.id)
     source = (
         ACCOUNTS.join(with_settings, USERS.c.id == ACCOUNTS.c.mobile_user_id)
@@ -186,14 +189,9 @@ _PARTS = table_of(ProfileTransactions)
 
 def _parts_statement(*, as_array: bool) -> sa.Select[Any]:
     customer = _PARTS.c.mobile_user_id
-    keys = (
-        customer == sa.any_(sa.bindparam("keys", type_=postgresql.ARRAY(customer.type)))
-        if as_array
-        else customer.in_(sa.bindparam("keys", expanding=True))
-    )
     return (
         sa.select(customer, _PARTS.c.times, _PARTS.c.amounts)
-        .where(keys)
+        .where(_among_keys(customer, as_array=as_array))
         .order_by(customer, _PARTS.c.id)
     )
 
@@ -212,7 +210,7 @@ async def stored_transactions(
     statement = _PARTS_OF[unit.direct is not None]
     rows = await rows_of(unit.session, unit.direct, statement, {"keys": sorted(mobile_user_ids)})
     for mobile_user_id, times, amounts in rows:
-        parts.setdefault(mobile_user_id, []).append((orjson.loads(times), orjson.loads(amounts)))
+        parts[mobile_user_id].append((orjson.loads(times), orjson.loads(amounts)))
     return parts
 
 
