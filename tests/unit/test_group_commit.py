@@ -8,7 +8,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from account_alerts.engine.group_commit import GroupCommit, GroupLimits
+from account_alerts.engine import group_commit
+from account_alerts.engine.group_commit import GroupCommit, GroupLimits, answer_previous
 
 
 class Writes:
@@ -26,9 +27,14 @@ class Writes:
 
 
 def batcher(
-    writes: Writes, *, max_group: int = 16, writers: int = 1, wait_ms: float = 0
+    writes: Writes | HoldingWrites,
+    *,
+    max_group: int = 16,
+    writers: int = 1,
+    wait_ms: float = 0,
+    answer_with_next: bool = False,
 ) -> GroupCommit[str, int, int]:
-    return GroupCommit(writes, GroupLimits(max_group, writers, wait_ms))
+    return GroupCommit(writes, GroupLimits(max_group, writers, wait_ms, answer_with_next))
 
 
 async def test_a_lone_item_is_written_at_once_and_alone() -> None:
@@ -127,3 +133,117 @@ async def test_a_write_cancelled_while_others_wait_leaves_nobody_hanging() -> No
     assert not pending and all(item.cancelled() for item in done)
     assert group.writes_in_flight("core") == 0 and not group._waiting
     assert writes.groups == []
+
+
+class HoldingWrites:
+    """Writes whose first group ends when ``first_done`` is set; each later group says
+    the one before may be answered when ``holds`` is set (unless ``never_holds``), and
+    ends when ``done`` is set. ``log`` records the steps in order."""
+
+    def __init__(self, *, never_holds: bool = False, fails: bool = False) -> None:
+        self.first_done, self.holds, self.done = asyncio.Event(), asyncio.Event(), asyncio.Event()
+        self.never_holds, self.fails = never_holds, fails
+        self.log: list[str] = []
+        self.calls = 0
+
+    async def __call__(self, key: str, items: Sequence[int]) -> list[int | Exception]:
+        self.calls += 1
+        if self.calls == 1:
+            await self.first_done.wait()
+        else:
+            await self.holds.wait()
+            if not self.never_holds:
+                answer_previous()
+                self.log.append(f"writing {list(items)}")
+            await self.done.wait()
+            if self.fails:
+                raise RuntimeError("the write failed")
+        return [i * 10 for i in items]
+
+
+async def _answered(item: asyncio.Future[int], log: list[str], name: str) -> int:
+    result = await item
+    log.append(f"answered {name}")
+    return result
+
+
+async def _settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+async def test_a_group_is_answered_when_the_next_write_says_so() -> None:
+    writes = HoldingWrites()
+    group = batcher(writes, answer_with_next=True)
+    first = asyncio.ensure_future(_answered(group.submit("core", 1), writes.log, "1"))
+    await _settle()
+    second = asyncio.ensure_future(_answered(group.submit("core", 2), writes.log, "2"))
+    third = asyncio.ensure_future(group.submit("core", 3))
+    await _settle()
+    writes.first_done.set()  # [1] written; [2, 3] go next
+    await _settle()
+    assert not first.done(), "answered before the next write let it be"
+    writes.holds.set()
+    assert await asyncio.wait_for(first, 5) == 10
+    assert writes.log == ["writing [2, 3]", "answered 1"]
+    fourth = asyncio.ensure_future(group.submit("core", 4))  # waits for [2, 3]
+    await _settle()
+    writes.done.set()
+    assert [await asyncio.wait_for(f, 5) for f in (second, third, fourth)] == [20, 30, 40]
+    assert writes.log == ["writing [2, 3]", "answered 1", "writing [4]", "answered 2"]
+    assert group.writes_in_flight("core") == 0
+
+
+async def test_a_group_waiting_for_a_write_that_fails_is_answered_when_it_ends() -> None:
+    writes = HoldingWrites(never_holds=True, fails=True)
+    group = batcher(writes, answer_with_next=True)
+    first = asyncio.ensure_future(group.submit("core", 1))
+    await _settle()
+    second = asyncio.ensure_future(group.submit("core", 2))
+    await _settle()
+    writes.first_done.set()
+    writes.holds.set()
+    await _settle()
+    assert not first.done()
+    writes.done.set()
+    assert await asyncio.wait_for(first, 5) == 10
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(second, 5)
+    assert group.writes_in_flight("core") == 0
+
+
+async def test_a_group_waits_at_most_a_moment_for_the_next_write(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(group_commit, "ANSWER_WAIT_AT_MOST", 0.02)
+    writes = HoldingWrites(never_holds=True)
+    group = batcher(writes, answer_with_next=True)
+    first = asyncio.ensure_future(group.submit("core", 1))
+    await _settle()
+    second = asyncio.ensure_future(group.submit("core", 2))
+    await _settle()
+    writes.first_done.set()
+    writes.holds.set()
+    assert await asyncio.wait_for(first, 5) == 10
+    assert not second.done()  # the next write never said so, and has not ended
+    writes.done.set()
+    assert await asyncio.wait_for(second, 5) == 20
+
+
+async def test_without_answer_with_next_a_group_is_answered_when_written() -> None:
+    writes = HoldingWrites()
+    group = batcher(writes)
+    first = asyncio.ensure_future(group.submit("core", 1))
+    await _settle()
+    second = asyncio.ensure_future(group.submit("core", 2))
+    await _settle()
+    writes.first_done.set()
+    assert await asyncio.wait_for(first, 5) == 10
+    assert not second.done() and writes.log == []
+    writes.holds.set()
+    writes.done.set()
+    assert await asyncio.wait_for(second, 5) == 20
+
+
+def test_answer_previous_outside_a_write_does_nothing() -> None:
+    answer_previous()

@@ -11,12 +11,23 @@ nothing waits.
 
 ``write`` takes a key's items in arrival order and answers each, a result or the
 exception that item alone raised; an exception of ``write`` itself (the server stopping)
-cancels every item of that group."""
+cancels every item of that group.
+
+With ``answer_with_next``, a group is answered when the next group's write says so
+(``answer_previous()``, as it starts its long wait on the database), when that write
+ends, or after ``ANSWER_WAIT_AT_MOST``, whichever comes first; with no group next, at
+once. Answering wakes the callers' requests, which then take the event loop (building
+their answers, sending the next ones in). Woken at once, they would run while the next
+write reads and judges, and hold up each of its steps; woken as it starts its write, they
+run while it waits on the database, and the writes, which follow one another, are not
+held up. That is for throughput (batches): it costs each answer the next write's reading
+and judging, so single events, answered as soon as they can be, leave it off."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Hashable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -25,11 +36,31 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+# How long a group's callers wait at most for the next write to let them be answered.
+ANSWER_WAIT_AT_MOST = 0.1
+
+# In a write's task: set when the group before it may be answered (answer_previous()).
+_ANSWER_PREVIOUS: ContextVar[asyncio.Event | None] = ContextVar(
+    "group_commit_answer_previous", default=None
+)
+
+
+def answer_previous() -> None:
+    """Said by a write as it starts a long wait (its write to the database): the group
+    written before it may be answered now. Outside a write that a group waits for, it
+    does nothing."""
+    answer = _ANSWER_PREVIOUS.get()
+    if answer is not None:
+        answer.set()
+
+
 @dataclass(frozen=True)
 class GroupLimits:
     max_group: int  # 1: every item written alone
     writers: int  # writes of one key in flight before items wait for the next
     wait_ms: float  # 0: a lone item never waits for company
+    # Answer a group when the next group's write says so (see the module).
+    answer_with_next: bool = False
 
 
 class GroupCommit(Generic[K, T, R]):
@@ -73,9 +104,12 @@ class GroupCommit(Generic[K, T, R]):
             self._start(self._gather_then_write(key, gathered))
             return await waiter
         try:
-            return await self._alone(key, item)
+            result = await self._alone(key, item)
         finally:
-            self._hand_over(key)
+            following = self._hand_over(key)
+        if following is not None and self.limits.answer_with_next:
+            await _at_most(following, ANSWER_WAIT_AT_MOST)
+        return result
 
     async def _alone(self, key: K, item: T) -> R:
         [result] = await self._write(key, [item])
@@ -100,19 +134,24 @@ class GroupCommit(Generic[K, T, R]):
         finally:
             timer.cancel()
             self._gathering.pop(key, None)
-        await self._write_waiting(key)
+        await self._write_waiting(key, None)
 
-    def _hand_over(self, key: K) -> None:
-        """One of the key's writes has ended: the items that waited go next."""
+    def _hand_over(self, key: K) -> asyncio.Event | None:
+        """One of the key's writes has ended: the items that waited go next. The event
+        the next write sets when the group before it may be answered (None: no write
+        next)."""
         if not self._waiting.get(key):
             self._done_writing(key)
-            return
-        self._start(self._write_waiting(key))
+            return None
+        answer = asyncio.Event()
+        self._start(self._write_waiting(key, answer))
+        return answer
 
-    async def _write_waiting(self, key: K) -> None:
+    async def _write_waiting(self, key: K, answer: asyncio.Event | None) -> None:
         waiting = self._waiting[key]
         group = waiting[: self.limits.max_group]
         del waiting[: len(group)]
+        _ANSWER_PREVIOUS.set(answer)
         try:
             results = await self._write(key, [item for item, _ in group])
         except BaseException:
@@ -120,14 +159,21 @@ class GroupCommit(Generic[K, T, R]):
                 waiter.cancel()
             self._abandon(key)
             raise
-        self._hand_over(key)
-        for (_, waiter), result in zip(group, results, strict=True):
-            if waiter.done():  # its request went away; the item was written all the same
-                continue
-            if isinstance(result, Exception):
-                waiter.set_exception(result)
-            else:
-                waiter.set_result(result)
+        finally:
+            if answer is not None:
+                answer.set()  # ended: the group before it waits no longer
+        following = self._hand_over(key)
+        try:
+            if following is not None and self.limits.answer_with_next:
+                await _at_most(following, ANSWER_WAIT_AT_MOST)
+        finally:  # answered even if the server stops meanwhile: the items were written
+            for (_, waiter), result in zip(group, results, strict=True):
+                if waiter.done():  # its request went away; the item was written all the same
+                    continue
+                if isinstance(result, Exception):
+                    waiter.set_exception(result)
+                else:
+                    waiter.set_result(result)
 
     def _abandon(self, key: K) -> None:
         """A write of the key's was cancelled (the server is stopping): if it was the
@@ -149,6 +195,16 @@ class GroupCommit(Generic[K, T, R]):
 
     def writes_in_flight(self, key: K) -> int:
         return self._writing.get(key, 0)
+
+
+async def _at_most(event: asyncio.Event, seconds: float) -> None:
+    if event.is_set():
+        return
+    timer = asyncio.get_running_loop().call_later(seconds, event.set)
+    try:
+        await event.wait()
+    finally:
+        timer.cancel()
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

@@ -32,7 +32,7 @@ from account_alerts.domain.fraud_decision import ALLOW, Outcome, RuleSet
 from account_alerts.engine import fraud_live
 from account_alerts.engine.actor import Actor
 from account_alerts.engine.anomaly_scoring import AnomalyScorer
-from account_alerts.engine.group_commit import GroupCommit, GroupLimits
+from account_alerts.engine.group_commit import GroupCommit, GroupLimits, answer_previous
 from account_alerts.engine.judging import Judging
 from account_alerts.engine.profile_cache import ProfileCache
 from account_alerts.engine.unit_facts import EventOutcome, Recorded, UnitFacts
@@ -85,6 +85,7 @@ class Ingestor:
                 max_group=settings.event_batch_group_max,
                 writers=settings.event_batch_group_writers,
                 wait_ms=0,
+                answer_with_next=True,
             ),
         )
 
@@ -209,6 +210,9 @@ class Ingestor:
                 text = event_rows.activity_profile(unit.buffer, user_id, profile)
                 if text is not None:
                     stored.append((user_id, text, profile))
+            # Batches written before may be answered while this unit's write is in the
+            # database (engine.group_commit).
+            answer_previous()
             timer.mark()
         timer.committed(len(events))
         if self.profiles is not None:
