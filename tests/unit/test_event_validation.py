@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -279,6 +280,17 @@ def test_login_refuses_device_text_over_255_characters(name: str, field: str) ->
 def test_fingerprint_is_equal_for_identical_events() -> None:
     assert fingerprint(transaction()) == fingerprint(transaction())
     assert fingerprint(login()) == fingerprint(login())
+
+
+def test_a_kept_fingerprint_is_the_events_own_and_changes_nothing_else() -> None:
+    event, twin = transaction(), transaction()
+    digest = fingerprint(event)
+    assert fingerprint(event) is digest  # kept on the event, not worked out again
+    assert digest == fingerprint(twin)
+    assert event == twin and hash(event) == hash(twin) and repr(event) == repr(twin)
+    assert dataclasses.asdict(event) == dataclasses.asdict(twin)
+    changed = dataclasses.replace(event, amount=event.amount + 1)
+    assert fingerprint(changed) != digest
 
 
 def test_fingerprint_is_a_versioned_sha256_digest_that_fits_its_column() -> None:

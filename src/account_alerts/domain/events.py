@@ -97,14 +97,26 @@ def fingerprint(event: Event) -> str:
     Stored with the event: the same event must always give the same digest. Amounts are
     compared by value (10 and 10.00 are the same), times as written (with their offset).
     The canonical document is orjson's, keys sorted; an event's text fields are short
-    and its numbers plain, so orjson refusing one is a bug, not an input to fall back on."""
+    and its numbers plain, so orjson refusing one is a bug, not an input to fall back on.
+
+    An event is frozen, so its digest is worked out once and kept on it (outside its
+    fields, as functools.cached_property keeps a value): the ingest works it out before
+    the event waits for its unit of work (engine.ingest)."""
+    kept: str | None = event.__dict__.get(_KEPT_DIGEST)
+    if kept is not None:
+        return kept
     canonical = orjson.dumps(
         _payload(event),
         option=orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME,
         default=_canonical,
     )
     digest = base64.urlsafe_b64encode(hashlib.sha256(canonical).digest()).rstrip(b"=")
-    return FINGERPRINT_PREFIX + digest.decode()
+    kept = FINGERPRINT_PREFIX + digest.decode()
+    event.__dict__[_KEPT_DIGEST] = kept
+    return kept
+
+
+_KEPT_DIGEST = "_fingerprint"
 
 
 def same_event(stored: str, event: Event, digest: str) -> bool:

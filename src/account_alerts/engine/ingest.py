@@ -93,6 +93,7 @@ class Ingestor:
         """One event; a refused event raises its ApiError and stores nothing. Judged and
         written exactly as in a batch, perhaps in one transaction with other single events
         of the same caller's that arrived together (engine.group_commit)."""
+        fingerprint(event)  # now, not in the unit of work (domain.events.fingerprint)
         outcome = await self.group_commit.submit(actor, event)
         if outcome.error is not None:
             raise outcome.error
@@ -112,6 +113,10 @@ class Ingestor:
         up front, so concurrent batches cannot deadlock. Perhaps in one transaction with
         other batches of the same caller's that arrived together (engine.group_commit),
         judged as if they had come one after the other, in arrival order."""
+        # Worked out now, while other units are in the database, rather than in this
+        # batch's unit: units follow one another (domain.events.fingerprint).
+        for event in events:
+            fingerprint(event)
         return await self.batches.submit(actor, events)
 
     async def _write_batches(
