@@ -510,3 +510,25 @@ async def test_a_batchs_results_answer_alike_and_take_the_short_path(
     again = await api.as_service(RECORD_TRANSACTIONS, {"inputs": batch})
     assert again == body
     assert executed == []
+
+
+async def test_variables_a_service_got_wrong_are_refused_alike(both: BothPaths, api: Api) -> None:
+    """The short path's variable coercers (api.variables) leave anything wrong to
+    graphql-core: the same errors, at the same places, and nothing recorded."""
+    at = api.clock.now - timedelta(minutes=5)
+    good = transaction(ACCOUNT, "5.00", at, device="phone-1", location=BLANTYRE)
+    cases: list[dict[str, Any]] = [
+        {"inputs": [good, {**transaction(ACCOUNT, "6.00", at), "amount": None}]},
+        {"inputs": [good, {**transaction(ACCOUNT, "7.00", at), "noSuchField": 1}]},
+        {"inputs": [{**good, "occurredAt": "yesterday"}]},
+        {"inputs": [{**good, "transactionType": "GIFT"}]},
+        {"inputs": [{**good, "location": {"latitude": "south", "longitude": 35.0}}]},
+        {"inputs": None},
+        {},
+    ]
+    for variables in cases:
+        body = await both.ask(RECORD_TRANSACTIONS, variables, role=Role.SERVICE)
+        assert body.get("data") is None and body["errors"], variables
+    # A single event where a list is expected is a list of one, on both paths.
+    body = await both.ask(RECORD_TRANSACTIONS, {"inputs": {**good}}, role=Role.SERVICE)
+    assert len(body["data"]["recordTransactions"]) == 1

@@ -29,7 +29,8 @@ This reads graphql-core 3.3.2's executor internals (the loop of
 ``ExecutionContext.execute_fields``, ``complete_value``'s arguments, ``collect_subfields``,
 ``FieldDetails``, ``Path``)
 and Strawberry's resolver markers: both are pinned exactly in pyproject.toml, and
-``ALERTS_GRAPHQL_SHORT_PATH=false`` leaves every field to graphql-core.
+``ALERTS_GRAPHQL_SHORT_PATH=false`` leaves every field to graphql-core. The request's
+variables are coerced by api.variables while this context builds itself.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ from strawberry.types.base import StrawberryContainer
 from strawberry.types.cast import get_strawberry_type_cast
 from strawberry.types.field import StrawberryField
 
+from account_alerts.api import variables
 from account_alerts.delivery.metrics import REGISTRY
 
 # A field's value -> its completed output; raises _NotPlain for graphql-core to handle.
@@ -110,6 +112,17 @@ class LeafFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._leaf_plans: dict[tuple[GraphQLObjectType, str], Plan] = {}
+
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> Any:
+        """As graphql-core builds an executor, with the request's variables coerced by
+        api.variables' coercers where they can."""
+        variables.install()
+        token = variables.COERCING.set(True)
+        try:
+            return super().build(*args, **kwargs)
+        finally:
+            variables.COERCING.reset(token)
 
     def execute_fields(
         self,
