@@ -172,6 +172,18 @@ async def _settle() -> None:
         await asyncio.sleep(0)
 
 
+async def _first_written(
+    group: GroupCommit[str, int, int], writes: HoldingWrites
+) -> tuple[asyncio.Future[int], asyncio.Future[int]]:
+    """Item 1 written alone and item 2 waiting behind it; then 1's write ends."""
+    first = asyncio.ensure_future(group.submit("core", 1))
+    await _settle()
+    second = asyncio.ensure_future(group.submit("core", 2))
+    await _settle()
+    writes.first_done.set()
+    return first, second
+
+
 async def test_a_group_is_answered_when_the_next_write_says_so() -> None:
     writes = HoldingWrites()
     group = batcher(writes, answer_with_next=True)
@@ -197,11 +209,7 @@ async def test_a_group_is_answered_when_the_next_write_says_so() -> None:
 async def test_a_group_waiting_for_a_write_that_fails_is_answered_when_it_ends() -> None:
     writes = HoldingWrites(never_holds=True, fails=True)
     group = batcher(writes, answer_with_next=True)
-    first = asyncio.ensure_future(group.submit("core", 1))
-    await _settle()
-    second = asyncio.ensure_future(group.submit("core", 2))
-    await _settle()
-    writes.first_done.set()
+    first, second = await _first_written(group, writes)
     writes.holds.set()
     await _settle()
     assert not first.done()
@@ -218,11 +226,7 @@ async def test_a_group_waits_at_most_a_moment_for_the_next_write(
     monkeypatch.setattr(group_commit, "ANSWER_WAIT_AT_MOST", 0.02)
     writes = HoldingWrites(never_holds=True)
     group = batcher(writes, answer_with_next=True)
-    first = asyncio.ensure_future(group.submit("core", 1))
-    await _settle()
-    second = asyncio.ensure_future(group.submit("core", 2))
-    await _settle()
-    writes.first_done.set()
+    first, second = await _first_written(group, writes)
     writes.holds.set()
     assert await asyncio.wait_for(first, 5) == 10
     assert not second.done()  # the next write never said so, and has not ended
@@ -233,11 +237,7 @@ async def test_a_group_waits_at_most_a_moment_for_the_next_write(
 async def test_without_answer_with_next_a_group_is_answered_when_written() -> None:
     writes = HoldingWrites()
     group = batcher(writes)
-    first = asyncio.ensure_future(group.submit("core", 1))
-    await _settle()
-    second = asyncio.ensure_future(group.submit("core", 2))
-    await _settle()
-    writes.first_done.set()
+    first, second = await _first_written(group, writes)
     assert await asyncio.wait_for(first, 5) == 10
     assert not second.done() and writes.log == []
     writes.holds.set()

@@ -58,7 +58,8 @@ _NO_DEFAULT = object()
 
 
 def install() -> None:
-    """Puts ``get_variable_values`` in graphql-core's executor module, once."""
+    """Puts ``get_variable_values`` in graphql-core's executor module (each build of
+    the short path's executor says so again: an assignment of the same function)."""
     graphql_executor.get_variable_values = get_variable_values  # type: ignore[attr-defined]
 
 
@@ -114,16 +115,17 @@ class _Coercers:
 
     def __init__(self) -> None:
         self._by_type: dict[str, Coercer] = {}
-        self._shallow: dict[str, bool] = {}
+        # A variable's type: its coercer, or None where a value could nest too deeply.
+        self._shallow: dict[str, Coercer | None] = {}
 
     def shallow(self, type_: GraphQLInputType) -> Coercer | None:
         """The type's coercer, if no value of it can nest deeper than graphql-core allows."""
         key = str(type_)
-        shallow = self._shallow.get(key)
-        if shallow is None:
+        if key not in self._shallow:
             depth = _deepest(type_, set())
-            shallow = self._shallow[key] = depth is not None and depth <= MAX_NESTING_DEPTH
-        return self.of(type_) if shallow else None
+            bounded = depth is not None and depth <= MAX_NESTING_DEPTH
+            self._shallow[key] = self.of(type_) if bounded else None
+        return self._shallow[key]
 
     def of(self, type_: GraphQLInputType) -> Coercer:
         key = str(type_)

@@ -107,8 +107,7 @@ class GroupCommit(Generic[K, T, R]):
             result = await self._alone(key, item)
         finally:
             following = self._hand_over(key)
-        if following is not None and self.limits.answer_with_next:
-            await _at_most(following, ANSWER_WAIT_AT_MOST)
+        await self._until_answered(following)
         return result
 
     async def _alone(self, key: K, item: T) -> R:
@@ -162,10 +161,8 @@ class GroupCommit(Generic[K, T, R]):
         finally:
             if answer is not None:
                 answer.set()  # ended: the group before it waits no longer
-        following = self._hand_over(key)
         try:
-            if following is not None and self.limits.answer_with_next:
-                await _at_most(following, ANSWER_WAIT_AT_MOST)
+            await self._until_answered(self._hand_over(key))
         finally:  # answered even if the server stops meanwhile: the items were written
             for (_, waiter), result in zip(group, results, strict=True):
                 if waiter.done():  # its request went away; the item was written all the same
@@ -174,6 +171,17 @@ class GroupCommit(Generic[K, T, R]):
                     waiter.set_exception(result)
                 else:
                     waiter.set_result(result)
+
+    async def _until_answered(self, following: asyncio.Event | None) -> None:
+        """With ``answer_with_next``, until the write that followed (``_hand_over``) lets
+        the group before it be answered, at most ``ANSWER_WAIT_AT_MOST``."""
+        if following is None or not self.limits.answer_with_next or following.is_set():
+            return
+        timer = asyncio.get_running_loop().call_later(ANSWER_WAIT_AT_MOST, following.set)
+        try:
+            await following.wait()
+        finally:
+            timer.cancel()
 
     def _abandon(self, key: K) -> None:
         """A write of the key's was cancelled (the server is stopping): if it was the
@@ -195,16 +203,6 @@ class GroupCommit(Generic[K, T, R]):
 
     def writes_in_flight(self, key: K) -> int:
         return self._writing.get(key, 0)
-
-
-async def _at_most(event: asyncio.Event, seconds: float) -> None:
-    if event.is_set():
-        return
-    timer = asyncio.get_running_loop().call_later(seconds, event.set)
-    try:
-        await event.wait()
-    finally:
-        timer.cancel()
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
