@@ -3,13 +3,14 @@ what the same statements through SQLAlchemy's ORM do."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
 import orjson
+import psycopg
 import pytest
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -26,8 +27,10 @@ from account_alerts.domain.geo import GeoPoint
 from account_alerts.store import audit_trail, event_log
 from account_alerts.store.alerts import AccountAlert, AccountAlertSettingsRow
 from account_alerts.store.audit import AuditEntry
-from account_alerts.store.customers import Account, MobileUser, ProfileTransactions
+from account_alerts.store.base import table_of
+from account_alerts.store.customers import Account, Device, MobileUser, ProfileTransactions
 from account_alerts.store.database import Database
+from account_alerts.store.direct import Direct, compiled
 from account_alerts.store.event_unit import lock_customers, profile_version
 from account_alerts.store.events import IngestedEvent, TransactionRecord
 from account_alerts.store.new_alerts import NewAlerts
@@ -482,3 +485,92 @@ async def test_a_direct_statement_keeps_literal_percent_signs_and_repeated_param
         assert await direct.rows(statement, {"x": 21, "y": "$1 %(x)s"}) == [
             ("100%", 42, True, "$1 %(x)s")
         ]
+
+
+class _Explained(Direct):
+    """Runs each statement under EXPLAIN ANALYZE (which runs it) and keeps the plans."""
+
+    plans: list[dict[str, Any]]
+
+    async def execute(self, statement: sa.ClauseElement, values: Mapping[str, Any]) -> None:
+        direct = compiled(statement, self.dialect)
+        cursor = psycopg.AsyncRawCursor(self.connection)
+        explain = "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + direct.sql
+        await cursor.execute(explain, direct.parameters(values))
+        [[[plan]]] = await cursor.fetchall()
+        self.plans.append(plan["Plan"])
+
+
+def _nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield node
+    for child in node.get("Plans", []):
+        yield from _nodes(child)
+
+
+async def test_a_writes_updates_find_their_rows_by_key_however_many_the_bank_has(
+    pg: Database,
+) -> None:
+    """A write updates a few accounts and devices among thousands: PostgreSQL looks each up
+    by its key rather than reading the whole table, so that a write costs the same in a
+    large bank as in a small one."""
+    users, accounts, devices = (
+        table_of(MobileUser),
+        table_of(Account),
+        table_of(Device),
+    )
+    customers = range(1, 3_001)
+    async with pg.transaction() as session:
+        connection = await session.connection()
+        await connection.execute(
+            sa.insert(users), [{"id": n, "created_at": WHEN} for n in customers]
+        )
+        await connection.execute(
+            sa.insert(accounts),
+            [
+                {"account_number": f"{n:010d}", "mobile_user_id": n, "currency": "MWK"}
+                for n in customers
+            ],
+        )
+        await connection.execute(
+            sa.insert(devices),
+            [
+                {"mobile_user_id": n, "device_id": f"phone-{n}-{k}", "created_at": WHEN}
+                for n in customers
+                for k in range(4)
+            ],
+        )
+    async with pg.session() as session:
+        await (await session.connection()).exec_driver_sql("ANALYZE")
+    async with pg.event_transaction() as (session, direct):
+        assert direct is not None
+        explained = _Explained(direct.connection, direct.dialect)
+        explained.plans = []
+        buffer = RowBuffer(explained)
+        for n in (17, 2_900):
+            buffer.update(accounts, f"{n:010d}", {"balance": Decimal(n), "balance_as_of": WHEN})
+        for n, k in ((17, 1), (17, 3), (451, 0)):
+            buffer.update(
+                devices,
+                (n, f"phone-{n}-{k}"),
+                {"last_seen_at": WHEN},
+                by=("mobile_user_id", "device_id"),
+            )
+        await buffer.flush(session)
+    [plan] = explained.plans
+    scanned = {
+        node.get("Relation Name") for node in _nodes(plan) if node["Node Type"] == "Seq Scan"
+    }
+    assert scanned.isdisjoint({"accounts", "devices"})
+    async with pg.session() as session:
+        balances = (
+            await session.exec(select(Account.balance).where(col(Account.balance).isnot(None)))
+        ).all()
+        seen = (
+            await session.exec(
+                select(Device.device_id)
+                .where(col(Device.last_seen_at).isnot(None))
+                .order_by(col(Device.device_id))
+            )
+        ).all()
+    assert sorted(balances) == [Decimal(17), Decimal(2_900)]
+    assert seen == ["phone-17-1", "phone-17-3", "phone-451-0"]
