@@ -4,7 +4,7 @@ what the same statements through SQLAlchemy's ORM do."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -487,10 +487,11 @@ async def test_a_direct_statement_keeps_literal_percent_signs_and_repeated_param
         ]
 
 
+@dataclass(frozen=True)
 class _Explained(Direct):
     """Runs each statement under EXPLAIN ANALYZE (which runs it) and keeps the plans."""
 
-    plans: list[dict[str, Any]]
+    plans: list[dict[str, Any]] = field(default_factory=list)
 
     async def execute(self, statement: sa.ClauseElement, values: Mapping[str, Any]) -> None:
         direct = compiled(statement, self.dialect)
@@ -544,7 +545,6 @@ async def test_a_writes_updates_find_their_rows_by_key_however_many_the_bank_has
     async with pg.event_transaction() as (session, direct):
         assert direct is not None
         explained = _Explained(direct.connection, direct.dialect)
-        explained.plans = []
         buffer = RowBuffer(explained)
         for n in (17, 2_900):
             buffer.update(accounts, f"{n:010d}", {"balance": Decimal(n), "balance_as_of": WHEN})
