@@ -3,7 +3,7 @@ what the same statements through SQLAlchemy's ORM do."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -36,6 +36,7 @@ from account_alerts.store.events import IngestedEvent, TransactionRecord
 from account_alerts.store.new_alerts import NewAlerts
 from account_alerts.store.row_buffer import RowBuffer
 from tests.support.factories import make_account, make_alert
+from tests.support.plans import plan_nodes
 
 WHEN = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
 PROFILE = ActivityProfile()
@@ -502,12 +503,6 @@ class _Explained(Direct):
         self.plans.append(plan["Plan"])
 
 
-def _nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield node
-    for child in node.get("Plans", []):
-        yield from _nodes(child)
-
-
 async def test_a_writes_updates_find_their_rows_by_key_however_many_the_bank_has(
     pg: Database,
 ) -> None:
@@ -558,7 +553,7 @@ async def test_a_writes_updates_find_their_rows_by_key_however_many_the_bank_has
         await buffer.flush(session)
     [plan] = explained.plans
     scanned = {
-        node.get("Relation Name") for node in _nodes(plan) if node["Node Type"] == "Seq Scan"
+        node.get("Relation Name") for node in plan_nodes(plan) if node["Node Type"] == "Seq Scan"
     }
     assert scanned.isdisjoint({"accounts", "devices"})
     async with pg.session() as session:

@@ -31,6 +31,7 @@ from tests.conftest import TEST_SECRET, Api, Clock, error_code
 from tests.support.delivery import count_passes, make_delivery, with_providers
 from tests.support.events import RECORD_LOGIN, login
 from tests.support.factories import make_account, make_alert
+from tests.support.plans import plan_nodes
 from tests.support.webhook_receiver import WebhookReceiver
 
 CREATE = """mutation($url: String!, $types: [WebhookEventType!]!, $d: String! = "") {
@@ -514,7 +515,7 @@ async def test_a_poll_for_new_events_reads_only_those_waiting(db: Database) -> N
         if db.is_postgresql:
             explain = f"EXPLAIN (ANALYZE, FORMAT JSON) {statement}"
             [[[plan]]] = (await connection.exec_driver_sql(explain)).all()
-            nodes = list(_plan_nodes(plan["Plan"]))
+            nodes = list(plan_nodes(plan["Plan"]))
             assert plan["Plan"]["Actual Rows"] == 3
             assert sum(node.get("Rows Removed by Filter", 0) for node in nodes) == 0
             used = {node.get("Index Name") for node in nodes}
@@ -528,12 +529,6 @@ async def test_a_poll_for_new_events_reads_only_those_waiting(db: Database) -> N
         assert [event_id for event_id, _ in waiting] == sorted(
             (await connection.execute(newest)).scalars()
         )
-
-
-def _plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield node
-    for child in node.get("Plans", []):
-        yield from _plan_nodes(child)
 
 
 async def test_a_customer_delivery_that_fails_is_announced(
